@@ -1,0 +1,1 @@
+"""Global concurrency limits and rate limits (``flowless.concurrency.sync``)."""

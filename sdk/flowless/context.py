@@ -1,0 +1,135 @@
+"""What is running right now: the current flow run and task run, per thread of control.
+
+Held in ``contextvars`` so a task submitted to a worker thread (which receives a copy of
+the submitter's context) still knows its flow run, and async code sees the right run.
+These objects hold state only; the engine owns what is done with them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flowless.exceptions import MissingContextError
+
+if TYPE_CHECKING:
+    from flowless.flows import Flow
+    from flowless.invoke import Invoker
+    from flowless.results import Results
+    from flowless.settings import Settings
+    from flowless.states import State
+    from flowless.store import FlowRunRecord, Store, TaskRunRecord
+    from flowless.tasks import Task
+
+__all__ = ["FlowRunContext", "TaskRunContext", "get_run_context"]
+
+_flow_run: ContextVar[FlowRunContext | None] = ContextVar("flowless_flow_run", default=None)
+_task_run: ContextVar[TaskRunContext | None] = ContextVar("flowless_task_run", default=None)
+
+
+class FlowRunContext:
+    """One flow run in progress: its record, its stores, its task runner, its journal."""
+
+    __var__: ClassVar[ContextVar[FlowRunContext | None]] = _flow_run
+
+    def __init__(
+        self,
+        flow: Flow[..., Any],
+        flow_run: FlowRunRecord,
+        parameters: dict[str, Any],
+        store: Store,
+        results: Results,
+        invoker: Invoker,
+        settings: Settings,
+        logger: logging.LoggerAdapter[logging.Logger],
+        log_prints: bool,
+    ) -> None:
+        self.flow = flow
+        self.flow_run = flow_run
+        self.parameters = parameters
+        self.store = store
+        self.results = results
+        self.invoker = invoker
+        self.settings = settings
+        self.logger = logger
+        self.log_prints = log_prints
+        #: Completed calls by (task key, dynamic key): what a re-run of the body replays.
+        #: ``None`` while there is nothing to replay (a fresh run), so the hot path skips it.
+        self.replay: dict[tuple[str, int], State[Any]] | None = None
+        #: Whether completed calls are remembered for replay (only when a re-run can happen).
+        self.remember = flow.retries > 0
+        self.completed: dict[tuple[str, int], State[Any]] = {}
+        self.futures: list[Future[Any]] = []
+        self._counters: dict[str, itertools.count[int]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def get(cls) -> FlowRunContext | None:
+        return _flow_run.get()
+
+    def next_dynamic_key(self, task_key: str) -> int:
+        """n for the n-th call of ``task_key`` in this run (thread-safe, deterministic
+        for calls made in order from the flow body)."""
+        counter = self._counters.get(task_key)
+        if counter is None:
+            with self._lock:
+                counter = self._counters.setdefault(task_key, itertools.count())
+        return next(counter)
+
+    def restart_body(self) -> None:
+        """Before re-running the body: count calls from zero and replay completed ones."""
+        self._counters = {}
+        self.replay = dict(self.completed)
+
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    from flowless.task_runners import ThreadPoolTaskRunner
+
+                    runner = self.flow.task_runner or ThreadPoolTaskRunner()
+                    self._executor = runner.new_executor(self.settings.task_runner_max_workers)
+        return self._executor
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Close the task runner; without ``wait``, queued task runs are cancelled."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=not wait)
+            self._executor = None
+
+
+class TaskRunContext:
+    """One task run in progress, as seen from inside the task function."""
+
+    __slots__ = ("log_prints", "logger", "parameters", "task", "task_run")
+
+    def __init__(
+        self,
+        task: Task[..., Any],
+        task_run: TaskRunRecord,
+        parameters: dict[str, Any],
+        logger: logging.LoggerAdapter[logging.Logger],
+        log_prints: bool,
+    ) -> None:
+        self.task = task
+        self.task_run = task_run
+        self.parameters = parameters
+        self.logger = logger
+        self.log_prints = log_prints
+
+    @classmethod
+    def get(cls) -> TaskRunContext | None:
+        return _task_run.get()
+
+
+def get_run_context() -> FlowRunContext | TaskRunContext:
+    """The innermost run: the task run if inside a task, else the flow run."""
+    ctx: FlowRunContext | TaskRunContext | None = _task_run.get() or _flow_run.get()
+    if ctx is None:
+        raise MissingContextError("No run context available. You are not in a flow or task run.")
+    return ctx

@@ -1,0 +1,21 @@
+"""The engine: runs flow runs and task runs against a store and an invoker.
+
+Definitions (``Flow``, ``Task``) call into these entry points; nothing here is imported
+by the definitions at module level.
+"""
+
+from flowless.engine._flow_run import call_flow, run_flow
+from flowless.engine._runtime import Runtime, current_runtime
+from flowless.engine._task_call import call_task, map_task, submit_task
+from flowless.engine._task_run import TaskRunExecutor
+
+__all__ = [
+    "Runtime",
+    "TaskRunExecutor",
+    "call_flow",
+    "call_task",
+    "current_runtime",
+    "map_task",
+    "run_flow",
+    "submit_task",
+]

@@ -1,0 +1,335 @@
+"""Running a flow: create the flow run, run the body (with retries and a timeout), and
+settle its final state by Prefect's rules.
+
+A subflow call is also an entry in the parent's journal, so a re-run of the parent body
+replays a finished subflow instead of running it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from flowless.context import FlowRunContext, _flow_run
+from flowless.engine._hooks import run_hooks
+from flowless.engine._names import generate_flow_run_name, task_run_display_name
+from flowless.engine._outcome import crash_message, return_value_to_state
+from flowless.engine._parameters import validate_parameters
+from flowless.engine._runtime import Runtime, current_runtime
+from flowless.engine._task_call import _resolve, _task_run_id
+from flowless.engine._timeouts import call_with_timeout
+from flowless.exceptions import (
+    FlowRunTimeoutError,
+    ParameterBindError,
+    ParameterTypeError,
+    RecordExistsError,
+    ResultSerializationError,
+)
+from flowless.logging._console import RunLoggerAdapter
+from flowless.logging._prints import install_print_logging
+from flowless.states import Crashed, Failed, State, StateType, TimedOut
+from flowless.store import FlowRunRecord, Payload, TaskRunRecord
+
+if TYPE_CHECKING:
+    from flowless.flows import Flow
+    from flowless.results import Results
+
+__all__ = ["call_flow", "run_flow"]
+
+_FLOW_LOGGER = logging.getLogger("flowless.flow_runs")
+
+
+def call_flow(
+    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+) -> Any:
+    if flow.isasync:
+        return _await_flow(flow, args, kwargs, return_state)
+    return run_flow(flow, args, kwargs, return_state)
+
+
+async def _await_flow(
+    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+) -> Any:
+    """An async flow: the engine runs on a worker thread, which drives the body with its
+    own event loop, so the caller's loop is never blocked."""
+    return await asyncio.to_thread(run_flow, flow, args, kwargs, return_state)
+
+
+def _logger(record: FlowRunRecord) -> RunLoggerAdapter:
+    return RunLoggerAdapter(
+        _FLOW_LOGGER,
+        {"flow_run_name": record.name, "flow_run_id": record.id, "flow_name": record.flow_name},
+    )
+
+
+def _dump(results: Results, value: Any) -> Payload | None:
+    try:
+        return results.dump(value)
+    except ResultSerializationError:
+        return None
+
+
+def _flow_run_name(flow: Flow[..., Any], parameters: dict[str, Any]) -> str:
+    template = flow.flow_run_name
+    if template is None:
+        return generate_flow_run_name()
+    if callable(template):
+        return str(template())
+    try:
+        return template.format(**parameters)
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"flow_run_name {template!r} of flow {flow.name!r} cannot be formatted with the "
+            f"flow's parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+class _SubflowEntry:
+    """The parent's journal entry standing for one subflow call."""
+
+    def __init__(self, parent: FlowRunContext, flow: Flow[..., Any]) -> None:
+        self.parent = parent
+        task_key = f"flow:{flow.flow_key}"
+        dynamic_key = parent.next_dynamic_key(task_key)
+        run_id = _task_run_id(parent.flow_run.id, task_key, dynamic_key)
+        self.key = (task_key, dynamic_key)
+        self.record = TaskRunRecord(
+            id=run_id,
+            flow_run_id=parent.flow_run.id,
+            task_key=task_key,
+            dynamic_key=dynamic_key,
+            name=task_run_display_name(flow.name, run_id),
+            task_name=flow.name,
+            state_type=StateType.RUNNING,
+            state_name="Running",
+        )
+        #: The child's id is derived from the entry, so a re-run finds the same child.
+        self.child_id = _task_run_id(run_id, "child", 0)
+        self.record.child_flow_run_id = self.child_id
+
+    def replayed(self) -> State[Any] | None:
+        replay = self.parent.replay
+        return None if replay is None else replay.get(self.key)
+
+    def start(self) -> None:
+        self.record.start_time = time.time()
+        self.parent.store.start_task_run(self.record)
+
+    def finish(self, state: State[Any], payload: Payload | None) -> None:
+        record = self.record
+        record.state_type = state.type
+        record.state_name = state.name
+        record.state_message = state.message
+        record.end_time = state.created
+        record.result = payload
+        record.run_count += 1
+        self.parent.store.finish_task_run(record)
+        if self.parent.remember and state.type is StateType.COMPLETED:
+            self.parent.completed[self.key] = state
+
+
+def run_flow(
+    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+) -> Any:
+    parent = _flow_run.get()
+    runtime = current_runtime()
+    entry = _SubflowEntry(parent, flow) if parent is not None else None
+    if entry is not None:
+        replayed = entry.replayed()
+        if replayed is not None:
+            return replayed if return_state else replayed.result()
+
+    now = time.time()
+    record = FlowRunRecord(
+        id=entry.child_id if entry is not None else str(uuid.uuid4()),
+        name="",
+        flow_name=flow.name,
+        state_type=StateType.RUNNING,
+        state_name="Running",
+        parent_flow_run_id=parent.flow_run.id if parent is not None else None,
+        parent_task_run_id=entry.record.id if entry is not None else None,
+        created=now,
+        start_time=now,
+        run_count=1,
+    )
+    try:
+        parameters = flow.shape.bind(args, kwargs)
+        if parent is not None:
+            parameters = {k: _resolve(v) for k, v in parameters.items()}
+        record.name = _flow_run_name(flow, parameters)
+        if flow.validate_parameters:
+            parameters = validate_parameters(flow, parameters)
+    except (ParameterBindError, ParameterTypeError) as exc:
+        return _reject(flow, record, runtime, args, kwargs, exc, return_state)
+    record.parameters = _dump(runtime.results, parameters)
+
+    if entry is not None:
+        entry.start()
+    try:
+        runtime.store.create_flow_run(record)
+    except RecordExistsError:  # a re-run of the parent resumes this subflow's own run
+        previous = runtime.store.read_flow_run(record.id)
+        record.run_count = previous.run_count + 1
+        record.created = previous.created
+        runtime.store.update_flow_run(record)
+
+    logger = _logger(record)
+    log_prints = flow.log_prints
+    if log_prints is None:
+        log_prints = parent.log_prints if parent is not None else False
+    if log_prints:
+        install_print_logging()
+    ctx = FlowRunContext(
+        flow,
+        record,
+        parameters,
+        runtime.store,
+        runtime.results,
+        runtime.invoker,
+        runtime.settings,
+        logger,
+        log_prints,
+    )
+    kind = "subflow run" if parent is not None else "flow run"
+    logger.info("Beginning %s %r for flow %r", kind, record.name, flow.name)
+    token = _flow_run.set(ctx)
+    try:
+        state = _attempts(flow, ctx, logger)
+    except BaseException as exc:
+        state = Crashed(message=crash_message(exc), data=exc)
+        _settle(flow, ctx, state, entry, logger)
+        raise
+    finally:
+        _flow_run.reset(token)
+    _settle(flow, ctx, state, entry, logger)
+    return state if return_state else state.result()
+
+
+def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> State[Any]:
+    while True:
+        state = _run_body(flow, ctx, logger)
+        if state.type is StateType.FAILED and ctx.flow_run.run_count <= flow.retries:
+            logger.info(
+                "Received non-final state 'AwaitingRetry' when proposing final state %r and "
+                "will attempt to run again...",
+                state.name,
+            )
+            if flow.retry_delay_seconds:
+                time.sleep(flow.retry_delay_seconds)
+            ctx.flow_run.run_count += 1
+            ctx.restart_body()
+            continue
+        return state
+
+
+def _call_body(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
+    args, kwargs = flow.shape.split(parameters)
+    if flow.isasync:
+        return asyncio.run(flow.fn(*args, **kwargs))
+    return flow.fn(*args, **kwargs)
+
+
+def _run_body(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> State[Any]:
+    seconds = flow.timeout_seconds
+    try:
+        if seconds is None:
+            value = _call_body(flow, ctx.parameters)
+        else:
+            value = call_with_timeout(
+                lambda: _call_body(flow, ctx.parameters),
+                seconds,
+                lambda: FlowRunTimeoutError(f"Flow run exceeded timeout of {seconds} second(s)"),
+            )
+    except FlowRunTimeoutError as exc:
+        logger.error("%s", exc)
+        _abandon_futures(ctx)
+        return TimedOut(message=str(exc), data=exc)
+    except Exception as exc:
+        logger.error("Encountered exception during execution: %r", exc, exc_info=exc)
+        _wait_for_futures(ctx)
+        return Failed(
+            message=f"Flow run encountered an exception: {type(exc).__name__}: {exc}", data=exc
+        )
+    _wait_for_futures(ctx)
+    return return_value_to_state(value)
+
+
+def _wait_for_futures(ctx: FlowRunContext) -> None:
+    """Every submitted task run finishes (and is recorded) before the flow run does."""
+    seen = 0
+    while seen < len(ctx.futures):
+        pending = ctx.futures[seen:]
+        seen = len(ctx.futures)
+        cf.wait(pending)
+
+
+def _abandon_futures(ctx: FlowRunContext) -> None:
+    for future in ctx.futures:
+        future.cancel()
+
+
+def _settle(
+    flow: Flow[..., Any],
+    ctx: FlowRunContext,
+    state: State[Any],
+    entry: _SubflowEntry | None,
+    logger: RunLoggerAdapter,
+) -> None:
+    """Record the final state, close the task runner, log, and run hooks."""
+    ctx.shutdown(wait=state.name not in ("TimedOut", "Crashed"))
+    record = ctx.flow_run
+    payload = _dump(ctx.results, state.data) if state.type is StateType.COMPLETED else None
+    record.state_type = state.type
+    record.state_name = state.name
+    record.state_message = state.message
+    record.end_time = state.created
+    record.result = payload
+    ctx.store.update_flow_run(record)
+    state.state_details.flow_run_id = record.id
+    if entry is not None:
+        entry.finish(state, payload)
+    logger.info("Finished in state %s", state)
+    if state.type is StateType.COMPLETED:
+        run_hooks(flow.on_completion_hooks, flow, record, state, logger)
+    elif state.type is StateType.FAILED:
+        run_hooks(flow.on_failure_hooks, flow, record, state, logger)
+    elif state.type is StateType.CRASHED:
+        run_hooks(flow.on_crashed_hooks, flow, record, state, logger)
+    elif state.type is StateType.CANCELLED:
+        run_hooks(flow.on_cancellation_hooks, flow, record, state, logger)
+
+
+def _reject(
+    flow: Flow[..., Any],
+    record: FlowRunRecord,
+    runtime: Runtime,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    exc: ParameterBindError | ParameterTypeError,
+    return_state: bool,
+) -> Any:
+    """Bad parameters: a Failed flow run that says why, and nothing else runs."""
+    if not record.name:
+        record.name = generate_flow_run_name()
+    message = f"Validation of flow parameters failed with error: {type(exc).__name__}: {exc}"
+    state = Failed(message=message, data=exc)
+    given = dict(kwargs)
+    if args:
+        given["<positional>"] = list(args)
+    record.parameters = _dump(runtime.results, given)
+    record.state_type = state.type
+    record.state_name = state.name
+    record.state_message = message
+    record.end_time = state.created
+    runtime.store.create_flow_run(record)
+    logger = _logger(record)
+    logger.error("%s", message)
+    logger.info("Finished in state %s", state)
+    state.state_details.flow_run_id = record.id
+    if return_state:
+        return state
+    raise exc

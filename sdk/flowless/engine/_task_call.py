@@ -1,0 +1,357 @@
+"""The flow side of a task call: decide whether and how a task run executes.
+
+Per call: bind the arguments, give the call its key in the flow run's journal
+(task key, n-th call), resolve upstream futures, then in order: replay a completed call,
+serve a cache hit, or hand the call to the invoker. This is the per-task hot path: a
+fresh flow run has nothing to replay and a task without a cache policy reads nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from flowless._annotations import allow_failure, quote, unmapped
+from flowless._hashing import short_digest
+from flowless.context import FlowRunContext, TaskRunContext, _flow_run
+from flowless.engine._names import task_run_display_name
+from flowless.engine._runtime import Runtime, current_runtime
+from flowless.engine._task_run import task_run_logger
+from flowless.exceptions import (
+    CorruptRecordError,
+    MappingLengthMismatch,
+    MappingMissingIterable,
+    ParameterBindError,
+    UpstreamTaskError,
+)
+from flowless.futures import PrefectFuture, PrefectFutureList
+from flowless.invoke import TaskCall
+from flowless.states import State, StateType
+from flowless.store import TaskRunRecord
+
+if TYPE_CHECKING:
+    from flowless.tasks import Task
+
+__all__ = ["call_task", "map_task", "submit_task"]
+
+_ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
+
+
+class _Detached:
+    """The scope of a task called outside any flow (Prefect runs it on its own)."""
+
+    flow_run = None
+    replay = None
+    remember = False
+    log_prints = False
+    parameters: dict[str, Any] = {}  # noqa: RUF012 - never mutated
+    futures = None
+    _pool: ThreadPoolExecutor | None = None
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.store = runtime.store
+        self.results = runtime.results
+        self.invoker = runtime.invoker
+        self.settings = runtime.settings
+        self.completed: dict[tuple[str, int], State[Any]] = {}
+
+    def next_dynamic_key(self, task_key: str) -> int:
+        return 0
+
+    def executor(self) -> ThreadPoolExecutor:
+        if _Detached._pool is None:
+            _Detached._pool = ThreadPoolExecutor(
+                self.settings.task_runner_max_workers, thread_name_prefix="flowless-task"
+            )
+        return _Detached._pool
+
+
+Scope = FlowRunContext | _Detached
+
+
+def _scope() -> Scope:
+    ctx = _flow_run.get()
+    return ctx if ctx is not None else _Detached(current_runtime())
+
+
+def _task_run_id(flow_run_id: str, task_key: str, dynamic_key: int) -> str:
+    """Deterministic: a re-run of the flow body gives the same call the same id."""
+    return str(uuid.UUID(short_digest(f"{flow_run_id}\x1f{task_key}\x1f{dynamic_key}".encode())))
+
+
+def _prepare(
+    scope: Scope, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> TaskCall:
+    parameters = task.shape.bind(args, kwargs)
+    flow_run = scope.flow_run
+    if flow_run is not None:
+        dynamic_key = scope.next_dynamic_key(task.task_key)
+        run_id = _task_run_id(flow_run.id, task.task_key, dynamic_key)
+    else:
+        dynamic_key = 0
+        run_id = str(uuid.uuid4())
+    record = TaskRunRecord(
+        id=run_id,
+        flow_run_id=flow_run.id if flow_run is not None else None,
+        task_key=task.task_key,
+        dynamic_key=dynamic_key,
+        name=task_run_display_name(task.name, run_id),
+        task_name=task.name,
+        state_type=StateType.PENDING,
+        state_name="Pending",
+        tags=sorted(task.tags),
+    )
+    log_prints = task.log_prints if task.log_prints is not None else scope.log_prints
+    return TaskCall(
+        task=task,
+        parameters=parameters,
+        task_run=record,
+        flow_run_name=flow_run.name if flow_run is not None else None,
+        log_prints=log_prints,
+        state=State(StateType.PENDING),
+    )
+
+
+def _resolve(value: Any, allow_failed: bool = False) -> Any:
+    """Replace futures by their results, inside lists, tuples, sets and dicts too."""
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if isinstance(value, PrefectFuture):
+        value.wait()
+        state = value.state
+        if state.type is not StateType.COMPLETED:
+            if allow_failed and state.is_final():
+                return state.data
+            raise UpstreamTaskError(
+                f"Upstream task run '{value.task_run_id}' did not reach a 'COMPLETED' state."
+            )
+        return state.data
+    if kind is allow_failure:
+        return _resolve(value.value, allow_failed=True)
+    if kind is quote:
+        return value.value
+    if kind is unmapped:
+        return _resolve(value.value, allow_failed)
+    if kind is list or kind is tuple or kind is set:
+        items = [_resolve(v, allow_failed) for v in value]
+        return kind(items)
+    if kind is dict:
+        return {k: _resolve(v, allow_failed) for k, v in value.items()}
+    return value
+
+
+def _wait_for(wait_for: Iterable[Any]) -> None:
+    for item in wait_for:
+        _resolve(item)
+
+
+def _task_run_name(task: Task[..., Any], parameters: dict[str, Any]) -> str | None:
+    template = task.task_run_name
+    if template is None:
+        return None
+    if callable(template):
+        return str(template())
+    try:
+        return template.format(**parameters)
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"task_run_name {template!r} of task {task.name!r} cannot be formatted with the "
+            f"task's parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _cache_key(scope: Scope, call: TaskCall) -> str | None:
+    task = call.task
+    policy = task.effective_cache_policy
+    if policy is None:
+        return None
+    ctx = TaskRunContext(task, call.task_run, call.parameters, _logger(call), call.log_prints)
+    try:
+        key = policy.compute_key(ctx, call.parameters, scope.parameters)
+    except Exception as exc:
+        _logger(call).warning(
+            "Error encountered when computing cache key - result will not be persisted. %s", exc
+        )
+        return None
+    return None if key is None else f"{task.task_key}:{key}"
+
+
+def _logger(call: TaskCall) -> Any:
+    return task_run_logger(call.task_run, call.task.name)
+
+
+def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | None:
+    entry = scope.store.read_cache_entry(cache_key, time.time())
+    if entry is None:
+        return None
+    try:
+        value = scope.results.load(entry.result)
+    except CorruptRecordError as exc:
+        _logger(call).warning(
+            "Cache entry %r cannot be read (%s); running the task and replacing the entry.",
+            cache_key,
+            exc,
+        )
+        return None
+    run = call.task_run
+    now = time.time()
+    run.state_type = StateType.COMPLETED
+    run.state_name = "Cached"
+    run.start_time = run.end_time = now
+    run.cache_key = cache_key
+    run.result = entry.result
+    scope.store.finish_task_run(run)
+    state: State[Any] = State(StateType.COMPLETED, "Cached", data=value, created=now)
+    state.state_details.task_run_id = run.id
+    state.state_details.flow_run_id = run.flow_run_id
+    state.state_details.cache_key = cache_key
+    _logger(call).info("Finished in state %s", state)
+    return state
+
+
+def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[Any]:
+    run = call.task_run
+    run.state_name = "NotReady"
+    run.state_message = str(exc)
+    run.end_time = time.time()
+    scope.store.finish_task_run(run)
+    state: State[Any] = State(StateType.PENDING, "NotReady", str(exc))
+    state.state_details.task_run_id = run.id
+    _logger(call).error("Finished in state %s", state)
+    return state
+
+
+def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> State[Any]:
+    """Bring one prepared call to a final state (or NotReady); never raises for the task's
+    own failures, which are the returned state."""
+    task = call.task
+    try:
+        if wait_for:
+            _wait_for(wait_for)
+        call.parameters = {k: _resolve(v) for k, v in call.parameters.items()}
+    except UpstreamTaskError as exc:
+        call.state = _not_ready(scope, call, exc)
+        return call.state
+    if task.task_run_name is not None:
+        call.task_run.name = _task_run_name(task, call.parameters) or call.task_run.name
+    key = (task.task_key, call.task_run.dynamic_key)
+    replay = scope.replay
+    if replay is not None:
+        replayed = replay.get(key)
+        if replayed is not None:
+            _logger(call).debug("Replayed from the flow run's journal: %s", replayed)
+            call.state = replayed
+            return replayed
+    state = None
+    cache_key = _cache_key(scope, call)
+    if cache_key is not None:
+        if not task.refresh_cache:
+            state = _from_cache(scope, call, cache_key)
+        call.cache_key = cache_key
+        call.cache_expiration = task.cache_expiration
+    if state is None:
+        state = scope.invoker.run(call)
+    call.state = state
+    if scope.remember and state.type is StateType.COMPLETED:
+        scope.completed[key] = state
+    return state
+
+
+def call_task(
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    return_state: bool,
+    wait_for: Iterable[Any] | None,
+) -> Any:
+    scope = _scope()
+    call = _prepare(scope, task, args, kwargs)
+    if task.isasync:
+        return _await_call(scope, call, wait_for, return_state)
+    state = _orchestrate(scope, call, wait_for)
+    return state if return_state else state.result()
+
+
+async def _await_call(
+    scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None, return_state: bool
+) -> Any:
+    """An async task awaited from async code: the synchronous engine runs on a worker
+    thread (which drives the coroutine), so the caller's event loop stays free."""
+    state = await asyncio.to_thread(_orchestrate, scope, call, wait_for)
+    return state if return_state else state.result()
+
+
+def _submit(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> PrefectFuture[Any]:
+    ctx = contextvars.copy_context()
+    inner: Future[State[Any]] = scope.executor().submit(
+        ctx.run, _orchestrate, scope, call, wait_for
+    )
+    if scope.futures is not None:
+        scope.futures.append(inner)
+    return PrefectFuture(call, inner)
+
+
+def submit_task(
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> PrefectFuture[Any]:
+    scope = _scope()
+    return _submit(scope, _prepare(scope, task, args, kwargs), wait_for)
+
+
+def _iterable(value: Any) -> bool:
+    if isinstance(value, (str, bytes)):
+        return False
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+def map_task(
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> PrefectFutureList[Any]:
+    """One submitted run per position of the iterable arguments, as Prefect maps."""
+    try:
+        bound = task.shape.signature.bind_partial(*args, **kwargs)
+    except TypeError as exc:
+        raise ParameterBindError.from_bind_failure(task.name, exc, args, kwargs) from None
+    mapped: dict[str, list[Any]] = {}
+    static: dict[str, Any] = {}
+    for name, given in bound.arguments.items():
+        value = given.result() if isinstance(given, PrefectFuture) else given
+        if isinstance(value, unmapped):
+            static[name] = value.value
+        elif _iterable(value):
+            mapped[name] = list(value)
+        else:
+            static[name] = value
+    if not mapped:
+        raise MappingMissingIterable(
+            "No iterable parameters were received. Parameters for map must include at least "
+            f"one iterable. Parameters: {bound.arguments}"
+        )
+    lengths = {name: len(values) for name, values in mapped.items()}
+    if len(set(lengths.values())) > 1:
+        raise MappingLengthMismatch(
+            "Received iterable parameters with different lengths. Parameters for map must all "
+            f"be the same length. Got lengths: {lengths}"
+        )
+    scope = _scope()
+    futures: PrefectFutureList[Any] = PrefectFutureList()
+    for i in range(next(iter(lengths.values()))):
+        call_kwargs = {**static, **{name: values[i] for name, values in mapped.items()}}
+        futures.append(_submit(scope, _prepare(scope, task, (), call_kwargs), wait_for))
+    return futures

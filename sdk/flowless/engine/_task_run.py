@@ -1,0 +1,238 @@
+"""The task-run function: execute one task run to a final state.
+
+This is what an invoker calls, locally or (later) inside the task-run Lambda: record the
+start, run attempts with retries and a timeout, persist the result, record the final
+state (a completion is written once), write the cache entry, and log as Prefect does.
+Whether the task should run at all (replay, cache hit) was decided on the flow side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from flowless.context import TaskRunContext, _task_run
+from flowless.engine._hooks import run_hooks
+from flowless.engine._outcome import crash_message
+from flowless.engine._timeouts import call_with_timeout
+from flowless.exceptions import ResultSerializationError, TaskRunTimeoutError
+from flowless.logging._console import RunLoggerAdapter
+from flowless.logging._prints import install_print_logging
+from flowless.states import Completed, Crashed, Failed, State, StateType, TimedOut
+from flowless.store import CacheEntry, Payload
+
+if TYPE_CHECKING:
+    import logging
+
+    from flowless.invoke import TaskCall
+    from flowless.results import Results
+    from flowless.store import Store, TaskRunRecord
+    from flowless.tasks import Task
+
+__all__ = ["TaskRunExecutor", "task_run_logger"]
+
+_TASK_LOGGER: logging.Logger | None = None
+
+
+def task_run_logger(run: TaskRunRecord, task_name: str) -> RunLoggerAdapter:
+    global _TASK_LOGGER
+    if _TASK_LOGGER is None:
+        import logging
+
+        _TASK_LOGGER = logging.getLogger("flowless.task_runs")
+    return RunLoggerAdapter(
+        _TASK_LOGGER,
+        {"task_run_name": run.name, "task_run_id": run.id, "task_name": task_name},
+    )
+
+
+def _jittered(delay: float, factor: float) -> float:
+    """Prefect's clamped Poisson interval: random, at most ``delay * (1 + factor)``, and
+    centred so the average delay stays about ``delay``."""
+    if delay <= 0 or factor <= 0:
+        return delay
+    upper = delay * (1 + factor)
+    k = 1 + factor
+    lower_multiple = 0.0 if k >= 50 else math.log(max(2**k / (2**k - 1), 1e-10), 2)
+    lower = max(0.0, delay * lower_multiple)
+
+    def cdf(x: float) -> float:
+        return 1 - math.exp(-x / delay)
+
+    u = random.uniform(cdf(lower), cdf(upper))
+    return min(upper, -math.log(max(1 - u, 1e-10)) * delay)
+
+
+def _delay_text(delay: float) -> str:
+    return f"will start {delay:g} second(s) from now" if delay > 0 else "will start immediately"
+
+
+def _call_fn(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
+    args, kwargs = task.shape.split(parameters)
+    if task.isasync:
+        return asyncio.run(task.fn(*args, **kwargs))
+    return task.fn(*args, **kwargs)
+
+
+def _call_fn_with_timeout(task: Task[..., Any], parameters: dict[str, Any], seconds: float) -> Any:
+    return call_with_timeout(
+        lambda: _call_fn(task, parameters),
+        seconds,
+        lambda: TaskRunTimeoutError(f"Task run exceeded timeout of {seconds} second(s)"),
+    )
+
+
+class TaskRunExecutor:
+    """Executes task runs against one store; one instance serves every thread."""
+
+    def __init__(self, store: Store, results: Results) -> None:
+        self.store = store
+        self.results = results
+
+    def __call__(self, call: TaskCall) -> State[Any]:
+        task = call.task
+        run = call.task_run
+        logger = task_run_logger(run, task.name)
+        now = time.time()
+        run.state_type = StateType.RUNNING
+        run.state_name = "Running"
+        run.start_time = now
+        self.store.start_task_run(run)
+        call.state = State(StateType.RUNNING, created=now)
+        if call.log_prints:
+            install_print_logging()
+        token = _task_run.set(TaskRunContext(task, run, call.parameters, logger, call.log_prints))
+        try:
+            state = self._attempts(call, logger)
+        except BaseException as exc:  # interrupt or exit: record the crash, then let it go on
+            self._finish(call, Crashed(message=crash_message(exc), data=exc), None, logger)
+            raise
+        finally:
+            _task_run.reset(token)
+        payload = None
+        if state.type is StateType.COMPLETED and task.persist_result is not False:
+            payload = self._persist(state.data, logger)
+        return self._finish(call, state, payload, logger)
+
+    def _attempts(self, call: TaskCall, logger: RunLoggerAdapter) -> State[Any]:
+        task = call.task
+        run = call.task_run
+        while True:
+            run.run_count += 1
+            try:
+                if task.timeout_seconds is None:
+                    value = _call_fn(task, call.parameters)
+                else:
+                    value = _call_fn_with_timeout(task, call.parameters, task.timeout_seconds)
+            except Exception as exc:
+                state = _failure_state(exc)
+                retries_done = run.run_count - 1
+                if retries_done < task.retries and self._should_retry(call, state, logger):
+                    delays = task.retry_delays
+                    delay = delays[min(retries_done, len(delays) - 1)]
+                    if task.retry_jitter_factor is not None:
+                        delay = _jittered(delay, task.retry_jitter_factor)
+                    logger.info(
+                        "Task run failed with exception: %r - Retry %d/%d %s",
+                        exc,
+                        retries_done + 1,
+                        task.retries,
+                        _delay_text(delay),
+                    )
+                    call.state = State(StateType.SCHEDULED, "AwaitingRetry")
+                    if delay > 0:
+                        time.sleep(delay)
+                    call.state = State(StateType.RUNNING, "Retrying")
+                    continue
+                suffix = " - Retries are exhausted" if task.retries else ""
+                logger.error("Task run failed with exception: %r%s", exc, suffix, exc_info=exc)
+                if state.name == "TimedOut":
+                    logger.error("%s", state.message)
+                return state
+            return Completed(data=value)
+
+    def _should_retry(self, call: TaskCall, state: State[Any], logger: RunLoggerAdapter) -> bool:
+        condition = call.task.retry_condition_fn
+        if condition is None:
+            return True
+        try:
+            return bool(condition(call.task, call.task_run, state))
+        except Exception as exc:
+            logger.error(
+                "An error was encountered while running `retry_condition_fn`: %r",
+                exc,
+                exc_info=exc,
+            )
+            return False
+
+    def _persist(self, value: Any, logger: RunLoggerAdapter) -> Payload | None:
+        try:
+            return self.results.dump(value)
+        except ResultSerializationError as exc:
+            logger.warning(
+                "Encountered an error while persisting result: %s. Execution will continue, "
+                "but the result has not been persisted: it is passed on in memory, is not "
+                "cached, and the task will run again if this flow run is re-run. Return "
+                "JSON-compatible or picklable data, or set persist_result=False.",
+                exc,
+            )
+            return None
+
+    def _finish(
+        self,
+        call: TaskCall,
+        state: State[Any],
+        payload: Payload | None,
+        logger: RunLoggerAdapter,
+    ) -> State[Any]:
+        run = call.task_run
+        run.state_type = state.type
+        run.state_name = state.name
+        run.state_message = state.message
+        run.end_time = state.created
+        run.result = payload
+        stored = self.store.finish_task_run(run)
+        if stored is not run and stored.state_type is StateType.COMPLETED:
+            # Another executor completed this run first; its result is the one on record.
+            call.task_run = stored
+            state = self._stored_state(stored, state)
+        elif payload is not None and call.cache_key is not None:
+            expiration = call.cache_expiration
+            self.store.write_cache_entry(
+                CacheEntry(
+                    key=call.cache_key,
+                    result=payload,
+                    created=state.created,
+                    expires=None
+                    if expiration is None
+                    else state.created + expiration.total_seconds(),
+                )
+            )
+        state.state_details.task_run_id = run.id
+        state.state_details.flow_run_id = run.flow_run_id
+        state.state_details.cache_key = call.cache_key
+        call.state = state
+        if state.type is StateType.COMPLETED:
+            logger.info("Finished in state %s", state)
+            run_hooks(call.task.on_completion_hooks, call.task, call.task_run, state, logger)
+        else:
+            logger.error("Finished in state %s", state)
+            if state.type is StateType.FAILED:
+                run_hooks(call.task.on_failure_hooks, call.task, call.task_run, state, logger)
+        return state
+
+    def _stored_state(self, stored: TaskRunRecord, fallback: State[Any]) -> State[Any]:
+        if stored.result is None:
+            return fallback
+        return Completed(data=self.results.load(stored.result))
+
+
+def _failure_state(exc: BaseException) -> State[Any]:
+    if isinstance(exc, TaskRunTimeoutError):
+        return TimedOut(message=str(exc), data=exc)
+    return Failed(
+        message=f"Task run encountered an exception {type(exc).__name__}: {exc}", data=exc
+    )

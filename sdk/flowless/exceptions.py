@@ -1,0 +1,141 @@
+"""Errors a flowless user can see, named as in `prefect.exceptions` where Prefect has one.
+
+Every error here carries a message written for the person reading a terminal: what
+went wrong, which run/parameter/record it concerns, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CancelledRun",
+    "ConcurrencySlotAcquisitionError",
+    "ConfigurationError",
+    "CorruptRecordError",
+    "CrashedRun",
+    "FailedRun",
+    "FlowRunTimeoutError",
+    "FlowlessException",
+    "MappingLengthMismatch",
+    "MappingMissingIterable",
+    "MissingContextError",
+    "MissingResult",
+    "ParameterBindError",
+    "ParameterTypeError",
+    "PrefectException",
+    "RecordExistsError",
+    "RecordNotFoundError",
+    "ResultSerializationError",
+    "StoreError",
+    "StoreUnavailableError",
+    "TaskRunTimeoutError",
+    "UnfinishedRun",
+    "UpstreamTaskError",
+]
+
+
+class FlowlessException(Exception):
+    """Base class of every error flowless raises on purpose."""
+
+
+#: Prefect code catches ``PrefectException``; the name keeps that code working.
+PrefectException = FlowlessException
+
+
+class MissingContextError(FlowlessException, RuntimeError):
+    """A run-scoped helper (e.g. ``get_run_logger``) was called outside a flow or task run."""
+
+
+class ParameterBindError(FlowlessException, TypeError):
+    """The call's arguments do not fit the function's signature."""
+
+    @classmethod
+    def from_bind_failure(
+        cls, fn_name: str, exc: TypeError, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ParameterBindError:
+        return cls(
+            f"Error binding parameters for function {fn_name!r}: {exc}. "
+            f"It received positional args: {len(args)} and keyword args: {sorted(kwargs)}."
+        )
+
+
+class ParameterTypeError(FlowlessException, TypeError):
+    """Flow parameters failed validation against the flow's signature."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = "\n".join(f" - {name}: {msg}" for name, msg in problems)
+        super().__init__(f"Flow run received invalid parameters:\n{lines}")
+
+
+class MappingMissingIterable(FlowlessException, ValueError):
+    """``task.map`` was given no iterable argument to map over."""
+
+
+class MappingLengthMismatch(FlowlessException, ValueError):
+    """``task.map`` was given iterables of different lengths."""
+
+
+class UpstreamTaskError(FlowlessException):
+    """A task's input came from a task run that did not complete."""
+
+
+class TaskRunTimeoutError(FlowlessException, TimeoutError):
+    """A task run exceeded its ``timeout_seconds``."""
+
+
+class FlowRunTimeoutError(FlowlessException, TimeoutError):
+    """A flow run exceeded its ``timeout_seconds``."""
+
+
+class FailedRun(FlowlessException):
+    """Raised by ``State.result()`` for a failed state that carries no exception of its own."""
+
+
+class CrashedRun(FlowlessException):
+    """The run stopped because of something outside the user's code (interrupt, process exit)."""
+
+
+class CancelledRun(FlowlessException):
+    """The run was cancelled."""
+
+
+class UnfinishedRun(FlowlessException):
+    """``result()`` was asked of a state that is not final."""
+
+
+class MissingResult(FlowlessException):
+    """A state has no result to give (it was not persisted, or is not available here)."""
+
+
+class ResultSerializationError(FlowlessException, TypeError):
+    """A value could not be serialized for the store (neither JSON nor cloudpickle)."""
+
+
+class ConfigurationError(FlowlessException, ValueError):
+    """A decorator option or setting has a value flowless cannot use."""
+
+
+class ConcurrencySlotAcquisitionError(FlowlessException):
+    """Slots of a concurrency limit could not be acquired."""
+
+
+class StoreError(FlowlessException):
+    """Base class of errors raised by a store backend, mapped at the backend's boundary."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be opened or written (missing, read-only, not a database)."""
+
+
+class RecordExistsError(StoreError):
+    """A conditional create found the record already there."""
+
+
+class RecordNotFoundError(StoreError, LookupError):
+    """The record asked for is not in the store."""
+
+
+class CorruptRecordError(StoreError):
+    """A stored record (or the result it points at) cannot be decoded."""

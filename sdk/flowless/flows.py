@@ -1,0 +1,171 @@
+"""The ``@flow`` decorator and ``Flow`` definition, with Prefect 3's options.
+
+Like ``Task``, a ``Flow`` only describes: options are checked when decorated and each
+call is handed to the engine, which creates the flow run.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from flowless._callables import CallShape, module_name
+from flowless.exceptions import ConfigurationError
+from flowless.task_runners import ThreadPoolTaskRunner
+from flowless.tasks import _check_number, _engine
+
+if TYPE_CHECKING:
+    from flowless.states import State
+    from flowless.store import FlowRunRecord
+
+__all__ = ["Flow", "flow"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+FlowStateHook = Callable[["Flow[..., Any]", "FlowRunRecord", "State[Any]"], None]
+
+
+class Flow(Generic[P, R]):
+    """A function whose calls become flow runs; tasks called inside it are recorded in it."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        version: str | None = None,
+        flow_run_name: str | Callable[[], str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | None = None,
+        task_runner: ThreadPoolTaskRunner | None = None,
+        description: str | None = None,
+        timeout_seconds: float | None = None,
+        validate_parameters: bool = True,
+        persist_result: bool | None = None,
+        log_prints: bool | None = None,
+        on_completion: list[FlowStateHook] | None = None,
+        on_failure: list[FlowStateHook] | None = None,
+        on_cancellation: list[FlowStateHook] | None = None,
+        on_crashed: list[FlowStateHook] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError("'fn' must be callable")
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
+        if not self.name or any(c in self.name for c in "/%&><"):
+            raise ConfigurationError(
+                f"Flow name {self.name!r} is not valid: it must be non-empty and contain "
+                "none of '/', '%', '&', '>', '<'."
+            )
+        self.version = version
+        self.description = description or inspect.getdoc(fn)
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self.flow_key = f"{module_name(fn)}.{getattr(fn, '__qualname__', self.name)}"
+        retries = 0 if retries is None else retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigurationError(
+                f"`retries` must be a whole number 0 or more, got {retries!r}."
+            )
+        self.retries = retries
+        self.retry_delay_seconds = (
+            0.0
+            if retry_delay_seconds is None
+            else _check_number("retry_delay_seconds", retry_delay_seconds)
+        )
+        self.timeout_seconds = (
+            None
+            if timeout_seconds is None
+            else _check_number("timeout_seconds", timeout_seconds, positive=True)
+        )
+        runner: Any = task_runner
+        if isinstance(runner, type) and issubclass(runner, ThreadPoolTaskRunner):
+            runner = runner()  # Prefect accepts the class as well as an instance
+        if runner is not None and not isinstance(runner, ThreadPoolTaskRunner):
+            raise ConfigurationError(
+                f"`task_runner` must be a ThreadPoolTaskRunner, got {runner!r}."
+            )
+        self.task_runner: ThreadPoolTaskRunner | None = runner
+        if flow_run_name is not None and not (
+            isinstance(flow_run_name, str) or callable(flow_run_name)
+        ):
+            raise ConfigurationError("`flow_run_name` must be a string or a callable.")
+        self.flow_run_name = flow_run_name
+        self.validate_parameters = validate_parameters
+        self.persist_result = persist_result
+        self.log_prints = log_prints
+        self.on_completion_hooks = list(on_completion or ())
+        self.on_failure_hooks = list(on_failure or ())
+        self.on_cancellation_hooks = list(on_cancellation or ())
+        self.on_crashed_hooks = list(on_crashed or ())
+        self.shape = CallShape(fn, self.name)
+        self.parameter_validator: Any = None  # built by the engine on first validated call
+        self._options = {
+            "name": name,
+            "version": version,
+            "flow_run_name": flow_run_name,
+            "retries": retries,
+            "retry_delay_seconds": retry_delay_seconds,
+            "task_runner": task_runner,
+            "description": description,
+            "timeout_seconds": timeout_seconds,
+            "validate_parameters": validate_parameters,
+            "persist_result": persist_result,
+            "log_prints": log_prints,
+            "on_completion": on_completion,
+            "on_failure": on_failure,
+            "on_cancellation": on_cancellation,
+            "on_crashed": on_crashed,
+        }
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        """A copy of this flow with some options changed."""
+        unknown = set(changes) - set(self._options)
+        if unknown:
+            raise TypeError(f"with_options() got unexpected option(s): {sorted(unknown)}")
+        return Flow(self.fn, **{**self._options, **changes})
+
+    def on_completion(self, fn: FlowStateHook) -> FlowStateHook:
+        self.on_completion_hooks.append(fn)
+        return fn
+
+    def on_failure(self, fn: FlowStateHook) -> FlowStateHook:
+        self.on_failure_hooks.append(fn)
+        return fn
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: bool = ..., **kwargs: Any) -> Any: ...
+
+    def __call__(  # type: ignore[misc]
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return _engine().call_flow(self, args, kwargs, return_state)
+
+    def __repr__(self) -> str:
+        return f"Flow(name={self.name!r})"
+
+
+@overload
+def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
+
+
+@overload
+def flow(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
+    """Decorate a function as a flow: ``@flow``, ``@flow()`` or ``@flow(name=..., ...)``."""
+    if __fn is not None:
+        return Flow(__fn, **options)
+
+    def decorator(fn: Callable[P, R]) -> Flow[P, R]:
+        return Flow(fn, **options)
+
+    return decorator

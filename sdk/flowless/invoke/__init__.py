@@ -1,0 +1,6 @@
+"""Invokers: where a task run executes (this process now; AWS Lambda later)."""
+
+from flowless.invoke._local import LocalInvoker
+from flowless.invoke._protocol import Invoker, TaskCall
+
+__all__ = ["Invoker", "LocalInvoker", "TaskCall"]

@@ -1,0 +1,43 @@
+"""The ``Invoker`` protocol: how a prepared task call gets executed.
+
+The flow side decides *whether* a task runs (journal replay, cache hit); an invoker
+decides *where*: in this process, or as one AWS Lambda invocation. Either way the same
+task-run function executes it, so behaviour cannot drift between the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from flowless.states import State
+    from flowless.store import TaskRunRecord
+    from flowless.tasks import Task
+
+__all__ = ["Invoker", "TaskCall"]
+
+
+@dataclass(slots=True, eq=False)
+class TaskCall:
+    """Everything the task-run function needs to execute one task run."""
+
+    task: Task[..., Any]
+    parameters: dict[str, Any]
+    task_run: TaskRunRecord
+    #: Name of the flow run the call belongs to (for log lines), if any.
+    flow_run_name: str | None
+    log_prints: bool
+    #: The scoped cache key to write on success, if the task caches.
+    cache_key: str | None = None
+    cache_expiration: timedelta | None = None
+    #: The latest state, for ``future.state`` while the run is in flight.
+    state: State[Any] | None = None
+
+
+class Invoker(Protocol):
+    def run(self, call: TaskCall) -> State[Any]:
+        """Execute the task run to a final state and return it (never raises for
+        failures of the task itself; those are the returned state)."""

@@ -1,0 +1,92 @@
+"""Console output in Prefect's format.
+
+``09:08:12.322 | INFO    | Task run 'fetch_stats-0c9' - Finished in state Completed()``
+
+Run loggers are ``LoggerAdapter``s carrying the run's name in ``extra``; one formatter
+turns that into the ``Flow run '...'`` / ``Task run '...'`` prefix. The handler looks up
+``sys.stderr`` at each write, so redirection (pytest's capture, a CLI) is honoured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import MutableMapping
+from types import TracebackType
+from typing import Any
+
+__all__ = ["ConsoleFormatter", "ConsoleHandler", "RunLoggerAdapter", "setup_console_logging"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_ROOT = "flowless"
+
+
+class RunLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
+    """Adds the run's identity to every record, keeping any ``extra`` the caller passes."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        extra = kwargs.get("extra")
+        base = self.extra or {}
+        kwargs["extra"] = {**base, **extra} if extra else base
+        return msg, kwargs
+
+
+def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
+    """Drop the engine's own frames from the top of a traceback: users debug their code."""
+    first = tb
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    return tb or first
+
+
+class ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        t = time.localtime(record.created)
+        attrs = record.__dict__
+        task_run_name = attrs.get("task_run_name")
+        if task_run_name:
+            who = f"Task run {task_run_name!r}"
+        else:
+            flow_run_name = attrs.get("flow_run_name")
+            who = f"Flow run {flow_run_name!r}" if flow_run_name else record.name
+        line = (
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{int(record.msecs):03d} | "
+            f"{record.levelname:<7} | {who} - {record.getMessage()}"
+        )
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            lines = traceback.format_exception(type(exc), exc, _user_traceback(exc.__traceback__))
+            line = f"{line}\n{''.join(lines).rstrip()}"
+        return line
+
+
+class ConsoleHandler(logging.StreamHandler[Any]):
+    """Writes to whatever ``sys.stderr`` is at the time of the write."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def setup_console_logging(level: str) -> logging.Logger:
+    """Attach the console handler to the ``flowless`` logger once; (re)apply the level."""
+    logger = logging.getLogger(_ROOT)
+    if not any(isinstance(h, ConsoleHandler) for h in logger.handlers):
+        handler = ConsoleHandler()
+        handler.setFormatter(ConsoleFormatter())
+        logger.addHandler(handler)
+        logger.propagate = False
+    numeric = logging.getLevelName(level)
+    if isinstance(numeric, int) and logger.level != numeric:
+        logger.setLevel(numeric)
+    return logger

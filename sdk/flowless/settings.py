@@ -1,0 +1,50 @@
+"""Settings, read from ``FLOWLESS_*`` environment variables.
+
+Read when a flow run starts (not once at import), so a test or a script can change
+``FLOWLESS_HOME`` between runs in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowless.exceptions import ConfigurationError
+
+__all__ = ["Settings", "current_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: Where the embedded store keeps its SQLite database and result files.
+    home: Path
+    #: Console log level for run logs.
+    logging_level: str
+    #: Threads in a flow run's task runner unless the flow names its own.
+    task_runner_max_workers: int
+    #: Results up to this many bytes live inside the task-run record; larger ones in files.
+    results_inline_max_bytes: int
+
+
+def _int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not an integer.") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def current_settings() -> Settings:
+    home = os.environ.get("FLOWLESS_HOME") or os.path.join("~", ".flowless")
+    return Settings(
+        home=Path(home).expanduser(),
+        logging_level=os.environ.get("FLOWLESS_LOGGING_LEVEL", "INFO").upper(),
+        task_runner_max_workers=_int("FLOWLESS_TASK_RUNNER_MAX_WORKERS", 16, 1),
+        results_inline_max_bytes=_int("FLOWLESS_RESULTS_INLINE_MAX_BYTES", 64 * 1024, 0),
+    )

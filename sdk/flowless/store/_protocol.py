@@ -1,0 +1,64 @@
+"""The ``Store`` protocol: the few primitives the engine needs from any backend.
+
+Policy (retries, caching rules, replay) lives in the engine; a backend only offers
+atomic reads and writes. The contract suite in ``tests/contract`` runs against every
+implementation, so the DynamoDB store and the SQLite store mean the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from flowless.store._records import (
+    CacheEntry,
+    CorruptRecord,
+    FlowRunRecord,
+    TaskRunRecord,
+)
+
+__all__ = ["Store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    #: Where the store lives, for error messages ("/home/me/.flowless/flowless.db").
+    location: str
+
+    def create_flow_run(self, run: FlowRunRecord) -> None:
+        """Insert a new flow run; ``RecordExistsError`` if its id is taken."""
+
+    def update_flow_run(self, run: FlowRunRecord) -> None:
+        """Overwrite an existing flow run; ``RecordNotFoundError`` if it is not there."""
+
+    def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
+        """``RecordNotFoundError`` if absent, ``CorruptRecordError`` if undecodable."""
+
+    def list_flow_runs(
+        self, limit: int = 20, flow_name: str | None = None
+    ) -> list[FlowRunRecord | CorruptRecord]:
+        """Newest first. Undecodable rows come back as ``CorruptRecord``."""
+
+    def start_task_run(self, run: TaskRunRecord) -> None:
+        """Record that a task run started (insert, or update a failed earlier attempt).
+
+        A task run that is already COMPLETED is left as it is.
+        """
+
+    def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
+        """Record a task run's final state and return the stored record.
+
+        COMPLETED is written once: if the run is already COMPLETED, nothing is written
+        and the stored record (the one that won) is returned.
+        """
+
+    def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
+        """Every task run of a flow run (its journal), oldest first."""
+
+    def read_cache_entry(self, key: str, now: float) -> CacheEntry | None:
+        """The entry, or None if absent or expired at ``now``."""
+
+    def write_cache_entry(self, entry: CacheEntry) -> None:
+        """Create or replace the entry for ``entry.key``."""
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""

@@ -1,0 +1,100 @@
+"""What a store holds: flow runs, task runs (the journal), cache entries.
+
+Plain slotted dataclasses, shared by every backend, so the engine never sees a row,
+an item, or a backend's types. Values (parameters, results) arrive already serialized
+as ``Payload``: stores move bytes, the results layer decides what the bytes mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flowless.states import StateType
+
+__all__ = ["CacheEntry", "CorruptRecord", "FlowRunRecord", "Payload", "TaskRunRecord"]
+
+
+@dataclass(slots=True)
+class Payload:
+    """A serialized value: inline bytes, or the location of a blob in result storage."""
+
+    serializer: str
+    data: bytes | None = None
+    location: str | None = None
+
+
+@dataclass(slots=True)
+class FlowRunRecord:
+    id: str
+    name: str
+    flow_name: str
+    state_type: StateType
+    state_name: str
+    state_message: str | None = None
+    parameters: Payload | None = None
+    parent_flow_run_id: str | None = None
+    parent_task_run_id: str | None = None
+    deployment_id: str | None = None
+    created: float = 0.0
+    start_time: float | None = None
+    end_time: float | None = None
+    run_count: int = 0
+    result: Payload | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def flow_run_id(self) -> str:
+        return self.id
+
+
+@dataclass(slots=True)
+class TaskRunRecord:
+    """One task call in a flow run, keyed by (flow run id, task key, dynamic key).
+
+    ``dynamic_key`` is n for the n-th call of that task in the run: a re-run of the
+    flow body makes the same calls in the same order, so it finds the same keys.
+    """
+
+    id: str
+    flow_run_id: str | None
+    task_key: str
+    dynamic_key: int
+    name: str
+    task_name: str
+    state_type: StateType
+    state_name: str
+    state_message: str | None = None
+    run_count: int = 0
+    start_time: float | None = None
+    end_time: float | None = None
+    cache_key: str | None = None
+    result: Payload | None = None
+    child_flow_run_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def task_run_id(self) -> str:
+        return self.id
+
+
+@dataclass(slots=True)
+class CacheEntry:
+    key: str
+    result: Payload
+    created: float
+    expires: float | None = None
+
+    def is_valid(self, now: float) -> bool:
+        return self.expires is None or self.expires > now
+
+
+@dataclass(slots=True)
+class CorruptRecord:
+    """A stored row that could not be decoded, reported instead of failing the whole read."""
+
+    kind: str
+    key: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.key!r} is corrupt: {self.reason}"

@@ -1,0 +1,451 @@
+"""The embedded store: one SQLite database in WAL mode under ``FLOWLESS_HOME``.
+
+Every write is its own autocommit transaction, appended to the WAL without fsync
+(``synchronous=NORMAL``): a record is on disk before the call returns, so a process that
+exits right after a flow finishes loses nothing, and a write costs microseconds.
+One connection per store, guarded by a lock, serves all threads of a process; other
+processes share the file through SQLite's own locking (``busy_timeout``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flowless.exceptions import (
+    CorruptRecordError,
+    RecordExistsError,
+    RecordNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
+from flowless.states import StateType
+from flowless.store._records import (
+    CacheEntry,
+    CorruptRecord,
+    FlowRunRecord,
+    Payload,
+    TaskRunRecord,
+)
+
+__all__ = ["SQLiteStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS flow_runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    flow_name TEXT NOT NULL,
+    state_type TEXT NOT NULL,
+    state_name TEXT NOT NULL,
+    state_message TEXT,
+    parameters_serializer TEXT,
+    parameters BLOB,
+    parameters_location TEXT,
+    parent_flow_run_id TEXT,
+    parent_task_run_id TEXT,
+    deployment_id TEXT,
+    created REAL NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    run_count INTEGER NOT NULL,
+    result_serializer TEXT,
+    result BLOB,
+    result_location TEXT,
+    tags TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created);
+CREATE TABLE IF NOT EXISTS task_runs (
+    id TEXT PRIMARY KEY,
+    flow_run_id TEXT,
+    task_key TEXT NOT NULL,
+    dynamic_key INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    state_type TEXT NOT NULL,
+    state_name TEXT NOT NULL,
+    state_message TEXT,
+    run_count INTEGER NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    cache_key TEXT,
+    result_serializer TEXT,
+    result BLOB,
+    result_location TEXT,
+    child_flow_run_id TEXT,
+    tags TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_runs_by_flow_run ON task_runs (flow_run_id);
+CREATE TABLE IF NOT EXISTS cache_entries (
+    key TEXT PRIMARY KEY,
+    result_serializer TEXT NOT NULL,
+    result BLOB,
+    result_location TEXT,
+    created REAL NOT NULL,
+    expires REAL
+);
+"""
+
+_FLOW_COLUMNS = (
+    "id, name, flow_name, state_type, state_name, state_message, parameters_serializer, "
+    "parameters, parameters_location, parent_flow_run_id, parent_task_run_id, deployment_id, "
+    "created, start_time, end_time, run_count, result_serializer, result, result_location, tags"
+)
+_TASK_COLUMNS = (
+    "id, flow_run_id, task_key, dynamic_key, name, task_name, state_type, state_name, "
+    "state_message, run_count, start_time, end_time, cache_key, result_serializer, result, "
+    "result_location, child_flow_run_id, tags"
+)
+_TASK_PLACEHOLDERS = ", ".join("?" * 18)
+_TASK_UPDATES = ", ".join(
+    f"{c.strip()} = excluded.{c.strip()}" for c in _TASK_COLUMNS.split(",")[4:]
+)
+_COMPLETED = StateType.COMPLETED.value
+
+
+def _payload_columns(payload: Payload | None) -> tuple[str | None, bytes | None, str | None]:
+    if payload is None:
+        return None, None, None
+    return payload.serializer, payload.data, payload.location
+
+
+def _payload(serializer: Any, data: Any, location: Any) -> Payload | None:
+    if serializer is None:
+        return None
+    if not isinstance(serializer, str):
+        raise ValueError(f"serializer is {serializer!r}")
+    if data is not None and not isinstance(data, bytes):
+        raise ValueError(f"payload is {type(data).__name__}, not bytes")
+    if location is not None and not isinstance(location, str):
+        raise ValueError(f"payload location is {location!r}")
+    return Payload(serializer, data, location)
+
+
+def _text(value: Any, column: str, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{column} is {value!r}, not text")
+    return value
+
+
+def _number(value: Any, column: str, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{column} is {value!r}, not a number")
+    return value
+
+
+def _tags(value: Any) -> list[str]:
+    tags = json.loads(value)
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"tags is {value!r}")
+    return tags
+
+
+def _state_type(value: Any) -> StateType:
+    try:
+        return StateType(value)
+    except ValueError:
+        raise ValueError(f"state_type is {value!r}, not a state type") from None
+
+
+def _flow_run_from_row(row: tuple[Any, ...]) -> FlowRunRecord:
+    return FlowRunRecord(
+        id=_text(row[0], "id"),
+        name=_text(row[1], "name"),
+        flow_name=_text(row[2], "flow_name"),
+        state_type=_state_type(row[3]),
+        state_name=_text(row[4], "state_name"),
+        state_message=_text(row[5], "state_message", optional=True),
+        parameters=_payload(row[6], row[7], row[8]),
+        parent_flow_run_id=_text(row[9], "parent_flow_run_id", optional=True),
+        parent_task_run_id=_text(row[10], "parent_task_run_id", optional=True),
+        deployment_id=_text(row[11], "deployment_id", optional=True),
+        created=_number(row[12], "created"),
+        start_time=_number(row[13], "start_time", optional=True),
+        end_time=_number(row[14], "end_time", optional=True),
+        run_count=_number(row[15], "run_count"),
+        result=_payload(row[16], row[17], row[18]),
+        tags=_tags(row[19]),
+    )
+
+
+def _task_run_from_row(row: tuple[Any, ...]) -> TaskRunRecord:
+    return TaskRunRecord(
+        id=_text(row[0], "id"),
+        flow_run_id=_text(row[1], "flow_run_id", optional=True),
+        task_key=_text(row[2], "task_key"),
+        dynamic_key=_number(row[3], "dynamic_key"),
+        name=_text(row[4], "name"),
+        task_name=_text(row[5], "task_name"),
+        state_type=_state_type(row[6]),
+        state_name=_text(row[7], "state_name"),
+        state_message=_text(row[8], "state_message", optional=True),
+        run_count=_number(row[9], "run_count"),
+        start_time=_number(row[10], "start_time", optional=True),
+        end_time=_number(row[11], "end_time", optional=True),
+        cache_key=_text(row[12], "cache_key", optional=True),
+        result=_payload(row[13], row[14], row[15]),
+        child_flow_run_id=_text(row[16], "child_flow_run_id", optional=True),
+        tags=_tags(row[17]),
+    )
+
+
+def _task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
+    return (
+        run.id,
+        run.flow_run_id,
+        run.task_key,
+        run.dynamic_key,
+        run.name,
+        run.task_name,
+        run.state_type.value,
+        run.state_name,
+        run.state_message,
+        run.run_count,
+        run.start_time,
+        run.end_time,
+        run.cache_key,
+        *_payload_columns(run.result),
+        run.child_flow_run_id,
+        json.dumps(run.tags),
+    )
+
+
+def _flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
+    return (
+        run.id,
+        run.name,
+        run.flow_name,
+        run.state_type.value,
+        run.state_name,
+        run.state_message,
+        *_payload_columns(run.parameters),
+        run.parent_flow_run_id,
+        run.parent_task_run_id,
+        run.deployment_id,
+        run.created,
+        run.start_time,
+        run.end_time,
+        run.run_count,
+        *_payload_columns(run.result),
+        json.dumps(run.tags),
+    )
+
+
+class SQLiteStore:
+    """``Store`` on one SQLite file; see the module docstring for the durability model."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self._lock = threading.Lock()
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        hint = "Set FLOWLESS_HOME to a directory you can write to."
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"Cannot create the flowless store directory {str(self.path.parent)!r}: "
+                f"{exc.strerror or exc}. {hint}"
+            ) from exc
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            # Prove the file is writable now rather than at the first task run.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.DatabaseError as exc:
+            detail = str(exc)
+            if "not a database" in detail or "malformed" in detail:
+                raise StoreUnavailableError(
+                    f"The flowless store {self.location!r} is not a valid SQLite database "
+                    f"({detail}). Move the file aside to start a fresh store, or set "
+                    "FLOWLESS_HOME to another directory."
+                ) from exc
+            raise StoreUnavailableError(
+                f"Cannot open the flowless store {self.location!r} for writing: {detail}. {hint}"
+            ) from exc
+        return conn
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """The one place sqlite3 errors become flowless errors."""
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            raise RecordExistsError(f"{action}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"Store {self.location!r} failed to {action}: {exc}") from exc
+
+    def _execute(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock, self._errors(action):
+            return self._conn.execute(sql, params)
+
+    def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock, self._errors(action):
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- flow runs ---------------------------------------------------------------------
+
+    def create_flow_run(self, run: FlowRunRecord) -> None:
+        try:
+            self._execute(
+                "create a flow run",
+                f"INSERT INTO flow_runs ({_FLOW_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+                _flow_run_params(run),
+            )
+        except RecordExistsError:
+            raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
+
+    def update_flow_run(self, run: FlowRunRecord) -> None:
+        columns = [c.strip() for c in _FLOW_COLUMNS.split(",")]
+        assignments = ", ".join(f"{c} = ?" for c in columns[1:])
+        params = _flow_run_params(run)
+        cursor = self._execute(
+            "update a flow run",
+            f"UPDATE flow_runs SET {assignments} WHERE id = ?",
+            (*params[1:], run.id),
+        )
+        if cursor.rowcount == 0:
+            raise RecordNotFoundError(f"Flow run {run.id!r} not found in {self.location!r}.")
+
+    def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
+        rows = self._query(
+            "read a flow run",
+            f"SELECT {_FLOW_COLUMNS} FROM flow_runs WHERE id = ?",
+            (flow_run_id,),
+        )
+        if not rows:
+            raise RecordNotFoundError(f"Flow run {flow_run_id!r} not found in {self.location!r}.")
+        try:
+            return _flow_run_from_row(rows[0])
+        except (ValueError, TypeError) as exc:
+            raise CorruptRecordError(
+                f"Flow run {flow_run_id!r} in {self.location!r} is corrupt: {exc}"
+            ) from exc
+
+    def list_flow_runs(
+        self, limit: int = 20, flow_name: str | None = None
+    ) -> list[FlowRunRecord | CorruptRecord]:
+        where, params = ("WHERE flow_name = ?", (flow_name,)) if flow_name else ("", ())
+        rows = self._query(
+            "list flow runs",
+            f"SELECT {_FLOW_COLUMNS} FROM flow_runs {where} "
+            "ORDER BY created DESC, rowid DESC LIMIT ?",
+            (*params, limit),
+        )
+        out: list[FlowRunRecord | CorruptRecord] = []
+        for row in rows:
+            try:
+                out.append(_flow_run_from_row(row))
+            except (ValueError, TypeError) as exc:
+                out.append(CorruptRecord("flow run", str(row[0]), str(exc)))
+        return out
+
+    # -- task runs ---------------------------------------------------------------------
+
+    def start_task_run(self, run: TaskRunRecord) -> None:
+        self._execute(
+            "record a task run start",
+            f"INSERT INTO task_runs ({_TASK_COLUMNS}) VALUES ({_TASK_PLACEHOLDERS}) "
+            f"ON CONFLICT (id) DO UPDATE SET {_TASK_UPDATES} "
+            f"WHERE task_runs.state_type != '{_COMPLETED}'",
+            _task_run_params(run),
+        )
+
+    def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
+        cursor = self._execute(
+            "record a task run result",
+            f"INSERT INTO task_runs ({_TASK_COLUMNS}) VALUES ({_TASK_PLACEHOLDERS}) "
+            f"ON CONFLICT (id) DO UPDATE SET {_TASK_UPDATES} "
+            f"WHERE task_runs.state_type != '{_COMPLETED}'",
+            _task_run_params(run),
+        )
+        if cursor.rowcount:
+            return run
+        rows = self._query(
+            "read a task run", f"SELECT {_TASK_COLUMNS} FROM task_runs WHERE id = ?", (run.id,)
+        )
+        try:
+            return _task_run_from_row(rows[0])
+        except (ValueError, TypeError, IndexError) as exc:
+            raise CorruptRecordError(
+                f"Task run {run.id!r} in {self.location!r} is corrupt: {exc}"
+            ) from exc
+
+    def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
+        rows = self._query(
+            "read task runs",
+            f"SELECT {_TASK_COLUMNS} FROM task_runs WHERE flow_run_id = ? "
+            "ORDER BY start_time, rowid",
+            (flow_run_id,),
+        )
+        out: list[TaskRunRecord | CorruptRecord] = []
+        for row in rows:
+            try:
+                out.append(_task_run_from_row(row))
+            except (ValueError, TypeError) as exc:
+                out.append(CorruptRecord("task run", str(row[0]), str(exc)))
+        return out
+
+    # -- cache -------------------------------------------------------------------------
+
+    def read_cache_entry(self, key: str, now: float) -> CacheEntry | None:
+        rows = self._query(
+            "read a cache entry",
+            "SELECT key, result_serializer, result, result_location, created, expires "
+            "FROM cache_entries WHERE key = ?",
+            (key,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        try:
+            payload = _payload(row[1], row[2], row[3])
+            if payload is None:
+                raise ValueError("it has no result")
+            entry = CacheEntry(
+                key=key,
+                result=payload,
+                created=_number(row[4], "created"),
+                expires=_number(row[5], "expires", optional=True),
+            )
+        except (ValueError, TypeError) as exc:
+            raise CorruptRecordError(
+                f"Cache entry {key!r} in {self.location!r} is corrupt: {exc}"
+            ) from exc
+        return entry if entry.is_valid(now) else None
+
+    def write_cache_entry(self, entry: CacheEntry) -> None:
+        self._execute(
+            "write a cache entry",
+            "INSERT OR REPLACE INTO cache_entries "
+            "(key, result_serializer, result, result_location, created, expires) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.key, *_payload_columns(entry.result), entry.created, entry.expires),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

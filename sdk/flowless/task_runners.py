@@ -1,0 +1,43 @@
+"""Task runners: how a flow run executes ``.submit`` and ``.map`` calls.
+
+One kind exists: a bounded thread pool. Locally the threads run the task functions; on
+AWS (later) the same threads each wait on one Lambda invocation, so a thread pool is the
+right shape in both places and no process pool or async runner is needed.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from flowless.exceptions import ConfigurationError
+
+__all__ = ["ConcurrentTaskRunner", "ThreadPoolTaskRunner"]
+
+
+class ThreadPoolTaskRunner:
+    """Run submitted tasks on at most ``max_workers`` threads (default: the setting
+    ``FLOWLESS_TASK_RUNNER_MAX_WORKERS``, 16)."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and (
+            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+        ):
+            raise ConfigurationError(
+                f"`max_workers` must be a whole number >= 1, got {max_workers!r}."
+            )
+        self.max_workers = max_workers
+
+    def new_executor(self, default_workers: int) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(
+            max_workers=self.max_workers or default_workers, thread_name_prefix="flowless-task"
+        )
+
+    def duplicate(self) -> ThreadPoolTaskRunner:
+        return type(self)(self.max_workers)
+
+    def __repr__(self) -> str:
+        return f"ThreadPoolTaskRunner(max_workers={self.max_workers})"
+
+
+#: Prefect 2's name for the same runner.
+ConcurrentTaskRunner = ThreadPoolTaskRunner

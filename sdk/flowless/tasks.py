@@ -1,0 +1,314 @@
+"""The ``@task`` decorator and ``Task`` definition, with Prefect 3's options.
+
+A ``Task`` is pure definition: it validates its options when decorated (so a bad option
+fails at import, not halfway through a run) and hands every call to the engine.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from flowless._callables import CallShape, module_name
+from flowless._hashing import hash_objects
+from flowless.cache_policies import CacheKeyFnPolicy, CachePolicy, _None, source_hash
+from flowless.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from flowless.context import TaskRunContext
+    from flowless.futures import PrefectFuture, PrefectFutureList
+    from flowless.states import State
+    from flowless.store import TaskRunRecord
+
+__all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Prefect refuses more than 50 explicit retry delays; so do we.
+MAX_RETRY_DELAYS = 50
+
+RetryConditionFn = Callable[["Task[..., Any]", "TaskRunRecord", "State[Any]"], bool]
+StateHook = Callable[["Task[..., Any]", "TaskRunRecord", "State[Any]"], None]
+
+
+class _NotSet:
+    def __repr__(self) -> str:
+        return "NotSet"
+
+
+NotSet: Any = _NotSet()
+
+
+def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
+    """Retry delays that double each time: ``backoff_factor * 2**n`` for the n-th retry."""
+
+    def retry_backoff_callable(retries: int) -> list[float]:
+        retries = min(retries, MAX_RETRY_DELAYS)
+        return [backoff_factor * max(0, 2**r) for r in range(retries)]
+
+    return retry_backoff_callable
+
+
+def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str | None:
+    """Prefect's classic ``cache_key_fn``: the task's identity, its bytecode, its inputs."""
+    fn = context.task.fn
+    code = getattr(fn, "__code__", None)
+    return hash_objects(
+        context.task.task_key, code.co_code.hex() if code is not None else "", arguments
+    )
+
+
+def _check_number(name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigurationError(f"`{name}` must be a number, got {value!r}.")
+    if value < 0 or (positive and value == 0):
+        bound = "greater than 0" if positive else "0 or more"
+        raise ConfigurationError(f"`{name}` must be {bound}, got {value!r}.")
+    return float(value)
+
+
+def _retry_delays(
+    retries: int, value: float | Iterable[float] | Callable[[int], Iterable[float]] | None
+) -> list[float]:
+    if value is None:
+        return [0.0]
+    if callable(value):
+        value = value(retries)
+    if isinstance(value, (int, float)):
+        return [_check_number("retry_delay_seconds", value)]
+    delays = [_check_number("retry_delay_seconds", v) for v in value]
+    if len(delays) > MAX_RETRY_DELAYS:
+        raise ConfigurationError(
+            f"Can not configure more than {MAX_RETRY_DELAYS} retry delays per task."
+        )
+    return delays or [0.0]
+
+
+class Task(Generic[P, R]):
+    """A function whose calls become task runs: recorded, retried, cached, timed out."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        cache_policy: CachePolicy | None = NotSet,
+        cache_key_fn: Callable[[TaskRunContext, dict[str, Any]], str | None] | None = None,
+        cache_expiration: timedelta | None = None,
+        task_run_name: str | Callable[[], str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float
+        | Iterable[float]
+        | Callable[[int], Iterable[float]]
+        | None = None,
+        retry_jitter_factor: float | None = None,
+        persist_result: bool | None = None,
+        timeout_seconds: float | None = None,
+        log_prints: bool | None = None,
+        refresh_cache: bool | None = None,
+        retry_condition_fn: RetryConditionFn | None = None,
+        on_completion: list[StateHook] | None = None,
+        on_failure: list[StateHook] | None = None,
+        cache_result_in_memory: bool = True,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError("'fn' must be callable")
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
+        self.description = description or inspect.getdoc(fn)
+        self.tags = set(tags or ())
+        self.version = version
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self.task_key = f"{module_name(fn)}.{getattr(fn, '__qualname__', self.name)}"
+
+        retries = 0 if retries is None else retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigurationError(
+                f"`retries` must be a whole number 0 or more, got {retries!r}."
+            )
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.retry_delays = _retry_delays(retries, retry_delay_seconds)
+        self.retry_jitter_factor = (
+            None
+            if retry_jitter_factor is None
+            else _check_number("retry_jitter_factor", retry_jitter_factor)
+        )
+        self.timeout_seconds = (
+            None
+            if timeout_seconds is None
+            else _check_number("timeout_seconds", timeout_seconds, positive=True)
+        )
+        if retry_condition_fn is not None and not callable(retry_condition_fn):
+            raise ConfigurationError("`retry_condition_fn` must be callable.")
+        self.retry_condition_fn = retry_condition_fn
+
+        explicit_policy = cache_policy is not NotSet and cache_policy is not None
+        if cache_key_fn is not None and explicit_policy:
+            raise ConfigurationError(
+                "Received both `cache_policy` and `cache_key_fn`; pass one of them "
+                "(a `cache_key_fn` is itself a policy: CachePolicy.from_cache_key_fn)."
+            )
+        if explicit_policy and not isinstance(cache_policy, CachePolicy):
+            raise ConfigurationError(
+                f"`cache_policy` must be a CachePolicy such as INPUTS, got {cache_policy!r}."
+            )
+        if cache_expiration is not None and not isinstance(cache_expiration, timedelta):
+            raise ConfigurationError(
+                f"`cache_expiration` must be a datetime.timedelta, got {cache_expiration!r}."
+            )
+        self.cache_key_fn = cache_key_fn
+        self.cache_policy = cache_policy
+        self.cache_expiration = cache_expiration
+        self.refresh_cache = refresh_cache
+        #: The policy the engine applies, or None for "no cache lookups". Without an
+        #: explicit policy the flow run's journal already gives Prefect's DEFAULT
+        #: behaviour (reuse within a run), so no store read is spent on it.
+        policy: CachePolicy | None
+        if cache_key_fn is not None:
+            policy = CacheKeyFnPolicy(cache_key_fn)
+        elif cache_policy is NotSet or cache_policy is None or isinstance(cache_policy, _None):
+            policy = None
+        else:
+            policy = cache_policy
+        if persist_result is False:
+            policy = None
+        self.effective_cache_policy = policy
+
+        if task_run_name is not None and not (
+            isinstance(task_run_name, str) or callable(task_run_name)
+        ):
+            raise ConfigurationError("`task_run_name` must be a string or a callable.")
+        self.task_run_name = task_run_name
+        self.persist_result = persist_result
+        self.log_prints = log_prints
+        self.cache_result_in_memory = cache_result_in_memory
+        self.on_completion_hooks = list(on_completion or ())
+        self.on_failure_hooks = list(on_failure or ())
+        self.shape = CallShape(fn, self.name)
+        self._source_hash: str | None = None
+        self._options = {
+            "name": name,
+            "description": description,
+            "tags": tags,
+            "version": version,
+            "cache_policy": cache_policy,
+            "cache_key_fn": cache_key_fn,
+            "cache_expiration": cache_expiration,
+            "task_run_name": task_run_name,
+            "retries": retries,
+            "retry_delay_seconds": retry_delay_seconds,
+            "retry_jitter_factor": retry_jitter_factor,
+            "persist_result": persist_result,
+            "timeout_seconds": timeout_seconds,
+            "log_prints": log_prints,
+            "refresh_cache": refresh_cache,
+            "retry_condition_fn": retry_condition_fn,
+            "on_completion": on_completion,
+            "on_failure": on_failure,
+            "cache_result_in_memory": cache_result_in_memory,
+        }
+
+    @property
+    def source_hash(self) -> str:
+        if self._source_hash is None:
+            self._source_hash = source_hash(self.fn)
+        return self._source_hash
+
+    def with_options(self, **changes: Any) -> Task[P, R]:
+        """A copy of this task with some options changed (same function, same identity)."""
+        unknown = set(changes) - set(self._options)
+        if unknown:
+            raise TypeError(f"with_options() got unexpected option(s): {sorted(unknown)}")
+        options = {**self._options, **changes}
+        if "cache_key_fn" in changes and "cache_policy" not in changes:
+            options["cache_policy"] = NotSet
+        if "cache_policy" in changes and "cache_key_fn" not in changes:
+            options["cache_key_fn"] = None
+        return Task(self.fn, **options)
+
+    def on_completion(self, fn: StateHook) -> StateHook:
+        self.on_completion_hooks.append(fn)
+        return fn
+
+    def on_failure(self, fn: StateHook) -> StateHook:
+        self.on_failure_hooks.append(fn)
+        return fn
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: bool = ..., **kwargs: Any) -> Any: ...
+
+    def __call__(  # type: ignore[misc]
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return _engine().call_task(self, args, kwargs, return_state, wait_for)
+
+    def submit(
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> PrefectFuture[R]:
+        """Run the task concurrently on the flow run's task runner; returns a future."""
+        future: PrefectFuture[R] = _engine().submit_task(self, args, kwargs, wait_for)
+        return future
+
+    def map(
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> PrefectFutureList[R]:
+        """Submit one run per element of the iterable arguments (``unmapped`` ones repeat)."""
+        futures: PrefectFutureList[R] = _engine().map_task(self, args, kwargs, wait_for)
+        return futures
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r}, fn={getattr(self.fn, '__qualname__', self.fn)!r})"
+
+
+_engine_module: Any = None
+
+
+def _engine() -> Any:
+    """The engine, imported on first use: definitions never import it at module level."""
+    global _engine_module
+    if _engine_module is None:
+        from flowless import engine
+
+        _engine_module = engine
+    return _engine_module
+
+
+@overload
+def task(__fn: Callable[P, R]) -> Task[P, R]: ...
+
+
+@overload
+def task(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
+    """Decorate a function as a task: ``@task``, ``@task()`` or ``@task(retries=3, ...)``."""
+    if __fn is not None:
+        return Task(__fn, **options)
+
+    def decorator(fn: Callable[P, R]) -> Task[P, R]:
+        return Task(fn, **options)
+
+    return decorator

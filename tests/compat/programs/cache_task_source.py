@@ -1,0 +1,48 @@
+# Prefect example: INPUTS keys are shared between tasks; INPUTS + TASK_SOURCE keeps them apart
+from flowless import flow, task
+from flowless.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
+
+runs = []
+
+
+@task(cache_policy=INPUTS)
+def double(x: int) -> int:
+    runs.append(f"double({x})")
+    return x * 2
+
+
+@task(cache_policy=INPUTS)
+def triple(x: int) -> int:
+    runs.append(f"triple({x})")
+    return x * 3
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE)
+def reverse(value: str) -> str:
+    runs.append(f"reverse({value})")
+    return value[::-1]
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE)
+def shout(value: str) -> str:
+    runs.append(f"shout({value})")
+    return value.upper()
+
+
+@task(cache_policy=NO_CACHE)
+def uncached(value: str) -> str:
+    runs.append(f"uncached({value})")
+    return value * 2
+
+
+@flow
+def source_flow() -> list:
+    shared = [double(3), triple(3), triple(4)]
+    separate = [reverse("abc"), reverse("abc"), shout("abc")]
+    return shared + separate + [uncached("ab"), uncached("ab")]
+
+
+if __name__ == "__main__":
+    print(source_flow())
+    for entry in runs:
+        print(entry)
