@@ -8,6 +8,7 @@ flow): any parameter name is allowed (a pydantic model would reserve names such 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import typing
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,20 @@ class _NoValidation:
 _NOTHING = _NoValidation()
 
 
+def _resolve(annotation: Any, fn: Any) -> Any:
+    """An annotation as a type; string annotations (``from __future__ import annotations``)
+    are evaluated one by one, so one unresolvable name skips only its own parameter."""
+    if not isinstance(annotation, str):
+        return annotation
+    namespace = dict(getattr(fn, "__globals__", {}))
+    with contextlib.suppress(TypeError, ValueError):
+        namespace.update(inspect.getclosurevars(fn).nonlocals)
+    try:
+        return eval(annotation, namespace)  # the user's own annotation text
+    except Exception:
+        return inspect.Parameter.empty
+
+
 def _annotations(flow: Flow[..., Any]) -> dict[str, Any]:
     fn = flow.fn
     try:
@@ -37,10 +52,8 @@ def _annotations(flow: Flow[..., Any]) -> dict[str, Any]:
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
-        annotation = hints.get(param.name, param.annotation)
+        annotation = hints.get(param.name) or _resolve(param.annotation, fn)
         if annotation is inspect.Parameter.empty or annotation is Any:
-            continue
-        if isinstance(annotation, str):  # an unresolved forward reference: cannot check it
             continue
         fields[param.name] = annotation
     return fields
@@ -54,18 +67,20 @@ def _build(flow: Flow[..., Any]) -> Any:
     from typing_extensions import TypedDict
 
     config = ConfigDict(arbitrary_types_allowed=True)
+
+    def adapter(annotations: dict[str, Any]) -> Any:
+        schema: Any = TypedDict("FlowParameters", annotations, total=False)  # type: ignore[misc]
+        setattr(schema, "__pydantic_config__", config)  # noqa: B010 - the class is dynamic
+        return TypeAdapter(schema)
+
     usable: dict[str, Any] = {}
     for name, annotation in fields.items():
         try:  # an annotation pydantic cannot handle is skipped rather than failing the flow
-            TypeAdapter(annotation, config=config)
+            adapter({name: annotation})
         except Exception:
             continue
         usable[name] = annotation
-    if not usable:
-        return _NOTHING
-    schema: Any = TypedDict("FlowParameters", usable, total=False)  # type: ignore[misc]
-    setattr(schema, "__pydantic_config__", config)  # noqa: B010 - the class is dynamic
-    return TypeAdapter(schema)
+    return adapter(usable) if usable else _NOTHING
 
 
 def validate_parameters(flow: Flow[..., Any], parameters: dict[str, Any]) -> dict[str, Any]:

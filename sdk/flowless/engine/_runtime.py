@@ -18,7 +18,7 @@ from flowless.results import LocalFileStorage, Results
 from flowless.settings import Settings, current_settings
 from flowless.store import SQLiteStore, Store
 
-__all__ = ["Runtime", "current_runtime"]
+__all__ = ["Runtime", "close_home", "current_runtime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,16 @@ def current_runtime() -> Runtime:
         runtime = Runtime(settings, store, results, LocalInvoker(TaskRunExecutor(store, results)))
         _runtimes[settings] = runtime
     return runtime
+
+
+def close_home(home: Path) -> None:
+    """Close the store of one ``FLOWLESS_HOME`` and forget it (tests, harnesses)."""
+    with _lock:
+        store = _stores.pop(Path(home), None)
+        for settings in [s for s in _runtimes if s.home == Path(home)]:
+            del _runtimes[settings]
+    if store is not None:
+        store.close()
 
 
 @atexit.register

@@ -194,6 +194,7 @@ class TaskRunExecutor:
         run.state_message = state.message
         run.end_time = state.created
         run.result = payload
+        run.cache_key = call.cache_key
         stored = self.store.finish_task_run(run)
         if stored is not run and stored.state_type is StateType.COMPLETED:
             # Another executor completed this run first; its result is the one on record.

@@ -1,0 +1,1 @@
+"""Helpers for testing flows (``flowless.testing.utilities.prefect_test_harness``)."""

@@ -1,0 +1,222 @@
+"""The Store contract: every backend must pass this file unchanged.
+
+Add a backend by adding a parameter to the ``backend`` fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowless.exceptions import RecordExistsError, RecordNotFoundError
+from flowless.states import StateType
+from flowless.store import (
+    CacheEntry,
+    CorruptRecord,
+    FlowRunRecord,
+    Payload,
+    SQLiteStore,
+    Store,
+    TaskRunRecord,
+)
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        store = SQLiteStore(tmp_path / "contract.db")
+    else:  # pragma: no cover - new backends register here
+        raise AssertionError(request.param)
+    assert isinstance(store, Store)
+    yield store
+    store.close()
+
+
+def flow_run(id: str = "fr-1", created: float = 1000.0, **changes: object) -> FlowRunRecord:
+    record = FlowRunRecord(
+        id=id,
+        name=f"name-{id}",
+        flow_name="show-stars",
+        state_type=StateType.RUNNING,
+        state_name="Running",
+        created=created,
+        start_time=created,
+        run_count=1,
+    )
+    for key, value in changes.items():
+        setattr(record, key, value)
+    return record
+
+
+def task_run(
+    id: str = "tr-1",
+    flow_run_id: str = "fr-1",
+    dynamic_key: int = 0,
+    state: StateType = StateType.RUNNING,
+    **changes: object,
+) -> TaskRunRecord:
+    record = TaskRunRecord(
+        id=id,
+        flow_run_id=flow_run_id,
+        task_key="pkg.fetch_stats",
+        dynamic_key=dynamic_key,
+        name=f"fetch_stats-{id[-3:]}",
+        task_name="fetch_stats",
+        state_type=state,
+        state_name=state.value.title(),
+        run_count=1,
+        start_time=1000.0 + dynamic_key,
+    )
+    for key, value in changes.items():
+        setattr(record, key, value)
+    return record
+
+
+# -- flow runs -----------------------------------------------------------------------------
+
+
+def test_flow_run_round_trip(backend: Store) -> None:
+    record = flow_run(
+        parameters=Payload("json", b'{"repos":["a"]}'),
+        parent_flow_run_id="parent",
+        parent_task_run_id="entry",
+        tags=["etl", "daily"],
+        result=Payload("pickle", None, "/results/abc.pickle"),
+        state_message="why",
+    )
+    backend.create_flow_run(record)
+    assert backend.read_flow_run("fr-1") == record
+
+
+def test_flow_run_create_is_conditional(backend: Store) -> None:
+    backend.create_flow_run(flow_run())
+    with pytest.raises(RecordExistsError, match="fr-1"):
+        backend.create_flow_run(flow_run(name="imposter"))
+    assert backend.read_flow_run("fr-1").name == "name-fr-1"
+
+
+def test_flow_run_update(backend: Store) -> None:
+    backend.create_flow_run(flow_run())
+    done = flow_run(
+        state_type=StateType.COMPLETED,
+        state_name="Completed",
+        end_time=1001.5,
+        result=Payload("json", b"3"),
+    )
+    backend.update_flow_run(done)
+    assert backend.read_flow_run("fr-1") == done
+
+
+def test_missing_flow_run(backend: Store) -> None:
+    with pytest.raises(RecordNotFoundError, match="nope"):
+        backend.read_flow_run("nope")
+    with pytest.raises(RecordNotFoundError, match="nope"):
+        backend.update_flow_run(flow_run(id="nope"))
+
+
+def test_list_flow_runs_newest_first(backend: Store) -> None:
+    for i in range(5):
+        backend.create_flow_run(flow_run(id=f"fr-{i}", created=1000.0 + i))
+    backend.create_flow_run(flow_run(id="other", created=2000.0, flow_name="other-flow"))
+    listed = backend.list_flow_runs(limit=3)
+    assert [r.id for r in listed if isinstance(r, FlowRunRecord)] == ["other", "fr-4", "fr-3"]
+    only = backend.list_flow_runs(limit=10, flow_name="show-stars")
+    assert [r.id for r in only if isinstance(r, FlowRunRecord)] == [
+        f"fr-{i}" for i in (4, 3, 2, 1, 0)
+    ]
+    assert not any(isinstance(r, CorruptRecord) for r in listed)
+
+
+# -- task runs (the journal) ---------------------------------------------------------------
+
+
+def test_task_run_lifecycle(backend: Store) -> None:
+    backend.start_task_run(task_run())
+    [running] = backend.read_task_runs("fr-1")
+    assert isinstance(running, TaskRunRecord) and running.state_type is StateType.RUNNING
+    done = task_run(
+        state=StateType.COMPLETED,
+        result=Payload("json", b"42"),
+        end_time=1002.0,
+        cache_key="k",
+        tags=["t"],
+    )
+    assert backend.finish_task_run(done) == done
+    assert backend.read_task_runs("fr-1") == [done]
+
+
+def test_journal_is_per_flow_run_in_call_order(backend: Store) -> None:
+    for i in (2, 0, 1):
+        backend.finish_task_run(task_run(id=f"tr-{i}", dynamic_key=i, state=StateType.COMPLETED))
+    backend.finish_task_run(task_run(id="elsewhere", flow_run_id="fr-2", state=StateType.COMPLETED))
+    journal = backend.read_task_runs("fr-1")
+    assert [r.dynamic_key for r in journal if isinstance(r, TaskRunRecord)] == [0, 1, 2]
+    assert backend.read_task_runs("fr-unknown") == []
+
+
+def test_completion_is_written_once(backend: Store) -> None:
+    first = task_run(state=StateType.COMPLETED, result=Payload("json", b"1"))
+    second = task_run(state=StateType.COMPLETED, result=Payload("json", b"2"))
+    assert backend.finish_task_run(first) == first
+    winner = backend.finish_task_run(second)
+    assert winner == first
+    failed_late = task_run(state=StateType.FAILED, state_message="late failure")
+    assert backend.finish_task_run(failed_late) == first
+    backend.start_task_run(task_run())  # a late start does not reopen it either
+    assert backend.read_task_runs("fr-1") == [first]
+
+
+def test_failed_task_run_can_run_again(backend: Store) -> None:
+    backend.finish_task_run(task_run(state=StateType.FAILED, state_message="boom"))
+    backend.start_task_run(task_run(run_count=2))
+    retried = task_run(state=StateType.COMPLETED, run_count=2, result=Payload("json", b"ok"))
+    assert backend.finish_task_run(retried) == retried
+    assert backend.read_task_runs("fr-1") == [retried]
+
+
+def test_concurrent_completions_have_one_winner(backend: Store) -> None:
+    barrier = threading.Barrier(8)
+    winners: list[TaskRunRecord] = []
+
+    def complete(i: int) -> None:
+        barrier.wait()
+        record = task_run(state=StateType.COMPLETED, result=Payload("json", str(i).encode()))
+        winners.append(backend.finish_task_run(record))
+
+    threads = [threading.Thread(target=complete, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({w.result.data for w in winners if w.result}) == 1
+    [stored] = backend.read_task_runs("fr-1")
+    assert isinstance(stored, TaskRunRecord) and stored.result == winners[0].result
+
+
+def test_task_run_without_flow_run(backend: Store) -> None:
+    record = task_run(id="solo", flow_run_id=None, state=StateType.COMPLETED)  # type: ignore[arg-type]
+    assert backend.finish_task_run(record) == record
+
+
+# -- cache ---------------------------------------------------------------------------------
+
+
+def test_cache_round_trip_and_overwrite(backend: Store) -> None:
+    assert backend.read_cache_entry("k", now=0) is None
+    entry = CacheEntry("k", Payload("json", b"1"), created=10.0, expires=None)
+    backend.write_cache_entry(entry)
+    assert backend.read_cache_entry("k", now=1e12) == entry
+    newer = CacheEntry("k", Payload("pickle", None, "/r/x"), created=20.0, expires=100.0)
+    backend.write_cache_entry(newer)
+    assert backend.read_cache_entry("k", now=50.0) == newer
+
+
+def test_expired_cache_entry_is_absent(backend: Store) -> None:
+    backend.write_cache_entry(CacheEntry("k", Payload("json", b"1"), created=0.0, expires=100.0))
+    assert backend.read_cache_entry("k", now=99.9) is not None
+    assert backend.read_cache_entry("k", now=100.0) is None
+    assert backend.read_cache_entry("k", now=time.time()) is None

@@ -1,0 +1,138 @@
+"""The public surface: what `import flowless...` offers, as Prefect code expects it."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import flowless
+
+PUBLIC_MODULES = {
+    "flowless": [
+        "Flow",
+        "FlowRunContext",
+        "PrefectFuture",
+        "State",
+        "Task",
+        "TaskRunContext",
+        "__version__",
+        "allow_failure",
+        "flow",
+        "get_run_context",
+        "get_run_logger",
+        "quote",
+        "task",
+        "unmapped",
+    ],
+    "flowless.tasks": ["Task", "exponential_backoff", "task", "task_input_hash"],
+    "flowless.flows": ["Flow", "flow"],
+    "flowless.cache_policies": [
+        "DEFAULT",
+        "FLOW_PARAMETERS",
+        "INPUTS",
+        "NONE",
+        "NO_CACHE",
+        "RUN_ID",
+        "TASK_SOURCE",
+        "CacheKeyFnPolicy",
+        "CachePolicy",
+        "CompoundCachePolicy",
+        "FlowParameters",
+        "Inputs",
+        "RunId",
+        "TaskSource",
+    ],
+    "flowless.futures": [
+        "DoneAndNotDoneFutures",
+        "PrefectFuture",
+        "PrefectFutureList",
+        "as_completed",
+        "resolve_futures_to_states",
+        "wait",
+    ],
+    "flowless.concurrency.sync": ["concurrency", "rate_limit"],
+    "flowless.task_runners": ["ConcurrentTaskRunner", "ThreadPoolTaskRunner"],
+    "flowless.logging": ["get_logger", "get_run_logger"],
+    "flowless.context": ["FlowRunContext", "TaskRunContext", "get_run_context"],
+    "flowless.testing.utilities": ["flowless_test_harness", "prefect_test_harness"],
+    "flowless.store": [
+        "CacheEntry",
+        "CorruptRecord",
+        "FlowRunRecord",
+        "Payload",
+        "SQLiteStore",
+        "Store",
+        "TaskRunRecord",
+    ],
+    "flowless.invoke": ["Invoker", "LocalInvoker", "TaskCall"],
+    "flowless.results": [
+        "JSON",
+        "PICKLE",
+        "BlobStorage",
+        "LocalFileStorage",
+        "Results",
+        "deserialize",
+        "serialize",
+    ],
+    "flowless.engine": [
+        "Runtime",
+        "TaskRunExecutor",
+        "call_flow",
+        "call_task",
+        "current_runtime",
+        "map_task",
+        "run_flow",
+        "submit_task",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_MODULES))
+def test_public_surface(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC_MODULES[module_name])
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name} is declared but missing"
+
+
+def test_states_module_has_prefect_constructors() -> None:
+    from flowless import states
+
+    for name in [
+        "Pending",
+        "Running",
+        "Completed",
+        "Failed",
+        "Cached",
+        "AwaitingRetry",
+        "Retrying",
+        "TimedOut",
+        "Crashed",
+        "Cancelled",
+        "State",
+        "StateType",
+    ]:
+        assert name in states.__all__
+
+
+def test_exceptions_have_prefect_names() -> None:
+    from flowless import exceptions
+
+    for name in [
+        "ParameterTypeError",
+        "ParameterBindError",
+        "MissingContextError",
+        "UnfinishedRun",
+        "FailedRun",
+        "CrashedRun",
+        "UpstreamTaskError",
+        "PrefectException",
+        "MappingLengthMismatch",
+        "MappingMissingIterable",
+    ]:
+        assert name in exceptions.__all__
+
+
+def test_version() -> None:
+    assert flowless.__version__ == "0.1.0"

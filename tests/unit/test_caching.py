@@ -1,0 +1,211 @@
+"""Caching: Prefect's policies, persisted across processes, scoped by task, expiring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from flowless import flow, task
+from flowless.cache_policies import INPUTS, RUN_ID, TASK_SOURCE
+from flowless.store import Store
+from flowless.tasks import task_input_hash
+from tests.conftest import log_lines
+
+calls: list[str] = []
+
+
+@task(cache_policy=INPUTS, cache_expiration=timedelta(days=1))
+def fetch(repo: str) -> dict[str, object]:
+    calls.append(repo)
+    return {"repo": repo, "stars": len(repo)}
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    calls.clear()
+
+
+def test_second_run_hits_cache(capsys: pytest.CaptureFixture[str], store: Store) -> None:
+    @flow
+    def f(repos: list[str]) -> list[dict[str, object]]:
+        return [fetch(r) for r in repos]
+
+    first = f(["a/b", "c/d"])
+    capsys.readouterr()
+    state = f(["a/b", "c/d"], return_state=True)
+    assert state.result() == first
+    assert calls == ["a/b", "c/d"]
+    lines = [line for line in log_lines(capsys.readouterr().err) if "Task run" in line]
+    assert len(lines) == 2
+    assert all(line.endswith("Finished in state Cached(type=COMPLETED)") for line in lines)
+    journal = store.read_task_runs(state.state_details.flow_run_id)
+    assert [r.state_name for r in journal] == ["Cached", "Cached"]  # type: ignore[union-attr]
+
+
+def test_cache_persists_across_processes(flowless_home: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from flowless import flow, task
+        from flowless.cache_policies import INPUTS
+
+        @task(cache_policy=INPUTS)
+        def fetch(x):
+            print("EXECUTED", x)
+            return x * 2
+
+        @flow
+        def pipeline():
+            return [fetch(1), fetch(2)]
+
+        print(pipeline())
+        """
+    )
+    path = flowless_home.parent / "pipeline.py"
+    path.write_text(script)
+    env = {**os.environ, "FLOWLESS_HOME": str(flowless_home)}
+    runs = [
+        subprocess.run(
+            [sys.executable, str(path)], env=env, capture_output=True, text=True, check=True
+        )
+        for _ in range(2)
+    ]
+    assert runs[0].stdout.count("EXECUTED") == 2
+    assert runs[1].stdout.count("EXECUTED") == 0
+    assert runs[1].stdout.strip().endswith("[2, 4]")
+    assert runs[1].stderr.count("Finished in state Cached(type=COMPLETED)") == 2
+
+
+def test_inputs_alone_never_shares_between_tasks() -> None:
+    @task(cache_policy=INPUTS)
+    def double(x: int) -> int:
+        return x * 2
+
+    @task(cache_policy=INPUTS)
+    def triple(x: int) -> int:
+        return x * 3
+
+    @flow
+    def f() -> tuple[int, int]:
+        return double(5), triple(5)
+
+    assert f() == (10, 15)
+    assert f() == (10, 15)
+
+
+def test_expiration(capsys: pytest.CaptureFixture[str]) -> None:
+    short = fetch.with_options(cache_expiration=timedelta(seconds=0.3))
+
+    @flow
+    def f() -> None:
+        short("x")
+
+    f()
+    f()
+    time.sleep(0.4)
+    f()
+    assert calls == ["x", "x"]
+
+
+def test_refresh_cache_rewrites() -> None:
+    counter = {"n": 0}
+
+    @task(cache_policy=INPUTS)
+    def value(x: int) -> int:
+        counter["n"] += 1
+        return counter["n"]
+
+    @flow
+    def f(refresh: bool) -> int:
+        return value.with_options(refresh_cache=refresh)(1)
+
+    assert f(False) == 1
+    assert f(False) == 1
+    assert f(True) == 2  # ran again and replaced the entry
+    assert f(False) == 2
+
+
+def test_cache_key_fn_task_input_hash() -> None:
+    @task(cache_key_fn=task_input_hash, cache_expiration=timedelta(hours=1))
+    def query(date: str) -> str:
+        calls.append(date)
+        return date.upper()
+
+    @flow
+    def f() -> list[str]:
+        return [query("a"), query("a"), query("b")]
+
+    assert f() == ["A", "A", "B"]
+    assert calls == ["a", "b"]
+
+
+def test_run_id_policy_only_within_a_run() -> None:
+    @task(cache_policy=INPUTS + RUN_ID)
+    def per_run(x: int) -> int:
+        calls.append(str(x))
+        return x
+
+    @flow
+    def f() -> None:
+        per_run(1)
+        per_run(1)
+
+    f()
+    f()
+    assert calls == ["1", "1"]
+
+
+def test_task_source_policy() -> None:
+    @task(cache_policy=TASK_SOURCE + INPUTS)
+    def t(x: int) -> int:
+        calls.append("t")
+        return x
+
+    @flow
+    def f() -> None:
+        t(1)
+
+    f()
+    f()
+    assert calls == ["t"]
+
+
+def test_uncomputable_key_warns_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    @task(cache_policy=INPUTS)
+    def uses_lock(lock: object) -> str:
+        return "ran"
+
+    @flow
+    def f() -> str:
+        return uses_lock(threading.Lock())
+
+    assert f() == "ran"
+    assert f() == "ran"
+    err = capsys.readouterr().err
+    assert "Error encountered when computing cache key - result will not be persisted." in err
+
+
+def test_corrupt_cache_entry_is_replaced(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    @flow
+    def f() -> dict[str, object]:
+        return fetch("a/b")
+
+    f()
+    db = Path(store.location)
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE cache_entries SET result = x'00ff00'")
+    assert f() == {"repo": "a/b", "stars": 3}
+    assert "cannot be read" in capsys.readouterr().err
+    assert calls == ["a/b", "a/b"]
+    assert f() == {"repo": "a/b", "stars": 3}
+    assert calls == ["a/b", "a/b"]  # the rewritten entry is good again

@@ -1,0 +1,234 @@
+"""Futures: submit, map, wait, as_completed, futures as arguments, wait_for."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from flowless import allow_failure, flow, task, unmapped
+from flowless.exceptions import MappingLengthMismatch, MappingMissingIterable, UnfinishedRun
+from flowless.futures import PrefectFuture, PrefectFutureList, as_completed, wait
+from flowless.task_runners import ThreadPoolTaskRunner
+
+
+@task
+def sq(x: int) -> int:
+    return x * x
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def fail() -> int:
+    raise RuntimeError("upstream broke")
+
+
+@task
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_submit_and_result() -> None:
+    @flow
+    def f() -> list[int]:
+        futures = [sq.submit(i) for i in range(5)]
+        assert all(isinstance(fu, PrefectFuture) for fu in futures)
+        return [fu.result() for fu in futures]
+
+    assert f() == [0, 1, 4, 9, 16]
+
+
+def test_map_with_unmapped_and_static() -> None:
+    @flow
+    def f() -> list[int]:
+        futures = add.map([1, 2, 3], unmapped(10))
+        assert isinstance(futures, PrefectFutureList)
+        return futures.result()
+
+    assert f() == [11, 12, 13]
+
+
+def test_map_errors() -> None:
+    @flow
+    def f(case: str) -> None:
+        if case == "none":
+            add.map(1, 2)
+        else:
+            add.map([1, 2], [1])
+
+    with pytest.raises(MappingMissingIterable, match="at least one iterable"):
+        f("none")
+    with pytest.raises(MappingLengthMismatch, match="same length"):
+        f("mismatch")
+
+
+def test_futures_as_arguments_resolve() -> None:
+    @flow
+    def f() -> int:
+        a = sq.submit(3)
+        b = sq.submit(4)
+        c = add.submit(a, b)
+        return add(c, [a][0])  # a future inside a call, and nested in a list literal
+
+    assert f() == 34
+
+
+def test_futures_inside_collections_resolve() -> None:
+    @task
+    def total(values: dict[str, list[int]]) -> int:
+        return sum(values["xs"])
+
+    @flow
+    def f() -> int:
+        return total({"xs": [sq.submit(1), sq.submit(2)]})
+
+    assert f() == 5
+
+
+def test_wait_and_as_completed() -> None:
+    @flow
+    def f() -> tuple[int, list[float]]:
+        futures = [sleepy.submit(s) for s in (0.2, 0.0, 0.1)]
+        done, not_done = wait(futures, timeout=5)
+        order = [fu.result() for fu in as_completed(futures)]
+        return len(done) + len(not_done) * 100, order
+
+    count, order = f()
+    assert count == 3 and sorted(order) == [0.0, 0.1, 0.2]
+
+
+def test_result_timeout() -> None:
+    @flow
+    def f() -> None:
+        slow = sleepy.submit(0.5)
+        with pytest.raises(TimeoutError, match=r"did not complete within 0\.05 seconds"):
+            slow.result(timeout=0.05)
+        assert not wait([slow], timeout=0.01).done
+        with pytest.raises(TimeoutError):
+            list(as_completed([slow], timeout=0.01))
+        assert slow.result() == 0.5
+
+    f()
+
+
+def test_future_state_progresses() -> None:
+    gate = threading.Event()
+
+    @task
+    def blocked() -> str:
+        gate.wait(5)
+        return "done"
+
+    @flow
+    def f() -> tuple[str, str]:
+        future = blocked.submit()
+        time.sleep(0.1)
+        during = future.state.name
+        gate.set()
+        future.wait()
+        return during, str(future.state)
+
+    assert f() == ("Running", "Completed()")
+
+
+def test_failed_future(capsys: pytest.CaptureFixture[str]) -> None:
+    @flow
+    def f() -> None:
+        future = fail.submit()
+        assert future.result(raise_on_failure=False).args == ("upstream broke",)
+        assert future.state.is_failed()
+        with pytest.raises(RuntimeError, match="upstream broke"):
+            future.result()
+
+    f()
+
+
+def test_downstream_of_failure_is_not_ready() -> None:
+    @flow
+    def f() -> None:
+        bad = fail.submit()
+        downstream = add.submit(bad, 1)
+        state = downstream.state if downstream.wait() is None else None
+        assert state is not None and state.name == "NotReady"
+        assert "did not reach a 'COMPLETED' state" in (state.message or "")
+        with pytest.raises(UnfinishedRun):
+            downstream.result()
+
+    f()
+
+
+def test_allow_failure_passes_the_exception() -> None:
+    @task
+    def describe(value: object) -> str:
+        return type(value).__name__
+
+    @flow
+    def f() -> str:
+        return describe(allow_failure(fail.submit()))
+
+    assert f() == "RuntimeError"
+
+
+def test_wait_for_orders_runs() -> None:
+    order: list[str] = []
+
+    @task
+    def first() -> None:
+        time.sleep(0.1)
+        order.append("first")
+
+    @task
+    def second() -> None:
+        order.append("second")
+
+    @flow
+    def f() -> None:
+        a = first.submit()
+        second.submit(wait_for=[a]).wait()
+        failed = fail.submit()
+        assert second.submit(wait_for=[failed]).state.name in ("Pending", "NotReady", "Running")
+
+    f()
+    assert order[:2] == ["first", "second"]
+
+
+def test_pool_is_bounded() -> None:
+    active = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    @task
+    def track(i: int) -> None:
+        with lock:
+            active["now"] += 1
+            active["max"] = max(active["max"], active["now"])
+        time.sleep(0.05)
+        with lock:
+            active["now"] -= 1
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=3))
+    def f() -> None:
+        track.map(range(12)).wait()
+
+    f()
+    assert active["max"] == 3
+
+
+def test_unwaited_futures_finish_before_flow(store: object) -> None:
+    from flowless.store import Store
+
+    assert isinstance(store, Store)
+
+    @flow
+    def f() -> None:
+        for i in range(20):
+            sleepy.submit(0.01 * (i % 3))
+
+    state = f(return_state=True)
+    runs = store.read_task_runs(state.state_details.flow_run_id)
+    assert len(runs) == 20 and all(r.state_name == "Completed" for r in runs)  # type: ignore[union-attr]
