@@ -23,7 +23,16 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 class CallShape:
     """A function's signature, analysed once: bind ``(args, kwargs)`` and call back."""
 
-    __slots__ = ("fn_name", "kinds", "names", "signature", "simple")
+    __slots__ = (
+        "defaults",
+        "fn_name",
+        "kinds",
+        "name_set",
+        "names",
+        "positional",
+        "signature",
+        "simple",
+    )
 
     def __init__(self, fn: Callable[..., Any], fn_name: str) -> None:
         self.fn_name = fn_name
@@ -36,9 +45,33 @@ class CallShape:
             k in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
             for k in self.kinds
         )
+        self.name_set = frozenset(self.names)
+        self.positional = [
+            p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ]
+        self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """``{name: value}`` for every parameter, defaults applied; clear error on misfit."""
+        if not self.simple or len(args) > len(self.positional):
+            return self._bind_slowly(args, kwargs)
+        # The common case, on the per-task hot path: plain parameters. Anything unusual
+        # (a duplicate, an unknown name, a missing argument) takes the slow path, which
+        # produces Python's own error message.
+        parameters = dict(zip(self.positional, args, strict=False))
+        for key in kwargs:
+            if key in parameters or key not in self.name_set:
+                return self._bind_slowly(args, kwargs)
+        parameters.update(kwargs)
+        if len(parameters) < len(self.names):
+            for name in self.names:
+                if name not in parameters:
+                    if name not in self.defaults:
+                        return self._bind_slowly(args, kwargs)
+                    parameters[name] = self.defaults[name]
+        return parameters
+
+    def _bind_slowly(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -107,7 +107,7 @@ class StateDetails:
 class State(Generic[R]):
     """One state of a flow run or task run; ``data`` holds the result or the exception."""
 
-    __slots__ = ("created", "data", "message", "name", "state_details", "type")
+    __slots__ = ("_details", "created", "data", "message", "name", "type")
 
     def __init__(
         self,
@@ -122,8 +122,15 @@ class State(Generic[R]):
         self.name = name or _DEFAULT_NAMES[type]
         self.message = message
         self.data = data
-        self.state_details = state_details or StateDetails()
+        self._details = state_details
         self.created = time.time() if created is None else created
+
+    @property
+    def state_details(self) -> StateDetails:
+        """Which run this state belongs to (made on first use: most states never need it)."""
+        if self._details is None:
+            self._details = StateDetails()
+        return self._details
 
     @property
     def timestamp(self) -> datetime:

@@ -28,7 +28,7 @@ def flaky(failures: int, exc: type[Exception] = RuntimeError) -> object:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(_task_run.time, "sleep", slept.append)
+    monkeypatch.setattr(_task_run, "sleep", slept.append)
     return slept
 
 

@@ -206,6 +206,8 @@ def run_flow(
     finally:
         _flow_run.reset(token)
     _settle(flow, ctx, state, entry, logger)
+    if parent is None:
+        runtime.store.flush()  # a finished flow run is on disk when the call returns
     return state if return_state else state.result()
 
 

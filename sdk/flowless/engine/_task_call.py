@@ -81,7 +81,8 @@ def _scope() -> Scope:
 
 def _task_run_id(flow_run_id: str, task_key: str, dynamic_key: int) -> str:
     """Deterministic: a re-run of the flow body gives the same call the same id."""
-    return str(uuid.UUID(short_digest(f"{flow_run_id}\x1f{task_key}\x1f{dynamic_key}".encode())))
+    h = short_digest(f"{flow_run_id}\x1f{task_key}\x1f{dynamic_key}".encode())
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _prepare(
@@ -260,6 +261,8 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     call.state = state
     if scope.remember and state.type is StateType.COMPLETED:
         scope.completed[key] = state
+    if scope.flow_run is None:
+        scope.store.flush()  # a standalone task run is on disk when it returns
     return state
 
 

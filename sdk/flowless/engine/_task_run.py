@@ -36,6 +36,9 @@ __all__ = ["TaskRunExecutor", "task_run_logger"]
 
 _TASK_LOGGER: logging.Logger | None = None
 
+#: How the engine waits between retries (a seam for tests, not a setting).
+sleep = time.sleep
+
 
 def task_run_logger(run: TaskRunRecord, task_name: str) -> RunLoggerAdapter:
     global _TASK_LOGGER
@@ -144,7 +147,7 @@ class TaskRunExecutor:
                     )
                     call.state = State(StateType.SCHEDULED, "AwaitingRetry")
                     if delay > 0:
-                        time.sleep(delay)
+                        sleep(delay)
                     call.state = State(StateType.RUNNING, "Retrying")
                     continue
                 suffix = " - Retries are exhausted" if task.retries else ""

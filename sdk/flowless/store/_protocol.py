@@ -60,5 +60,8 @@ class Store(Protocol):
     def write_cache_entry(self, entry: CacheEntry) -> None:
         """Create or replace the entry for ``entry.key``."""
 
+    def flush(self) -> None:
+        """Make every write so far durable (a no-op where each write already is)."""
+
     def close(self) -> None:
-        """Release connections; the store is not used afterwards."""
+        """Flush, then release connections; the store is not used afterwards."""

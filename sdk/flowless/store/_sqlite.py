@@ -1,20 +1,24 @@
 """The embedded store: one SQLite database in WAL mode under ``FLOWLESS_HOME``.
 
-Every write is its own autocommit transaction, appended to the WAL without fsync
-(``synchronous=NORMAL``): a record is on disk before the call returns, so a process that
-exits right after a flow finishes loses nothing, and a write costs microseconds.
-One connection per store, guarded by a lock, serves all threads of a process; other
-processes share the file through SQLite's own locking (``busy_timeout``).
+Writes use group commit. A write executes at once inside the store's open transaction,
+so every thread of the process (they share one connection, guarded by a lock) reads its
+own writes and conditional writes see the true current state; SQLite's write lock
+serialises other processes. The transaction is committed (appended to the WAL, no fsync:
+``synchronous=NORMAL``) by a background committer at most ``COMMIT_DELAY`` seconds after
+its first write, and at once by ``flush()``: the engine flushes when a flow run or a
+standalone task run finishes, and at interpreter exit. A commit costs 50-100 us on a
+virtual disk while a write inside a transaction costs ~10 us, which is the difference
+between meeting and missing the per-task overhead budget. The price: a process killed
+with SIGKILL can lose the last ``COMMIT_DELAY`` of records (never a completed flow run's).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +156,10 @@ def _tags(value: Any) -> list[str]:
     return tags
 
 
+def _tags_text(tags: list[str]) -> str:
+    return json.dumps(tags) if tags else "[]"
+
+
 def _state_type(value: Any) -> StateType:
     try:
         return StateType(value)
@@ -218,7 +226,7 @@ def _task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
         run.cache_key,
         *_payload_columns(run.result),
         run.child_flow_run_id,
-        json.dumps(run.tags),
+        _tags_text(run.tags),
     )
 
 
@@ -239,18 +247,29 @@ def _flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.end_time,
         run.run_count,
         *_payload_columns(run.result),
-        json.dumps(run.tags),
+        _tags_text(run.tags),
     )
 
 
 class SQLiteStore:
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
+    #: Longest time a write waits for its commit (unless ``flush()`` comes first).
+    COMMIT_DELAY = 0.01
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self._lock = threading.Lock()
         self._conn = self._open()
+        self._in_transaction = False
+        self._closed = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._committer = threading.Thread(
+            target=self._commit_loop, name="flowless-sqlite-commit", daemon=True
+        )
+        self._committer.start()
 
     def _open(self) -> sqlite3.Connection:
         hint = "Set FLOWLESS_HOME to a directory you can write to."
@@ -288,23 +307,57 @@ class SQLiteStore:
             ) from exc
         return conn
 
-    @contextlib.contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
+    def _mapped(self, action: str, exc: sqlite3.Error) -> StoreError:
         """The one place sqlite3 errors become flowless errors."""
-        try:
-            yield
-        except sqlite3.IntegrityError as exc:
-            raise RecordExistsError(f"{action}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise StoreError(f"Store {self.location!r} failed to {action}: {exc}") from exc
+        if isinstance(exc, sqlite3.IntegrityError):
+            return RecordExistsError(f"{action}: {exc}")
+        return StoreError(f"Store {self.location!r} failed to {action}: {exc}")
 
     def _execute(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self._lock, self._errors(action):
-            return self._conn.execute(sql, params)
+        """A write, inside the open transaction (opened here if needed)."""
+        with self._lock:
+            try:
+                if not self._in_transaction:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    self._in_transaction = True
+                    self._wake.set()
+                return self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise self._mapped(action, exc) from exc
+
+    def _commit(self) -> None:
+        """Commit the open transaction; the caller holds the lock."""
+        if self._in_transaction:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._mapped("commit", exc) from exc
+            finally:  # a failed COMMIT may leave the transaction open, or roll it back
+                self._in_transaction = self._conn.in_transaction
+
+    def _commit_loop(self) -> None:
+        # Sleep until a transaction opens, give it COMMIT_DELAY to gather writes, commit.
+        while self._wake.wait() and not self._stop.wait(self.COMMIT_DELAY):
+            self._wake.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    self._commit()
+                except StoreError as exc:  # the next write or flush tries again
+                    logging.getLogger("flowless.store").error("%s", exc)
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._commit()
 
     def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock, self._errors(action):
-            return self._conn.execute(sql, params).fetchall()
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._mapped(action, exc) from exc
 
     # -- flow runs ---------------------------------------------------------------------
 
@@ -448,4 +501,12 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._commit()
+            finally:
+                self._conn.close()
+                self._stop.set()
+                self._wake.set()
