@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import logging
 import time
 import uuid
+from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
 from flowless.context import FlowRunContext, _flow_run
@@ -195,7 +196,7 @@ def run_flow(
         log_prints,
     )
     kind = "subflow run" if parent is not None else "flow run"
-    logger.info("Beginning %s %r for flow %r", kind, record.name, flow.name)
+    logger.emit(INFO, "Beginning %s %r for flow %r", kind, record.name, flow.name)
     token = _flow_run.set(ctx)
     try:
         state = _attempts(flow, ctx, logger)
@@ -215,7 +216,8 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
     while True:
         state = _run_body(flow, ctx, logger)
         if state.type is StateType.FAILED and ctx.flow_run.run_count <= flow.retries:
-            logger.info(
+            logger.emit(
+                INFO,
                 "Received non-final state 'AwaitingRetry' when proposing final state %r and "
                 "will attempt to run again...",
                 state.name,
@@ -247,11 +249,11 @@ def _run_body(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
                 lambda: FlowRunTimeoutError(f"Flow run exceeded timeout of {seconds} second(s)"),
             )
     except FlowRunTimeoutError as exc:
-        logger.error("%s", exc)
+        logger.emit(ERROR, "%s", exc)
         _abandon_futures(ctx)
         return TimedOut(message=str(exc), data=exc)
     except Exception as exc:
-        logger.error("Encountered exception during execution: %r", exc, exc_info=exc)
+        logger.emit(ERROR, "Encountered exception during execution: %r", exc, exc=exc)
         _wait_for_futures(ctx)
         return Failed(
             message=f"Flow run encountered an exception: {type(exc).__name__}: {exc}", data=exc
@@ -294,7 +296,7 @@ def _settle(
     state.state_details.flow_run_id = record.id
     if entry is not None:
         entry.finish(state, payload)
-    logger.info("Finished in state %s", state)
+    logger.emit(INFO, "Finished in state %s", state)
     if state.type is StateType.COMPLETED:
         run_hooks(flow.on_completion_hooks, flow, record, state, logger)
     elif state.type is StateType.FAILED:
@@ -329,8 +331,8 @@ def _reject(
     record.end_time = state.created
     runtime.store.create_flow_run(record)
     logger = _logger(record)
-    logger.error("%s", message)
-    logger.info("Finished in state %s", state)
+    logger.emit(ERROR, "%s", message)
+    logger.emit(INFO, "Finished in state %s", state)
     state.state_details.flow_run_id = record.id
     if return_state:
         return state

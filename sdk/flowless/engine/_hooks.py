@@ -3,9 +3,11 @@ never allowed to change it: a failing hook is logged, as in Prefect."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
+from logging import ERROR, INFO
 from typing import Any
+
+from flowless.logging._console import RunLoggerAdapter
 
 __all__ = ["run_hooks"]
 
@@ -15,14 +17,14 @@ def run_hooks(
     owner: Any,
     run: Any,
     state: Any,
-    logger: logging.LoggerAdapter[logging.Logger],
+    logger: RunLoggerAdapter,
 ) -> None:
     for hook in hooks:
         name = getattr(hook, "__name__", repr(hook))
-        logger.info("Running hook %r in response to entering state %r", name, state.name)
+        logger.emit(INFO, "Running hook %r in response to entering state %r", name, state.name)
         try:
             hook(owner, run, state)
         except Exception as exc:
-            logger.error("An error was encountered while running hook %r", name, exc_info=exc)
+            logger.emit(ERROR, "An error was encountered while running hook %r", name, exc=exc)
         else:
-            logger.info("Hook %r finished running successfully", name)
+            logger.emit(INFO, "Hook %r finished running successfully", name)

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from logging import DEBUG, ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
 from flowless._annotations import allow_failure, quote, unmapped
@@ -176,8 +177,10 @@ def _cache_key(scope: Scope, call: TaskCall) -> str | None:
     try:
         key = policy.compute_key(ctx, call.parameters, scope.parameters)
     except Exception as exc:
-        _logger(call).warning(
-            "Error encountered when computing cache key - result will not be persisted. %s", exc
+        _logger(call).emit(
+            WARNING,
+            "Error encountered when computing cache key - result will not be persisted. %s",
+            exc,
         )
         return None
     return None if key is None else f"{task.task_key}:{key}"
@@ -194,7 +197,8 @@ def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | No
     try:
         value = scope.results.load(entry.result)
     except CorruptRecordError as exc:
-        _logger(call).warning(
+        _logger(call).emit(
+            WARNING,
             "Cache entry %r cannot be read (%s); running the task and replacing the entry.",
             cache_key,
             exc,
@@ -212,7 +216,7 @@ def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | No
     state.state_details.task_run_id = run.id
     state.state_details.flow_run_id = run.flow_run_id
     state.state_details.cache_key = cache_key
-    _logger(call).info("Finished in state %s", state)
+    _logger(call).emit(INFO, "Finished in state %s", state)
     return state
 
 
@@ -224,7 +228,7 @@ def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[An
     scope.store.finish_task_run(run)
     state: State[Any] = State(StateType.PENDING, "NotReady", str(exc))
     state.state_details.task_run_id = run.id
-    _logger(call).error("Finished in state %s", state)
+    _logger(call).emit(ERROR, "Finished in state %s", state)
     return state
 
 
@@ -246,7 +250,7 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     if replay is not None:
         replayed = replay.get(key)
         if replayed is not None:
-            _logger(call).debug("Replayed from the flow run's journal: %s", replayed)
+            _logger(call).emit(DEBUG, "Replayed from the flow run's journal: %s", replayed)
             call.state = replayed
             return replayed
     state = None

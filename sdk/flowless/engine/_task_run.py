@@ -12,6 +12,7 @@ import asyncio
 import math
 import random
 import time
+from logging import ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
 from flowless.context import TaskRunContext, _task_run
@@ -138,7 +139,8 @@ class TaskRunExecutor:
                     delay = delays[min(retries_done, len(delays) - 1)]
                     if task.retry_jitter_factor is not None:
                         delay = _jittered(delay, task.retry_jitter_factor)
-                    logger.info(
+                    logger.emit(
+                        INFO,
                         "Task run failed with exception: %r - Retry %d/%d %s",
                         exc,
                         retries_done + 1,
@@ -151,9 +153,9 @@ class TaskRunExecutor:
                     call.state = State(StateType.RUNNING, "Retrying")
                     continue
                 suffix = " - Retries are exhausted" if task.retries else ""
-                logger.error("Task run failed with exception: %r%s", exc, suffix, exc_info=exc)
+                logger.emit(ERROR, "Task run failed with exception: %r%s", exc, suffix, exc=exc)
                 if state.name == "TimedOut":
-                    logger.error("%s", state.message)
+                    logger.emit(ERROR, "%s", state.message)
                 return state
             return Completed(data=value)
 
@@ -164,10 +166,11 @@ class TaskRunExecutor:
         try:
             return bool(condition(call.task, call.task_run, state))
         except Exception as exc:
-            logger.error(
+            logger.emit(
+                ERROR,
                 "An error was encountered while running `retry_condition_fn`: %r",
                 exc,
-                exc_info=exc,
+                exc=exc,
             )
             return False
 
@@ -175,7 +178,8 @@ class TaskRunExecutor:
         try:
             return self.results.dump(value)
         except ResultSerializationError as exc:
-            logger.warning(
+            logger.emit(
+                WARNING,
                 "Encountered an error while persisting result: %s. Execution will continue, "
                 "but the result has not been persisted: it is passed on in memory, is not "
                 "cached, and the task will run again if this flow run is re-run. Return "
@@ -220,10 +224,10 @@ class TaskRunExecutor:
         state.state_details.cache_key = call.cache_key
         call.state = state
         if state.type is StateType.COMPLETED:
-            logger.info("Finished in state %s", state)
+            logger.emit(INFO, "Finished in state %s", state)
             run_hooks(call.task.on_completion_hooks, call.task, call.task_run, state, logger)
         else:
-            logger.error("Finished in state %s", state)
+            logger.emit(ERROR, "Finished in state %s", state)
             if state.type is StateType.FAILED:
                 run_hooks(call.task.on_failure_hooks, call.task, call.task_run, state, logger)
         return state

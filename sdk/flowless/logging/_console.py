@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = ["ConsoleFormatter", "ConsoleHandler", "RunLoggerAdapter", "setup_cons
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ROOT = "flowless"
+_ENGINE_SOURCE = "flowless-engine"
 
 
 class RunLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
@@ -33,6 +35,64 @@ class RunLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
         kwargs["extra"] = {**base, **extra} if extra else base
         return msg, kwargs
 
+    def emit(self, level: int, msg: str, *args: Any, exc: BaseException | None = None) -> None:
+        """The engine's own lines (one per task run at least): a complete ``LogRecord``
+        built without the stack walk and path parsing of ``Logger.makeRecord``."""
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return
+        logger.handle(_EngineRecord(logger.name, level, msg, args, exc, self.extra or {}))
+
+
+_pid = os.getpid()
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
+
+
+class _EngineRecord(logging.LogRecord):
+    """Every standard ``LogRecord`` attribute, so any handler or formatter works, set
+    directly: the engine's records need no caller lookup or source-path parsing."""
+
+    def __init__(
+        self,
+        name: str,
+        level: int,
+        msg: str,
+        args: tuple[Any, ...],
+        exc: BaseException | None,
+        extra: Mapping[str, object],
+    ) -> None:
+        now = time.time_ns()
+        self.name = name
+        self.msg = msg
+        self.args = args
+        self.levelname = logging.getLevelName(level)
+        self.levelno = level
+        self.pathname = _ENGINE_SOURCE
+        self.filename = _ENGINE_SOURCE
+        self.module = "flowless"
+        self.exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+        self.exc_text = None
+        self.stack_info = None
+        self.lineno = 0
+        self.funcName = None  # type: ignore[assignment]  # as stdlib records without a caller
+        self.created = now / 1e9
+        self.msecs = (now % 1_000_000_000) // 1_000_000
+        self.relativeCreated = (now - logging._startTime) / 1e6  # type: ignore[attr-defined]
+        thread = threading.current_thread()
+        self.thread = thread.ident
+        self.threadName = thread.name
+        self.processName = "MainProcess"
+        self.process = _pid
+        self.taskName = None
+        self.__dict__.update(extra)
+
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
     """Drop the engine's own frames from the top of a traceback: users debug their code."""
@@ -43,8 +103,21 @@ def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
 
 
 class ConsoleFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._clock = ""
+
+    def _hms(self, created: float) -> str:
+        """``HH:MM:SS`` in local time, computed once per second rather than per line."""
+        second = int(created)
+        if second != self._second:
+            t = time.localtime(second)
+            self._clock = f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            self._second = second
+        return self._clock
+
     def format(self, record: logging.LogRecord) -> str:
-        t = time.localtime(record.created)
         attrs = record.__dict__
         task_run_name = attrs.get("task_run_name")
         if task_run_name:
@@ -53,7 +126,7 @@ class ConsoleFormatter(logging.Formatter):
             flow_run_name = attrs.get("flow_run_name")
             who = f"Flow run {flow_run_name!r}" if flow_run_name else record.name
         line = (
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{int(record.msecs):03d} | "
+            f"{self._hms(record.created)}.{int(record.msecs):03d} | "
             f"{record.levelname:<7} | {who} - {record.getMessage()}"
         )
         if record.exc_info and record.exc_info[1] is not None:

@@ -113,6 +113,12 @@ _TASK_UPDATES = ", ".join(
     f"{c.strip()} = excluded.{c.strip()}" for c in _TASK_COLUMNS.split(",")[4:]
 )
 _COMPLETED = StateType.COMPLETED.value
+#: Insert a task run, or update it unless it is already COMPLETED (completion is final).
+_UPSERT_TASK_RUN = (
+    f"INSERT INTO task_runs ({_TASK_COLUMNS}) VALUES ({_TASK_PLACEHOLDERS}) "
+    f"ON CONFLICT (id) DO UPDATE SET {_TASK_UPDATES} "
+    f"WHERE task_runs.state_type != '{_COMPLETED}'"
+)
 
 
 def _payload_columns(payload: Payload | None) -> tuple[str | None, bytes | None, str | None]:
@@ -264,6 +270,8 @@ class SQLiteStore:
         self._conn = self._open()
         self._in_transaction = False
         self._closed = False
+        #: Starts not yet written, by task run id (see ``start_task_run``).
+        self._pending_starts: dict[str, tuple[Any, ...]] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._committer = threading.Thread(
@@ -316,17 +324,28 @@ class SQLiteStore:
     def _execute(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """A write, inside the open transaction (opened here if needed)."""
         with self._lock:
-            try:
-                if not self._in_transaction:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    self._in_transaction = True
-                    self._wake.set()
-                return self._conn.execute(sql, params)
-            except sqlite3.Error as exc:
-                raise self._mapped(action, exc) from exc
+            return self._execute_locked(action, sql, params)
+
+    def _execute_locked(self, action: str, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            if not self._in_transaction:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._in_transaction = True
+                self._wake.set()
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._mapped(action, exc) from exc
+
+    def _write_pending_starts(self) -> None:
+        """Write the starts of task runs that are still running; the caller holds the lock."""
+        pending, self._pending_starts = self._pending_starts, {}
+        for params in pending.values():
+            self._execute_locked("record a task run start", _UPSERT_TASK_RUN, params)
 
     def _commit(self) -> None:
         """Commit the open transaction; the caller holds the lock."""
+        if self._pending_starts:
+            self._write_pending_starts()
         if self._in_transaction:
             try:
                 self._conn.execute("COMMIT")
@@ -419,22 +438,21 @@ class SQLiteStore:
     # -- task runs ---------------------------------------------------------------------
 
     def start_task_run(self, run: TaskRunRecord) -> None:
-        self._execute(
-            "record a task run start",
-            f"INSERT INTO task_runs ({_TASK_COLUMNS}) VALUES ({_TASK_PLACEHOLDERS}) "
-            f"ON CONFLICT (id) DO UPDATE SET {_TASK_UPDATES} "
-            f"WHERE task_runs.state_type != '{_COMPLETED}'",
-            _task_run_params(run),
-        )
+        """Held as a snapshot and written only if the run is still running when the next
+        commit (or an in-process read) happens. A run that finishes first replaces its
+        start before any other process could have seen it, so skipping the write changes
+        nothing anyone can observe, and saves a statement per fast task run."""
+        params = _task_run_params(run)
+        with self._lock:
+            self._pending_starts[run.id] = params
+            self._wake.set()
 
     def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
-        cursor = self._execute(
-            "record a task run result",
-            f"INSERT INTO task_runs ({_TASK_COLUMNS}) VALUES ({_TASK_PLACEHOLDERS}) "
-            f"ON CONFLICT (id) DO UPDATE SET {_TASK_UPDATES} "
-            f"WHERE task_runs.state_type != '{_COMPLETED}'",
-            _task_run_params(run),
-        )
+        with self._lock:
+            self._pending_starts.pop(run.id, None)
+            cursor = self._execute_locked(
+                "record a task run result", _UPSERT_TASK_RUN, _task_run_params(run)
+            )
         if cursor.rowcount:
             return run
         rows = self._query(
@@ -448,6 +466,9 @@ class SQLiteStore:
             ) from exc
 
     def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
+        if self._pending_starts:
+            with self._lock:
+                self._write_pending_starts()
         rows = self._query(
             "read task runs",
             f"SELECT {_TASK_COLUMNS} FROM task_runs WHERE flow_run_id = ? "

@@ -1,0 +1,91 @@
+"""SQLite-specific behaviour behind the contract: group commit and deferred starts."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from flowless import flow, task
+from flowless.states import StateType
+from flowless.store import SQLiteStore, Store, TaskRunRecord
+
+
+def _record(run_id: str, state: StateType) -> TaskRunRecord:
+    return TaskRunRecord(
+        id=run_id,
+        flow_run_id="fr",
+        task_key="k",
+        dynamic_key=0,
+        name="t-abc",
+        task_name="t",
+        state_type=state,
+        state_name=state.value.title(),
+        run_count=1,
+        start_time=1.0,
+    )
+
+
+def _other_process_view(db: Path) -> list[tuple[str, str]]:
+    """What another process sees: a separate connection, committed data only."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, state_type FROM task_runs ORDER BY id").fetchall()
+
+
+def test_writes_commit_within_the_delay(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.finish_task_run(_record("a", StateType.COMPLETED))
+    deadline = time.monotonic() + 2
+    while not _other_process_view(store.path) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _other_process_view(store.path) == [("a", "COMPLETED")]
+    store.close()
+
+
+def test_running_task_becomes_visible_finished_one_replaces_it(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.start_task_run(_record("slow", StateType.RUNNING))
+    store.start_task_run(_record("fast", StateType.RUNNING))
+    store.finish_task_run(_record("fast", StateType.COMPLETED))
+    store.flush()
+    assert _other_process_view(store.path) == [("fast", "COMPLETED"), ("slow", "RUNNING")]
+    store.close()
+
+
+def test_in_process_reads_see_pending_starts(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.start_task_run(_record("a", StateType.RUNNING))
+    [seen] = store.read_task_runs("fr")
+    assert isinstance(seen, TaskRunRecord) and seen.state_type is StateType.RUNNING
+    store.close()
+    assert _other_process_view(store.path) == [("a", "RUNNING")]  # close commits
+
+
+def test_live_flow_shows_running_task_to_other_processes(store: Store) -> None:
+    release = threading.Event()
+
+    @task
+    def long_running() -> str:
+        release.wait(10)
+        return "done"
+
+    @flow
+    def f() -> str:
+        return long_running()
+
+    thread = threading.Thread(target=f)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        seen: list[tuple[str, str]] = []
+        while time.monotonic() < deadline:
+            seen = _other_process_view(Path(store.location))
+            if seen:
+                break
+            time.sleep(0.01)
+        assert [state for _, state in seen] == ["RUNNING"]
+    finally:
+        release.set()
+        thread.join()
+    assert [state for _, state in _other_process_view(Path(store.location))] == ["COMPLETED"]
