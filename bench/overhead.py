@@ -8,8 +8,10 @@ console logging on (written to /dev/null, so a slow terminal does not count):
 - fanout:  N ``.submit`` calls, then every ``.result()``
 - cache:   N calls that are all cache hits (the entries are written first, not timed)
 
-Per-task numbers subtract the same flow with no tasks. Peak RSS is the process's
-``ru_maxrss``. Usage: ``python bench/overhead.py [-n 1000] [--repeat 3]``.
+Each scenario runs once to warm up (imports, thread pool, database pages), then
+``--repeat`` times; the table shows the median. Per-task numbers subtract the same flow
+with no tasks. Peak RSS is the child process's ``ru_maxrss`` after all runs.
+Usage: ``python bench/overhead.py [-n 1000] [--repeat 5]``.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 TARGETS = {"cold": 0.3, "seq": 0.2, "fanout": 0.4, "cache": 0.2}  # seconds / ms per task
 RSS_TARGET_MB = 80
 PREFECT = {"cold": "8.0 s", "seq": "4.5-5 ms", "fanout": "~6 ms", "cache": "~4 ms"}
 
 
-def _scenario(name: str, n: int) -> dict[str, float]:
+def _scenario(name: str, n: int, repeat: int) -> dict[str, float]:
     """Runs inside the child process."""
     from flowless import flow, task
     from flowless.cache_policies import INPUTS
@@ -62,16 +65,17 @@ def _scenario(name: str, n: int) -> dict[str, float]:
         for i in range(count):
             cached(i)
 
-    empty()  # opens the store and warms imports, outside the timing
     body = {"seq": seq, "fanout": fanout, "cache": cache}[name]
-    if name == "cache":
-        cache(n)  # writes the entries
-    started = time.perf_counter()
     empty()
-    baseline = time.perf_counter() - started
-    started = time.perf_counter()
-    body(n)
-    total = time.perf_counter() - started
+    body(n)  # warm-up; for "cache" it also writes the entries every later run hits
+
+    def timed(fn: Any, *args: Any) -> float:
+        started = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - started
+
+    baseline = statistics.median(timed(empty) for _ in range(repeat))
+    total = statistics.median(timed(body, n) for _ in range(repeat))
     return {
         "total_s": total,
         "per_task_ms": (total - baseline) / n * 1000,
@@ -117,10 +121,10 @@ def _cold(repeat: int) -> dict[str, float]:
     return {"total_s": statistics.median(times), "per_task_ms": float("nan"), "rss_mb": rss}
 
 
-def _run_child(name: str, n: int) -> dict[str, float]:
+def _run_child(name: str, n: int, repeat: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as home:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", name, "-n", str(n)],
+            [sys.executable, __file__, "--child", name, "-n", str(n), "--repeat", str(repeat)],
             env=_child_env(home), check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True,
         ).stdout
@@ -130,22 +134,20 @@ def _run_child(name: str, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="task runs per scenario")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per scenario (median)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_scenario(args.child, args.n)))
+        print(json.dumps(_scenario(args.child, args.n, args.repeat)))
         return
 
     rows = [("cold", 1, _cold(max(args.repeat, 5)))]
     for name in ("seq", "fanout", "cache"):
-        runs = [_run_child(name, args.n) for _ in range(args.repeat)]
-        median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        median["rss_mb"] = max(r["rss_mb"] for r in runs)
-        rows.append((name, args.n, median))
+        rows.append((name, args.n, _run_child(name, args.n, args.repeat)))
 
     print(f"flowless engine overhead (python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-          f"median of {args.repeat})")
+          f"median of {args.repeat} runs after a warm-up; cold: median of {max(args.repeat, 5)} "
+          "fresh processes)")
     header = f"{'scenario':<8} {'N':>5} {'total':>9} {'per task':>10} {'target':>9} " \
              f"{'peak RSS':>9} {'Prefect 3.9.1':>14}"
     print(header)

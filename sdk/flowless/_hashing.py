@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = ["hash_objects", "short_digest"]
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
 
 def short_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -20,7 +22,7 @@ def short_digest(data: bytes) -> str:
 
 def hash_objects(*objects: Any) -> str | None:
     try:
-        encoded = json.dumps(objects, sort_keys=True, separators=(",", ":")).encode()
+        encoded = _ENCODER.encode(objects).encode()
     except (TypeError, ValueError):
         try:
             import cloudpickle

@@ -19,6 +19,8 @@ JSON = "json"
 PICKLE = "pickle"
 _MAX_DEPTH = 64
 _SCALARS = (str, int, float, bool, type(None))
+#: One encoder for all calls: ``json.dumps`` with non-default options builds a new one each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _json_exact(value: Any, depth: int = 0) -> bool:
@@ -37,7 +39,7 @@ def _json_exact(value: Any, depth: int = 0) -> bool:
 def serialize(value: Any) -> tuple[str, bytes]:
     """``(serializer, bytes)``; ``ResultSerializationError`` if neither format can do it."""
     if _json_exact(value):
-        return JSON, json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return JSON, _ENCODER.encode(value).encode()
     try:
         import cloudpickle
 
