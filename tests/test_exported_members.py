@@ -55,6 +55,12 @@ PUBLIC_MODULES = {
     "flowless.task_runners": ["ConcurrentTaskRunner", "ThreadPoolTaskRunner"],
     "flowless.logging": ["get_logger", "get_run_logger"],
     "flowless.context": ["FlowRunContext", "TaskRunContext", "get_run_context"],
+    "flowless.runtime": ["flow_run", "task_run"],
+    "flowless.runtime.flow_run": [
+        "flow_name", "id", "name", "parameters", "parent_flow_run_id", "run_count",
+        "scheduled_start_time", "tags",
+    ],
+    "flowless.runtime.task_run": ["id", "name", "parameters", "run_count", "tags", "task_name"],
     "flowless.testing.utilities": ["flowless_test_harness", "prefect_test_harness"],
     "flowless.store": [
         "CacheEntry",

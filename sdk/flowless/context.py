@@ -29,6 +29,9 @@ __all__ = ["FlowRunContext", "TaskRunContext", "get_run_context"]
 
 _flow_run: ContextVar[FlowRunContext | None] = ContextVar("flowless_flow_run", default=None)
 _task_run: ContextVar[TaskRunContext | None] = ContextVar("flowless_task_run", default=None)
+#: The run being named right now (its record and parameters), for ``flowless.runtime``
+#: inside ``flow_run_name`` / ``task_run_name`` callables, before the run's context exists.
+naming: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar("flowless_naming", default=None)
 
 
 class FlowRunContext:

@@ -273,9 +273,16 @@ class Task(Generic[P, R]):
         return_state: bool = False,
         wait_for: Iterable[Any] | None = None,
         **kwargs: Any,
-    ) -> PrefectFutureList[R]:
-        """Submit one run per element of the iterable arguments (``unmapped`` ones repeat)."""
+    ) -> Any:
+        """Submit one run per element of the iterable arguments (``unmapped`` ones repeat).
+
+        Returns a ``PrefectFutureList``, or with ``return_state=True`` the list of final
+        states once all runs have finished.
+        """
         futures: PrefectFutureList[R] = _engine().map_task(self, args, kwargs, wait_for)
+        if return_state:
+            futures.wait()
+            return [future.state for future in futures]
         return futures
 
     def __repr__(self) -> str:

@@ -54,6 +54,14 @@ def test_map_with_unmapped_and_static() -> None:
     assert f() == [11, 12, 13]
 
 
+def test_map_return_state() -> None:
+    @flow
+    def f() -> list[str]:
+        return [str(s) for s in sq.map([1, 2], return_state=True)]
+
+    assert f() == ["Completed()", "Completed()"]
+
+
 def test_map_errors() -> None:
     @flow
     def f(case: str) -> None:

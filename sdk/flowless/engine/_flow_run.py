@@ -15,7 +15,7 @@ import uuid
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
-from flowless.context import FlowRunContext, _flow_run
+from flowless.context import FlowRunContext, _flow_run, naming
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import generate_flow_run_name, task_run_display_name
 from flowless.engine._outcome import crash_message, return_value_to_state
@@ -74,12 +74,16 @@ def _dump(results: Results, value: Any) -> Payload | None:
         return None
 
 
-def _flow_run_name(flow: Flow[..., Any], parameters: dict[str, Any]) -> str:
+def _flow_run_name(flow: Flow[..., Any], record: FlowRunRecord, parameters: dict[str, Any]) -> str:
     template = flow.flow_run_name
     if template is None:
         return generate_flow_run_name()
     if callable(template):
-        return str(template())
+        token = naming.set((record, parameters))
+        try:
+            return str(template())
+        finally:
+            naming.reset(token)
     try:
         return template.format(**parameters)
     except (KeyError, IndexError, AttributeError, ValueError) as exc:
@@ -161,9 +165,9 @@ def run_flow(
         parameters = flow.shape.bind(args, kwargs)
         if parent is not None:
             parameters = {k: _resolve(v) for k, v in parameters.items()}
-        record.name = _flow_run_name(flow, parameters)
         if flow.validate_parameters:
             parameters = validate_parameters(flow, parameters)
+        record.name = _flow_run_name(flow, record, parameters)
     except (ParameterBindError, ParameterTypeError) as exc:
         return _reject(flow, record, runtime, args, kwargs, exc, return_state)
     record.parameters = _dump(runtime.results, parameters)

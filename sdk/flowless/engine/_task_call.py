@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowless._annotations import allow_failure, quote, unmapped
 from flowless._hashing import short_digest
-from flowless.context import FlowRunContext, TaskRunContext, _flow_run
+from flowless.context import FlowRunContext, TaskRunContext, _flow_run, naming
 from flowless.engine._names import task_run_display_name
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_run import task_run_logger
@@ -153,12 +153,17 @@ def _wait_for(wait_for: Iterable[Any]) -> None:
         _resolve(item)
 
 
-def _task_run_name(task: Task[..., Any], parameters: dict[str, Any]) -> str | None:
+def _task_run_name(call: TaskCall) -> str | None:
+    task, parameters = call.task, call.parameters
     template = task.task_run_name
     if template is None:
         return None
     if callable(template):
-        return str(template())
+        token = naming.set((call.task_run, parameters))
+        try:
+            return str(template())
+        finally:
+            naming.reset(token)
     try:
         return template.format(**parameters)
     except (KeyError, IndexError, AttributeError, ValueError) as exc:
@@ -244,7 +249,7 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
         call.state = _not_ready(scope, call, exc)
         return call.state
     if task.task_run_name is not None:
-        call.task_run.name = _task_run_name(task, call.parameters) or call.task_run.name
+        call.task_run.name = _task_run_name(call) or call.task_run.name
     key = (task.task_key, call.task_run.dynamic_key)
     replay = scope.replay
     if replay is not None:

@@ -1,0 +1,31 @@
+"""``task_run.id``, ``.name``, ``.task_name``, ``.parameters``, ``.run_count``, ``.tags``
+of the current task run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowless.runtime._views import current_task_run
+
+#: Read at access time by ``__getattr__`` (PEP 562).
+_ATTRIBUTES = (
+    "id",
+    "name",
+    "parameters",
+    "run_count",
+    "tags",
+    "task_name",
+)
+__all__ = list(_ATTRIBUTES)
+
+
+def __getattr__(attribute: str) -> Any:
+    if attribute not in _ATTRIBUTES:
+        raise AttributeError(f"module 'flowless.runtime.task_run' has no attribute {attribute!r}")
+    view = current_task_run()
+    if view is None:
+        return {} if attribute == "parameters" else [] if attribute == "tags" else None
+    record, parameters = view
+    if attribute == "parameters":
+        return dict(parameters)
+    return getattr(record, attribute)
