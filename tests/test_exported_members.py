@@ -71,7 +71,7 @@ PUBLIC_MODULES = {
         "Store",
         "TaskRunRecord",
     ],
-    "flowless.invoke": ["Invoker", "LocalInvoker", "TaskCall"],
+    "flowless.invoke": ["NOT_RETURNED", "Invoker", "LocalInvoker", "TaskCall"],
     "flowless.results": [
         "JSON",
         "PICKLE",

@@ -60,9 +60,6 @@ class StateType(str, Enum):
     PAUSED = "PAUSED"
     CANCELLING = "CANCELLING"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 TERMINAL_TYPES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}

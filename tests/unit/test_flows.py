@@ -76,7 +76,38 @@ def test_returned_states_aggregate() -> None:
     state = f(return_state=True)
     assert state.message == "1/3 states failed."
     with pytest.raises(RuntimeError, match="down"):
+        state.result()
+    # Prefect's rule: calling the flow gives back what the body returned
+    assert [s.name for s in f()] == ["Completed", "Failed", "Completed"]
+
+
+def test_returned_single_failed_state_raises() -> None:
+    @flow
+    def f() -> State[Any]:
+        return bad(return_state=True)
+
+    with pytest.raises(RuntimeError, match="down"):
         f()
+
+
+def test_task_returning_states() -> None:
+    attempts: list[int] = []
+
+    @task(retries=2)
+    def judged(ok: bool) -> State[Any]:
+        attempts.append(1)
+        if ok or len(attempts) > 2:
+            return Completed(message="accepted")
+        return Failed(message="rejected")
+
+    @flow
+    def g() -> tuple[Any, Any]:
+        return judged(True, return_state=True), judged(False)
+
+    accepted, second = g()
+    assert (accepted.name, accepted.message) == ("Completed", "accepted")
+    assert second.message == "accepted"  # the returned Failed state was retried once
+    assert len(attempts) == 3
 
 
 def test_returned_futures_aggregate() -> None:

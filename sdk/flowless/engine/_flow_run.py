@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flowless.context import FlowRunContext, _flow_run, naming
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import generate_flow_run_name, task_run_display_name
-from flowless.engine._outcome import crash_message, return_value_to_state
+from flowless.engine._outcome import call_result, crash_message, return_value_to_state
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_call import _resolve, _task_run_id
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["call_flow", "run_flow"]
 
 _FLOW_LOGGER = logging.getLogger("flowless.flow_runs")
+_ENGINE_LOGGER = logging.getLogger("flowless.engine")
 
 
 def call_flow(
@@ -146,7 +147,7 @@ def run_flow(
     if entry is not None:
         replayed = entry.replayed()
         if replayed is not None:
-            return replayed if return_state else replayed.result()
+            return replayed if return_state else call_result(replayed)
 
     now = time.time()
     record = FlowRunRecord(
@@ -213,7 +214,7 @@ def run_flow(
     _settle(flow, ctx, state, entry, logger)
     if parent is None:
         runtime.store.flush()  # a finished flow run is on disk when the call returns
-    return state if return_state else state.result()
+    return state if return_state else call_result(state)
 
 
 def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> State[Any]:
@@ -334,9 +335,8 @@ def _reject(
     record.state_message = message
     record.end_time = state.created
     runtime.store.create_flow_run(record)
-    logger = _logger(record)
-    logger.emit(ERROR, "%s", message)
-    logger.emit(INFO, "Finished in state %s", state)
+    _ENGINE_LOGGER.error("Validation of flow parameters failed with error: %s", exc)
+    _ENGINE_LOGGER.info("Finished in state %s", state)
     state.state_details.flow_run_id = record.id
     if return_state:
         return state

@@ -13,12 +13,17 @@ from typing import Any
 from flowless.futures import resolve_futures_to_states
 from flowless.states import State, StateType, is_state_iterable
 
-__all__ = ["crash_message", "return_value_to_state"]
+__all__ = ["call_result", "crash_message", "return_value_to_state"]
 
 _FAILED = (StateType.FAILED, StateType.CRASHED)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes, dict})
+
+
 def return_value_to_state(value: Any) -> State[Any]:
+    if type(value) in _PLAIN:  # the common case, on the per-task hot path
+        return State(StateType.COMPLETED, data=value)
     value = resolve_futures_to_states(value)
     if isinstance(value, State):
         details = value.state_details
@@ -40,6 +45,14 @@ def return_value_to_state(value: Any) -> State[Any]:
     if failed:
         return State(StateType.FAILED, message=f"{failed}/{total} states failed.", data=value)
     return State(StateType.FAILED, message=f"{not_final}/{total} states are not final.", data=value)
+
+
+def call_result(state: State[Any]) -> Any:
+    """What calling a flow returns, by Prefect's rule: the body's return value unless that
+    was a single state (futures in it resolved to states), else the state's result."""
+    if state.type is not StateType.COMPLETED and is_state_iterable(state.data):
+        return state.data
+    return state.result()
 
 
 def crash_message(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ from flowless.exceptions import (
     UpstreamTaskError,
 )
 from flowless.futures import PrefectFuture, PrefectFutureList
-from flowless.invoke import TaskCall
+from flowless.invoke import NOT_RETURNED, TaskCall
 from flowless.states import State, StateType
 from flowless.store import TaskRunRecord
 
@@ -102,7 +102,7 @@ def _prepare(
         flow_run_id=flow_run.id if flow_run is not None else None,
         task_key=task.task_key,
         dynamic_key=dynamic_key,
-        name=task_run_display_name(task.name, run_id),
+        name=task_run_display_name(task.name, run_id) if flow_run is not None else task.name,
         task_name=task.name,
         state_type=StateType.PENDING,
         state_name="Pending",
@@ -141,8 +141,9 @@ def _resolve(value: Any, allow_failed: bool = False) -> Any:
     if kind is unmapped:
         return _resolve(value.value, allow_failed)
     if kind is list or kind is tuple or kind is set:
-        items = [_resolve(v, allow_failed) for v in value]
-        return kind(items)
+        return kind(_resolve(v, allow_failed) for v in value)
+    if isinstance(value, PrefectFutureList):
+        return [_resolve(v, allow_failed) for v in value]
     if kind is dict:
         return {k: _resolve(v, allow_failed) for k, v in value.items()}
     return value
@@ -287,7 +288,14 @@ def call_task(
     if task.isasync:
         return _await_call(scope, call, wait_for, return_state)
     state = _orchestrate(scope, call, wait_for)
-    return state if return_state else state.result()
+    return state if return_state else _call_result(call, state)
+
+
+def _call_result(call: TaskCall, state: State[Any]) -> Any:
+    """Prefect's rule: a task call gives what the function returned (even a state it made);
+    if it raised, or its result came from the journal or the cache, the state's result."""
+    returned = call.returned
+    return returned if returned is not NOT_RETURNED else state.result()
 
 
 async def _await_call(
@@ -296,7 +304,7 @@ async def _await_call(
     """An async task awaited from async code: the synchronous engine runs on a worker
     thread (which drives the coroutine), so the caller's event loop stays free."""
     state = await asyncio.to_thread(_orchestrate, scope, call, wait_for)
-    return state if return_state else state.result()
+    return state if return_state else _call_result(call, state)
 
 
 def _submit(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> PrefectFuture[Any]:

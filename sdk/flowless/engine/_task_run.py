@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowless.context import TaskRunContext, _task_run
 from flowless.engine._hooks import run_hooks
-from flowless.engine._outcome import crash_message
+from flowless.engine._outcome import crash_message, return_value_to_state
 from flowless.engine._timeouts import call_with_timeout
 from flowless.exceptions import ResultSerializationError, TaskRunTimeoutError
 from flowless.logging._console import RunLoggerAdapter
@@ -126,38 +126,47 @@ class TaskRunExecutor:
         run = call.task_run
         while True:
             run.run_count += 1
+            exc: Exception | None = None
             try:
                 if task.timeout_seconds is None:
                     value = _call_fn(task, call.parameters)
                 else:
                     value = _call_fn_with_timeout(task, call.parameters, task.timeout_seconds)
-            except Exception as exc:
-                state = _failure_state(exc)
-                retries_done = run.run_count - 1
-                if retries_done < task.retries and self._should_retry(call, state, logger):
-                    delays = task.retry_delays
-                    delay = delays[min(retries_done, len(delays) - 1)]
-                    if task.retry_jitter_factor is not None:
-                        delay = _jittered(delay, task.retry_jitter_factor)
-                    logger.emit(
-                        INFO,
-                        "Task run failed with exception: %r - Retry %d/%d %s",
-                        exc,
-                        retries_done + 1,
-                        task.retries,
-                        _delay_text(delay),
-                    )
-                    call.state = State(StateType.SCHEDULED, "AwaitingRetry")
-                    if delay > 0:
-                        sleep(delay)
-                    call.state = State(StateType.RUNNING, "Retrying")
-                    continue
-                suffix = " - Retries are exhausted" if task.retries else ""
-                logger.emit(ERROR, "Task run failed with exception: %r%s", exc, suffix, exc=exc)
-                if state.name == "TimedOut":
-                    logger.emit(ERROR, "%s", state.message)
-                return state
-            return Completed(data=value)
+            except Exception as raised:
+                exc = raised
+                failure: Any = raised
+                state = _failure_state(raised)
+            else:
+                call.returned = value
+                if not (isinstance(value, State) and value.type is StateType.FAILED):
+                    return return_value_to_state(value)
+                failure = state = value  # a returned Failed state is retried like an exception
+            kind = "exception" if exc is not None else "state"
+            retries_done = run.run_count - 1
+            if retries_done < task.retries and self._should_retry(call, state, logger):
+                delays = task.retry_delays
+                delay = delays[min(retries_done, len(delays) - 1)]
+                if task.retry_jitter_factor is not None:
+                    delay = _jittered(delay, task.retry_jitter_factor)
+                logger.emit(
+                    INFO,
+                    "Task run failed with %s: %r - Retry %d/%d %s",
+                    kind,
+                    failure,
+                    retries_done + 1,
+                    task.retries,
+                    _delay_text(delay),
+                )
+                call.state = State(StateType.SCHEDULED, "AwaitingRetry")
+                if delay > 0:
+                    sleep(delay)
+                call.state = State(StateType.RUNNING, "Retrying")
+                continue
+            suffix = " - Retries are exhausted" if task.retries else ""
+            logger.emit(ERROR, "Task run failed with %s: %r%s", kind, failure, suffix, exc=exc)
+            if state.name == "TimedOut":
+                logger.emit(ERROR, "%s", state.message)
+            return state
 
     def _should_retry(self, call: TaskCall, state: State[Any], logger: RunLoggerAdapter) -> bool:
         condition = call.task.retry_condition_fn

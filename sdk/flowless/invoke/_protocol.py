@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from flowless.store import TaskRunRecord
     from flowless.tasks import Task
 
-__all__ = ["Invoker", "TaskCall"]
+__all__ = ["NOT_RETURNED", "Invoker", "TaskCall"]
+
+#: ``TaskCall.returned`` before (or without) a return from the task function.
+NOT_RETURNED: Any = object()
 
 
 @dataclass(slots=True, eq=False)
@@ -35,6 +38,8 @@ class TaskCall:
     cache_expiration: timedelta | None = None
     #: The latest state, for ``future.state`` while the run is in flight.
     state: State[Any] | None = None
+    #: What the task function returned, when it returned (Prefect's call result).
+    returned: Any = NOT_RETURNED
 
 
 class Invoker(Protocol):
