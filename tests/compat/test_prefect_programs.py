@@ -32,7 +32,8 @@ def _runs(program: Path) -> int:
 
 
 def _run(program: Path, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+    # Programs expect default settings: drop any FLOWLESS_* configuration of the caller.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLESS_")}
     env["FLOWLESS_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, str(program)],

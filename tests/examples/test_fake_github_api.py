@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -17,18 +17,14 @@ from fake_github_api import KNOWN_REPOS, FakeGitHubAPI, repo_payload
 SEED_REPOS = ["PrefectHQ/prefect", "pydantic/pydantic", "huggingface/transformers"]
 
 
-# One pooled client: building a client per request (as httpx.get does) costs ~0.1 s each.
-_client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64))
+Get = Callable[[FakeGitHubAPI, str], httpx.Response]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _close_client() -> Iterator[None]:
-    yield
-    _client.close()
-
-
-def get(api: FakeGitHubAPI, path: str) -> httpx.Response:
-    return _client.get(f"{api.url}{path}")
+@pytest.fixture(scope="module")
+def get() -> Iterator[Get]:
+    """GET through one pooled client: a client per request (as httpx.get) costs ~0.1 s each."""
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64)) as client:
+        yield lambda api, path: client.get(f"{api.url}{path}")
 
 
 def test_url_uses_a_free_port_on_loopback() -> None:
@@ -38,7 +34,7 @@ def test_url_uses_a_free_port_on_loopback() -> None:
 
 
 @pytest.mark.parametrize("repo", SEED_REPOS)
-def test_known_repo_looks_like_github(repo: str) -> None:
+def test_known_repo_looks_like_github(repo: str, get: Get) -> None:
     with FakeGitHubAPI(failure_every=0) as api:
         response = get(api, f"/repos/{repo}")
     assert response.status_code == 200
@@ -53,14 +49,14 @@ def test_known_repo_looks_like_github(repo: str) -> None:
     assert isinstance(body["stargazers_count"], int)
 
 
-def test_names_are_case_insensitive_and_answer_with_the_canonical_name() -> None:
+def test_names_are_case_insensitive_and_answer_with_the_canonical_name(get: Get) -> None:
     with FakeGitHubAPI(failure_every=0) as api:
         body = get(api, "/repos/prefecthq/PREFECT").json()
     assert body["full_name"] == "PrefectHQ/prefect"
     assert body["stargazers_count"] == KNOWN_REPOS["prefecthq/prefect"]["stargazers_count"]
 
 
-def test_unknown_repos_get_stable_hash_derived_counts() -> None:
+def test_unknown_repos_get_stable_hash_derived_counts(get: Get) -> None:
     with FakeGitHubAPI(failure_every=0) as a, FakeGitHubAPI(failure_every=0) as b:
         first = get(a, "/repos/octocat/hello-world").json()
         again = get(b, "/repos/octocat/hello-world").json()
@@ -83,7 +79,7 @@ def test_unknown_repos_get_stable_hash_derived_counts() -> None:
 @pytest.mark.parametrize(
     "path", ["/", "/nope", "/repos/PrefectHQ", "/repos/PrefectHQ/prefect/issues", "/users/x"]
 )
-def test_other_paths_are_404_like_github(path: str) -> None:
+def test_other_paths_are_404_like_github(path: str, get: Get) -> None:
     with FakeGitHubAPI() as api:
         response = get(api, path)
         assert api.requests == {path: 1}
@@ -91,7 +87,7 @@ def test_other_paths_are_404_like_github(path: str) -> None:
     assert response.json()["message"] == "Not Found"
 
 
-def test_default_failures_hit_two_of_the_tutorial_repos_once() -> None:
+def test_default_failures_hit_two_of_the_tutorial_repos_once(get: Get) -> None:
     """Run 1 of the demo relies on this: two retries, one clean fetch, five requests."""
     with FakeGitHubAPI() as api:
         first = {repo: get(api, f"/repos/{repo}") for repo in SEED_REPOS}
@@ -109,14 +105,14 @@ def test_default_failures_hit_two_of_the_tutorial_repos_once() -> None:
     assert "documentation_url" in error
 
 
-def test_failures_depend_on_the_repo_not_on_arrival_order() -> None:
+def test_failures_depend_on_the_repo_not_on_arrival_order(get: Get) -> None:
     with FakeGitHubAPI() as a, FakeGitHubAPI() as b:
         forward = [get(a, f"/repos/{r}").status_code for r in SEED_REPOS]
         backward = [get(b, f"/repos/{r}").status_code for r in reversed(SEED_REPOS)]
     assert forward == list(reversed(backward))
 
 
-def test_fail_first_names_the_failing_repos_and_fail_times_how_often() -> None:
+def test_fail_first_names_the_failing_repos_and_fail_times_how_often(get: Get) -> None:
     with FakeGitHubAPI(fail_first={"huggingface/transformers"}, fail_times=2) as api:
         statuses = [get(api, "/repos/huggingface/transformers").status_code for _ in range(3)]
         others = [get(api, f"/repos/{r}").status_code for r in SEED_REPOS[:2]]
@@ -126,12 +122,12 @@ def test_fail_first_names_the_failing_repos_and_fail_times_how_often() -> None:
     assert others == [200, 200]
 
 
-def test_failure_every_zero_disables_failures() -> None:
+def test_failure_every_zero_disables_failures(get: Get) -> None:
     with FakeGitHubAPI(failure_every=0) as api:
         assert [get(api, f"/repos/{r}").status_code for r in SEED_REPOS] == [200, 200, 200]
 
 
-def test_requests_are_counted_per_path_and_reset_starts_over() -> None:
+def test_requests_are_counted_per_path_and_reset_starts_over(get: Get) -> None:
     with FakeGitHubAPI() as api:
         assert api.requests == {}
         get(api, "/repos/PrefectHQ/prefect?per_page=1")
@@ -147,7 +143,7 @@ def test_requests_are_counted_per_path_and_reset_starts_over() -> None:
         assert get(api, "/repos/PrefectHQ/prefect").status_code == 503  # fails afresh
 
 
-def test_concurrent_requests_are_served_in_parallel_and_counted_exactly() -> None:
+def test_concurrent_requests_are_served_in_parallel_and_counted_exactly(get: Get) -> None:
     latency, n = 0.25, 24
     with FakeGitHubAPI(latency=latency, failure_every=0) as api:
         start = time.perf_counter()
@@ -160,7 +156,7 @@ def test_concurrent_requests_are_served_in_parallel_and_counted_exactly() -> Non
     assert elapsed < n * latency / 3
 
 
-def test_concurrent_first_requests_fail_exactly_fail_times() -> None:
+def test_concurrent_first_requests_fail_exactly_fail_times(get: Get) -> None:
     with FakeGitHubAPI(fail_first={"a/b"}, fail_times=3, latency=0.05) as api:
         with ThreadPoolExecutor(max_workers=10) as pool:
             statuses = list(pool.map(lambda _: get(api, "/repos/a/b").status_code, range(10)))
@@ -168,7 +164,7 @@ def test_concurrent_first_requests_fail_exactly_fail_times() -> None:
     assert sorted(statuses) == [200] * 7 + [503] * 3
 
 
-def test_stop_releases_the_port() -> None:
+def test_stop_releases_the_port(get: Get) -> None:
     api = FakeGitHubAPI().start()
     url = api.url
     assert get(api, "/repos/a/b").status_code in (200, 503)
