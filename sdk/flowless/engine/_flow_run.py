@@ -7,7 +7,6 @@ replays a finished subflow instead of running it again.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
 import logging
 import time
@@ -58,6 +57,8 @@ async def _await_flow(
 ) -> Any:
     """An async flow: the engine runs on a worker thread, which drives the body with its
     own event loop, so the caller's loop is never blocked."""
+    import asyncio  # only async flows and tasks need it (~40 ms)
+
     return await asyncio.to_thread(run_flow, flow, args, kwargs, return_state)
 
 
@@ -238,6 +239,8 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
 def _call_body(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
     args, kwargs = flow.shape.split(parameters)
     if flow.isasync:
+        import asyncio  # only async flows and tasks need it (~40 ms)
+
         return asyncio.run(flow.fn(*args, **kwargs))
     return flow.fn(*args, **kwargs)
 

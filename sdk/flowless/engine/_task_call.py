@@ -8,7 +8,6 @@ fresh flow run has nothing to replay and a task without a cache policy reads not
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import time
 import uuid
@@ -303,6 +302,8 @@ async def _await_call(
 ) -> Any:
     """An async task awaited from async code: the synchronous engine runs on a worker
     thread (which drives the coroutine), so the caller's event loop stays free."""
+    import asyncio  # only async flows and tasks need it (~40 ms)
+
     state = await asyncio.to_thread(_orchestrate, scope, call, wait_for)
     return state if return_state else _call_result(call, state)
 
