@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowless.runtime._views import current_flow_run
+from flowless.runtime._views import attribute_of, current_flow_run
 
 #: Read at access time by ``__getattr__`` (PEP 562).
 _ATTRIBUTES = (
@@ -24,12 +24,4 @@ __all__ = list(_ATTRIBUTES)
 def __getattr__(attribute: str) -> Any:
     if attribute not in _ATTRIBUTES:
         raise AttributeError(f"module 'flowless.runtime.flow_run' has no attribute {attribute!r}")
-    view = current_flow_run()
-    if view is None:
-        return {} if attribute == "parameters" else [] if attribute == "tags" else None
-    record, parameters = view
-    if attribute == "parameters":
-        return dict(parameters)
-    if attribute == "scheduled_start_time":
-        return None  # schedules arrive with deployments
-    return getattr(record, attribute)
+    return attribute_of(current_flow_run(), attribute)

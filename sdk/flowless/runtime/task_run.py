@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowless.runtime._views import current_task_run
+from flowless.runtime._views import attribute_of, current_task_run
 
 #: Read at access time by ``__getattr__`` (PEP 562).
 _ATTRIBUTES = (
@@ -22,10 +22,4 @@ __all__ = list(_ATTRIBUTES)
 def __getattr__(attribute: str) -> Any:
     if attribute not in _ATTRIBUTES:
         raise AttributeError(f"module 'flowless.runtime.task_run' has no attribute {attribute!r}")
-    view = current_task_run()
-    if view is None:
-        return {} if attribute == "parameters" else [] if attribute == "tags" else None
-    record, parameters = view
-    if attribute == "parameters":
-        return dict(parameters)
-    return getattr(record, attribute)
+    return attribute_of(current_task_run(), attribute)
