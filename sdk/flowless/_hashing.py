@@ -20,14 +20,32 @@ def short_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _canonical(value: Any) -> Any:
+    """Containers rewritten so equal values encode equally in every process: sets (whose
+    order follows the per-process string hash seed) become sorted, tagged lists."""
+    kind = type(value)
+    if kind is set or kind is frozenset:
+        items = [_canonical(v) for v in value]
+        return {"__set__": sorted(items, key=repr)}
+    if kind is list or kind is tuple:
+        return [_canonical(v) for v in value]
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            return {k: _canonical(v) for k, v in value.items()}
+        pairs = [[_canonical(k), _canonical(v)] for k, v in value.items()]
+        return {"__items__": sorted(pairs, key=repr)}
+    return value
+
+
 def hash_objects(*objects: Any) -> str | None:
+    canonical = _canonical(list(objects))
     try:
-        encoded = _ENCODER.encode(objects).encode()
-    except (TypeError, ValueError):
+        encoded = _ENCODER.encode(canonical).encode()
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
         try:
             import cloudpickle
 
-            encoded = cloudpickle.dumps(objects)
+            encoded = cloudpickle.dumps(canonical)
         except Exception:
             return None
     return short_digest(encoded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
@@ -28,6 +29,27 @@ if TYPE_CHECKING:
 __all__ = ["FlowRunContext", "TaskRunContext", "get_run_context"]
 
 _flow_run: ContextVar[FlowRunContext | None] = ContextVar("flowless_flow_run", default=None)
+
+#: Bumped in a forked child. A flow run belongs to the process that started it: a child
+#: inherits the context variables of the thread that forked, but not the run's store
+#: connection or threads, so there the inherited flow run is treated as absent.
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def current_flow_run() -> FlowRunContext | None:
+    """The flow run of this thread of control, if it belongs to this process."""
+    ctx = _flow_run.get()
+    return ctx if ctx is not None and ctx.generation == _fork_generation else None
+
+
 _task_run: ContextVar[TaskRunContext | None] = ContextVar("flowless_task_run", default=None)
 #: The run being named right now (its record and parameters), for ``flowless.runtime``
 #: inside ``flow_run_name`` / ``task_run_name`` callables, before the run's context exists.
@@ -60,12 +82,12 @@ class FlowRunContext:
         self.settings = settings
         self.logger = logger
         self.log_prints = log_prints
-        #: Completed calls by (task key, dynamic key): what a re-run of the body replays.
-        #: ``None`` while there is nothing to replay (a fresh run), so the hot path skips it.
+        self.generation = _fork_generation
+        #: Completed calls by (task key, dynamic key), loaded from the journal when an
+        #: interrupted run is resumed: the body's calls up to that point return their
+        #: recorded states. ``None`` for a fresh run, so the hot path skips it. A *retry*
+        #: does not replay: it keeps counting calls, so its calls are new task runs.
         self.replay: dict[tuple[str, int], State[Any]] | None = None
-        #: Whether completed calls are remembered for replay (only when a re-run can happen).
-        self.remember = flow.retries > 0
-        self.completed: dict[tuple[str, int], State[Any]] = {}
         self.futures: list[Future[Any]] = []
         self._counters: dict[str, itertools.count[int]] = {}
         self._executor: ThreadPoolExecutor | None = None
@@ -73,7 +95,7 @@ class FlowRunContext:
 
     @classmethod
     def get(cls) -> FlowRunContext | None:
-        return _flow_run.get()
+        return current_flow_run()
 
     def next_dynamic_key(self, task_key: str) -> int:
         """n for the n-th call of ``task_key`` in this run (thread-safe, deterministic
@@ -83,11 +105,6 @@ class FlowRunContext:
             with self._lock:
                 counter = self._counters.setdefault(task_key, itertools.count())
         return next(counter)
-
-    def restart_body(self) -> None:
-        """Before re-running the body: count calls from zero and replay completed ones."""
-        self._counters = {}
-        self.replay = dict(self.completed)
 
     def executor(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -132,7 +149,7 @@ class TaskRunContext:
 
 def get_run_context() -> FlowRunContext | TaskRunContext:
     """The innermost run: the task run if inside a task, else the flow run."""
-    ctx: FlowRunContext | TaskRunContext | None = _task_run.get() or _flow_run.get()
+    ctx: FlowRunContext | TaskRunContext | None = _task_run.get() or current_flow_run()
     if ctx is None:
         raise MissingContextError("No run context available. You are not in a flow or task run.")
     return ctx

@@ -56,7 +56,8 @@ class ParameterBindError(FlowlessException, TypeError):
     ) -> ParameterBindError:
         return cls(
             f"Error binding parameters for function {fn_name!r}: {exc}. "
-            f"It received positional args: {len(args)} and keyword args: {sorted(kwargs)}."
+            f"It was called with {len(args)} positional argument(s) and keyword "
+            f"argument(s) {sorted(kwargs)}."
         )
 
 

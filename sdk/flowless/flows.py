@@ -146,7 +146,7 @@ class Flow(Generic[P, R]):
         wait_for: Iterable[Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        return _engine().call_flow(self, args, kwargs, return_state)
+        return _engine().call_flow(self, args, kwargs, return_state, wait_for)
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"

@@ -13,6 +13,9 @@ from flowless.exceptions import ConfigurationError
 
 __all__ = ["ConcurrentTaskRunner", "ThreadPoolTaskRunner"]
 
+#: Names of the threads that run submitted task runs (a waiting one may run work itself).
+POOL_THREAD_PREFIX = "flowless-task"
+
 
 class ThreadPoolTaskRunner:
     """Run submitted tasks on at most ``max_workers`` threads (default: the setting
@@ -29,7 +32,7 @@ class ThreadPoolTaskRunner:
 
     def new_executor(self, default_workers: int) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(
-            max_workers=self.max_workers or default_workers, thread_name_prefix="flowless-task"
+            max_workers=self.max_workers or default_workers, thread_name_prefix=POOL_THREAD_PREFIX
         )
 
     def duplicate(self) -> ThreadPoolTaskRunner:

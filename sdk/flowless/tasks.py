@@ -115,7 +115,6 @@ class Task(Generic[P, R]):
         retry_condition_fn: RetryConditionFn | None = None,
         on_completion: list[StateHook] | None = None,
         on_failure: list[StateHook] | None = None,
-        cache_result_in_memory: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError("'fn' must be callable")
@@ -188,7 +187,6 @@ class Task(Generic[P, R]):
         self.task_run_name = task_run_name
         self.persist_result = persist_result
         self.log_prints = log_prints
-        self.cache_result_in_memory = cache_result_in_memory
         self.on_completion_hooks = list(on_completion or ())
         self.on_failure_hooks = list(on_failure or ())
         self.shape = CallShape(fn, self.name)
@@ -212,7 +210,6 @@ class Task(Generic[P, R]):
             "retry_condition_fn": retry_condition_fn,
             "on_completion": on_completion,
             "on_failure": on_failure,
-            "cache_result_in_memory": cache_result_in_memory,
         }
 
     @property
@@ -262,9 +259,13 @@ class Task(Generic[P, R]):
         return_state: bool = False,
         wait_for: Iterable[Any] | None = None,
         **kwargs: Any,
-    ) -> PrefectFuture[R]:
-        """Run the task concurrently on the flow run's task runner; returns a future."""
+    ) -> Any:
+        """Run the task concurrently on the flow run's task runner; returns a future
+        (or, with ``return_state=True``, waits and returns the final state, as Prefect)."""
         future: PrefectFuture[R] = _engine().submit_task(self, args, kwargs, wait_for)
+        if return_state:
+            future.wait()
+            return future.state
         return future
 
     def map(

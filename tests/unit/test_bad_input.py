@@ -204,3 +204,87 @@ def test_store_error_message_for_locked_write(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="failed to list flow runs"):
         store.list_flow_runs()
+
+
+def test_result_with_lone_surrogate_is_stored_exactly(store: Store) -> None:
+    @task
+    def filename() -> str:
+        return "report-\udcff.csv"  # as os.listdir returns undecodable names
+
+    @flow
+    def f() -> str:
+        return filename()
+
+    state = f(return_state=True)
+    assert state.result() == "report-\udcff.csv"
+    [record] = store.read_task_runs(state.state_details.flow_run_id)
+    assert isinstance(record, TaskRunRecord) and record.state_name == "Completed"
+    assert record.result is not None and record.result.serializer == "pickle"
+
+
+def test_result_file_that_cannot_be_written_warns_and_continues(
+    store: Store,
+    flowless_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FLOWLESS_RESULTS_INLINE_MAX_BYTES", "10")
+    (flowless_home / "results").write_text("a file where the results directory should be")
+
+    @task
+    def big() -> str:
+        return "x" * 1000
+
+    @flow
+    def f() -> int:
+        return len(big())
+
+    state = f(return_state=True)
+    assert state.result() == 1000
+    assert "Cannot write result file" in capsys.readouterr().err
+    [record] = store.read_task_runs(state.state_details.flow_run_id)
+    assert isinstance(record, TaskRunRecord) and record.state_name == "Completed"
+
+
+def test_corrupt_cache_row_is_a_miss(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    executed.clear()
+
+    @flow
+    def f() -> None:
+        make_lock_free("k")
+
+    f()
+    with sqlite3.connect(store.location) as conn:
+        conn.execute("UPDATE cache_entries SET created = 'garbage'")
+    f()
+    assert executed == ["k", "k"]
+    assert "The cached result cannot be read" in capsys.readouterr().err
+    f()
+    assert executed == ["k", "k"]  # replaced by a good entry
+
+
+@task(cache_policy=INPUTS)
+def make_lock_free(name: str) -> str:
+    executed.append(name)
+    return name
+
+
+def test_store_directory_not_writable_even_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Permission bits do not stop root, so the refusal is simulated where it happens."""
+    home = tmp_path / "locked"
+    monkeypatch.setenv("FLOWLESS_HOME", str(home))
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        if self == home:
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(
+        StoreUnavailableError,
+        match=r"Cannot create the flowless store directory .*: Permission denied\. Set FLOWLESS",
+    ):
+        good_flow(1)

@@ -205,7 +205,42 @@ def test_corrupt_cache_entry_is_replaced(store: Store, capsys: pytest.CaptureFix
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE cache_entries SET result = x'00ff00'")
     assert f() == {"repo": "a/b", "stars": 3}
-    assert "cannot be read" in capsys.readouterr().err
+    assert "The cached result cannot be read (stored json data cannot be decoded" in (
+        capsys.readouterr().err
+    )
     assert calls == ["a/b", "a/b"]
     assert f() == {"repo": "a/b", "stars": 3}
     assert calls == ["a/b", "a/b"]  # the rewritten entry is good again
+
+
+def test_sets_in_inputs_hit_across_processes_with_different_hash_seeds(
+    flowless_home: Path,
+) -> None:
+    script = textwrap.dedent(
+        """
+        from flowless import flow, task
+        from flowless.cache_policies import INPUTS
+
+        @task(cache_policy=INPUTS)
+        def count(tags: set, pairs: dict):
+            print("EXECUTED")
+            return len(tags) + len(pairs)
+
+        @flow
+        def pipeline():
+            return count({"a", "b", "c", "d"}, {1: "x", "y": frozenset({"p", "q"})})
+
+        print(pipeline())
+        """
+    )
+    path = flowless_home.parent / "sets.py"
+    path.write_text(script)
+    outputs = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "FLOWLESS_HOME": str(flowless_home), "PYTHONHASHSEED": seed}
+        outputs.append(
+            subprocess.run(
+                [sys.executable, str(path)], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+    assert [o.count("EXECUTED") for o in outputs] == [1, 0, 0]

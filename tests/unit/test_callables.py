@@ -59,5 +59,5 @@ def test_bind_error_message() -> None:
         CallShape(plain, "plain").bind((1, 2), {"zzz": 2})
     assert str(info.value) == (
         "Error binding parameters for function 'plain': got an unexpected keyword argument "
-        "'zzz'. It received positional args: 2 and keyword args: ['zzz']."
+        "'zzz'. It was called with 2 positional argument(s) and keyword argument(s) ['zzz']."
     )

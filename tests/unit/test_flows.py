@@ -197,13 +197,13 @@ def test_subflow_is_linked_and_journaled(store: Store, capsys: pytest.CaptureFix
     assert "Beginning subflow run" in capsys.readouterr().err
 
 
-def test_flow_retry_replays_finished_subflow() -> None:
+def test_flow_retry_runs_subflow_again_as_a_new_run(store: Store) -> None:
     runs = {"child": 0, "parent": 0}
 
     @flow
     def child() -> str:
         runs["child"] += 1
-        return "child result"
+        return f"child run {runs['child']}"
 
     @flow(retries=2)
     def parent() -> str:
@@ -213,8 +213,27 @@ def test_flow_retry_replays_finished_subflow() -> None:
             raise RuntimeError("parent flakes after the subflow")
         return value
 
-    assert parent() == "child result"
-    assert runs == {"child": 1, "parent": 3}
+    state = parent(return_state=True)
+    assert state.result() == "child run 3"
+    entries = [
+        r
+        for r in store.read_task_runs(state.state_details.flow_run_id)
+        if isinstance(r, TaskRunRecord)
+    ]
+    assert len({e.child_flow_run_id for e in entries}) == 3
+
+
+def test_retried_parent_with_rejected_subflow_keeps_the_real_error() -> None:
+    @flow
+    def child(n: int) -> int:
+        return n
+
+    @flow(retries=1)
+    def parent() -> int:
+        return child("not a number")  # type: ignore[arg-type]
+
+    with pytest.raises(ParameterTypeError, match=" - n: Input should be a valid integer"):
+        parent()
 
 
 class Config(BaseModel):

@@ -240,3 +240,71 @@ def test_unwaited_futures_finish_before_flow(store: object) -> None:
     state = f(return_state=True)
     runs = store.read_task_runs(state.state_details.flow_run_id)
     assert len(runs) == 20 and all(r.state_name == "Completed" for r in runs)  # type: ignore[union-attr]
+
+
+def test_tasks_waiting_on_submitted_tasks_cannot_starve_the_pool() -> None:
+    """More parents than threads, each submitting a child and waiting for it: a waiting
+    pool thread runs the child itself instead of deadlocking."""
+
+    @task
+    def child(i: int) -> int:
+        return i * 10
+
+    @task
+    def parent(i: int) -> int:
+        return child.submit(i).result() + 1
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def f() -> list[int]:
+        return [fu.result() for fu in [parent.submit(i) for i in range(8)]]
+
+    result: list[list[int]] = []
+    worker = threading.Thread(target=lambda: result.append(f()), daemon=True)
+    worker.start()
+    worker.join(20)
+    assert result == [[1, 11, 21, 31, 41, 51, 61, 71]]
+
+
+def test_submit_return_state_waits() -> None:
+    @flow
+    def f() -> str:
+        return str(sq.submit(3, return_state=True))
+
+    assert f() == "Completed()"
+
+
+def test_engine_error_in_a_submitted_run_is_a_crashed_state() -> None:
+    @task(task_run_name="{missing}")
+    def badly_named(x: int) -> int:
+        return x
+
+    @flow
+    def f() -> tuple[str, str]:
+        future = badly_named.submit(1)
+        future.wait()
+        with pytest.raises(ValueError, match="cannot be formatted"):
+            future.result()
+        return future.state.name, future.state.message or ""
+
+    name, message = f()
+    assert name == "Crashed" and "task_run_name '{missing}'" in message
+
+
+def test_subflow_wait_for() -> None:
+    order: list[str] = []
+
+    @task
+    def upstream() -> None:
+        time.sleep(0.1)
+        order.append("upstream")
+
+    @flow
+    def child() -> None:
+        order.append("child")
+
+    @flow
+    def parent() -> None:
+        child(wait_for=[upstream.submit()])
+
+    parent()
+    assert order == ["upstream", "child"]

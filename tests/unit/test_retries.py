@@ -135,39 +135,72 @@ def test_retry_condition_fn(sleeps: list[float]) -> None:
     assert b.is_failed() and permanent.calls["n"] == 1  # type: ignore[attr-defined]
 
 
-def test_flow_retries_replay_completed_tasks(
-    capsys: pytest.CaptureFixture[str], store: Store
-) -> None:
-    counts = {"expensive": 0, "flaky": 0}
+def test_flow_retries_run_tasks_again(capsys: pytest.CaptureFixture[str], store: Store) -> None:
+    """As in Prefect: a retry re-runs the body, tasks included (a status check that made
+    the first attempt fail must be asked again, not replayed)."""
+    polls = {"n": 0}
 
     @task
+    def job_status() -> str:
+        polls["n"] += 1
+        return "done" if polls["n"] >= 3 else "running"
+
+    @task
+    def double(x: int) -> int:
+        return x * 2
+
+    attempt = {"n": 0}
+
+    @flow(retries=3)
+    def f() -> tuple[int, str]:
+        attempt["n"] += 1
+        doubled = double(attempt["n"])  # different input on each attempt
+        status = job_status()
+        if status != "done":
+            raise RuntimeError(f"job is {status}")
+        return doubled, status
+
+    state = f(return_state=True)
+    assert state.result() == (6, "done")
+    assert polls["n"] == 3
+    err = capsys.readouterr().err
+    assert (
+        err.count(
+            "Received non-final state 'AwaitingRetry' when proposing final state 'Failed' "
+            "and will attempt to run again..."
+        )
+        == 2
+    )
+    record = store.read_flow_run(state.state_details.flow_run_id)
+    assert record.run_count == 3 and record.state_name == "Completed"
+    journal = [r for r in store.read_task_runs(record.id) if isinstance(r, TaskRunRecord)]
+    assert sorted((r.task_name, r.dynamic_key) for r in journal) == [
+        ("double", 0),
+        ("double", 1),
+        ("double", 2),
+        ("job_status", 0),
+        ("job_status", 1),
+        ("job_status", 2),
+    ]
+
+
+def test_explicit_default_policy_reuses_within_the_run() -> None:
+    from flowless.cache_policies import DEFAULT
+
+    runs = {"expensive": 0, "attempts": 0}
+
+    @task(cache_policy=DEFAULT)
     def expensive() -> int:
-        counts["expensive"] += 1
+        runs["expensive"] += 1
         return 41
-
-    @task
-    def sometimes(x: int) -> int:
-        counts["flaky"] += 1
-        if counts["flaky"] == 1:
-            raise RuntimeError("first time fails")
-        return x + 1
 
     @flow(retries=1)
     def f() -> int:
-        return sometimes(expensive())
+        runs["attempts"] += 1
+        value = expensive()
+        if runs["attempts"] == 1:
+            raise RuntimeError("flaky after the expensive step")
+        return value + 1
 
-    state = f(return_state=True)
-    assert state.result() == 42
-    assert counts == {"expensive": 1, "flaky": 2}
-    err = capsys.readouterr().err
-    assert (
-        "Received non-final state 'AwaitingRetry' when proposing final state 'Failed' "
-        "and will attempt to run again..."
-    ) in err
-    record = store.read_flow_run(state.state_details.flow_run_id)
-    assert record.run_count == 2 and record.state_name == "Completed"
-    journal = store.read_task_runs(record.id)
-    assert sorted((r.task_name, r.state_name) for r in journal) == [  # type: ignore[union-attr]
-        ("expensive", "Completed"),
-        ("sometimes", "Completed"),
-    ]
+    assert f() == 42
+    assert runs == {"expensive": 1, "attempts": 2}

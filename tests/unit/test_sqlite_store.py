@@ -89,3 +89,69 @@ def test_live_flow_shows_running_task_to_other_processes(store: Store) -> None:
         release.set()
         thread.join()
     assert [state for _, state in _other_process_view(Path(store.location))] == ["COMPLETED"]
+
+
+def test_two_stores_on_one_file_complete_once(tmp_path: Path) -> None:
+    """Two processes' stores (two connections) racing to complete the same task run."""
+    stores = [SQLiteStore(tmp_path / "shared.db") for _ in range(2)]
+    barrier = threading.Barrier(8)
+    winners: list[TaskRunRecord] = []
+
+    def complete(i: int) -> None:
+        record = _record("contested", StateType.COMPLETED)
+        record.state_message = f"writer {i}"
+        barrier.wait()
+        winners.append(stores[i % 2].finish_task_run(record))
+
+    threads = [threading.Thread(target=complete, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({w.state_message for w in winners}) == 1
+    for store in stores:
+        store.close()
+    [row] = (
+        sqlite3.connect(tmp_path / "shared.db")
+        .execute("SELECT state_message FROM task_runs")
+        .fetchall()
+    )
+    assert row[0] == winners[0].state_message
+
+
+def test_forked_workers_record_their_own_task_runs(store: Store) -> None:
+    import multiprocessing
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @task
+    def fan_out(n: int) -> int:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            return sum(pool.map(_square_in_worker, range(n)))
+
+    @flow
+    def f() -> tuple[int, int]:
+        busy = [square.submit(i) for i in range(50)]  # keep the parent's store writing
+        return fan_out(6), sum(b.result() for b in busy)
+
+    result: list[tuple[int, int]] = []
+    worker = threading.Thread(target=lambda: result.append(f()), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert result == [(55, 40425)]
+    with sqlite3.connect(Path(store.location)) as conn:
+        standalone = conn.execute(
+            "SELECT count(*) FROM task_runs WHERE flow_run_id IS NULL"
+        ).fetchone()
+    assert standalone == (6,)  # the workers' calls, recorded from the forked processes
+
+
+@task
+def _square_in_worker_task(x: int) -> int:
+    return x * x
+
+
+def _square_in_worker(x: int) -> int:
+    return _square_in_worker_task(x)

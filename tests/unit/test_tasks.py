@@ -224,3 +224,33 @@ def test_hooks(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Running hook 'on_done' in response to entering state 'Completed'" in err
     assert "Hook 'on_done' finished running successfully" in err
     assert "An error was encountered while running hook 'on_fail'" in err
+
+
+def test_hooks_run_before_the_finished_line_on_cache_hits_and_async(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowless.cache_policies import INPUTS
+
+    seen: list[str] = []
+
+    async def notify(tsk: object, run: TaskRunRecord, state: State[object]) -> None:
+        import asyncio
+
+        await asyncio.sleep(0)
+        seen.append(state.name)
+
+    @task(cache_policy=INPUTS, on_completion=[notify])
+    def cached(x: int) -> int:
+        return x
+
+    @flow
+    def f() -> None:
+        cached(1)
+
+    f()
+    f()
+    assert seen == ["Completed", "Cached"]  # awaited, and run for the cache hit too
+    lines = [line for line in log_lines(capsys.readouterr().err) if "Task run" in line]
+    hook_done = [i for i, line in enumerate(lines) if "finished running successfully" in line]
+    finished = [i for i, line in enumerate(lines) if "Finished in state" in line]
+    assert len(hook_done) == 2 and all(h < f for h, f in zip(hook_done, finished, strict=True))

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from flowless.cli._table import duration, render, timestamp
 from flowless.exceptions import CorruptRecordError, RecordNotFoundError
-from flowless.results import Results
+from flowless.results import JSON, Results
 from flowless.store import CorruptRecord, FlowRunRecord, Payload, Store, TaskRunRecord
 
 __all__ = ["inspect_flow_run", "list_flow_runs"]
@@ -64,8 +64,14 @@ def _find(store: Store, ref: str) -> FlowRunRecord:
 
 
 def _show(results: Results, payload: Payload | None, width: int = 100) -> str:
+    """A stored value for a terminal. Pickles are described, not loaded: loading needs the
+    program's own modules (and runs code), which a listing has no business doing."""
     if payload is None:
         return "-"
+    if payload.serializer != JSON:
+        where = "inline" if payload.data is not None else payload.location
+        size = len(payload.data) if payload.data is not None else "?"
+        return f"<{payload.serializer}, {size} bytes, {where}>"
     try:
         value = results.load(payload)
     except CorruptRecordError as exc:

@@ -11,24 +11,31 @@ import concurrent.futures as cf
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
-from flowless.context import FlowRunContext, _flow_run, naming
+from flowless.context import FlowRunContext, _flow_run, current_flow_run, naming
 from flowless.engine._hooks import run_hooks
-from flowless.engine._names import generate_flow_run_name, task_run_display_name
+from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import call_result, crash_message, return_value_to_state
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import Runtime, current_runtime
-from flowless.engine._task_call import _resolve, _task_run_id
-from flowless.engine._timeouts import call_with_timeout
+from flowless.engine._timeouts import (
+    call_with_timeout,
+    enter_engine,
+    join_abandoned,
+    leave_engine,
+)
 from flowless.exceptions import (
     FlowRunTimeoutError,
     ParameterBindError,
     ParameterTypeError,
     RecordExistsError,
     ResultSerializationError,
+    StoreError,
 )
+from flowless.futures import resolve_futures_to_results, resolve_futures_to_states
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
 from flowless.states import Crashed, Failed, State, StateType, TimedOut
@@ -45,21 +52,33 @@ _ENGINE_LOGGER = logging.getLogger("flowless.engine")
 
 
 def call_flow(
-    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    return_state: bool,
+    wait_for: Iterable[Any] | None = None,
 ) -> Any:
     if flow.isasync:
-        return _await_flow(flow, args, kwargs, return_state)
-    return run_flow(flow, args, kwargs, return_state)
+        return _await_flow(flow, args, kwargs, return_state, wait_for)
+    guard = enter_engine()  # a timed-out caller is not interrupted in here
+    try:
+        return run_flow(flow, args, kwargs, return_state, wait_for)
+    finally:
+        leave_engine(guard)
 
 
 async def _await_flow(
-    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    return_state: bool,
+    wait_for: Iterable[Any] | None,
 ) -> Any:
     """An async flow: the engine runs on a worker thread, which drives the body with its
     own event loop, so the caller's loop is never blocked."""
     import asyncio  # only async flows and tasks need it (~40 ms)
 
-    return await asyncio.to_thread(run_flow, flow, args, kwargs, return_state)
+    return await asyncio.to_thread(run_flow, flow, args, kwargs, return_state, wait_for)
 
 
 def _logger(record: FlowRunRecord) -> RunLoggerAdapter:
@@ -70,9 +89,11 @@ def _logger(record: FlowRunRecord) -> RunLoggerAdapter:
 
 
 def _dump(results: Results, value: Any) -> Payload | None:
+    """A flow's parameters or result, stored when they can be (they are not needed to
+    run it, only to show it and replay it)."""
     try:
         return results.dump(value)
-    except ResultSerializationError:
+    except (ResultSerializationError, StoreError):
         return None
 
 
@@ -102,7 +123,7 @@ class _SubflowEntry:
         self.parent = parent
         task_key = f"flow:{flow.flow_key}"
         dynamic_key = parent.next_dynamic_key(task_key)
-        run_id = _task_run_id(parent.flow_run.id, task_key, dynamic_key)
+        run_id = task_run_id(parent.flow_run.id, task_key, dynamic_key)
         self.key = (task_key, dynamic_key)
         self.record = TaskRunRecord(
             id=run_id,
@@ -115,7 +136,7 @@ class _SubflowEntry:
             state_name="Running",
         )
         #: The child's id is derived from the entry, so a re-run finds the same child.
-        self.child_id = _task_run_id(run_id, "child", 0)
+        self.child_id = task_run_id(run_id, "child", 0)
         self.record.child_flow_run_id = self.child_id
 
     def replayed(self) -> State[Any] | None:
@@ -135,14 +156,18 @@ class _SubflowEntry:
         record.result = payload
         record.run_count += 1
         self.parent.store.finish_task_run(record)
-        if self.parent.remember and state.type is StateType.COMPLETED:
-            self.parent.completed[self.key] = state
 
 
 def run_flow(
-    flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    return_state: bool,
+    wait_for: Iterable[Any] | None = None,
 ) -> Any:
-    parent = _flow_run.get()
+    if wait_for:
+        resolve_futures_to_states(list(wait_for))  # a subflow starts after its upstream ends
+    parent = current_flow_run()
     runtime = current_runtime()
     entry = _SubflowEntry(parent, flow) if parent is not None else None
     if entry is not None:
@@ -166,7 +191,7 @@ def run_flow(
     try:
         parameters = flow.shape.bind(args, kwargs)
         if parent is not None:
-            parameters = {k: _resolve(v) for k, v in parameters.items()}
+            parameters = {k: resolve_futures_to_results(v) for k, v in parameters.items()}
         if flow.validate_parameters:
             parameters = validate_parameters(flow, parameters)
         record.name = _flow_run_name(flow, record, parameters)
@@ -209,6 +234,8 @@ def run_flow(
     except BaseException as exc:
         state = Crashed(message=crash_message(exc), data=exc)
         _settle(flow, ctx, state, entry, logger)
+        if parent is None:
+            runtime.store.flush()
         raise
     finally:
         _flow_run.reset(token)
@@ -228,10 +255,10 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
                 "will attempt to run again...",
                 state.name,
             )
+            join_abandoned(state.data)  # a timed-out body must stop before the next attempt
             if flow.retry_delay_seconds:
                 time.sleep(flow.retry_delay_seconds)
             ctx.flow_run.run_count += 1
-            ctx.restart_body()
             continue
         return state
 
@@ -304,15 +331,14 @@ def _settle(
     state.state_details.flow_run_id = record.id
     if entry is not None:
         entry.finish(state, payload)
+    hooks = {
+        StateType.COMPLETED: flow.on_completion_hooks,
+        StateType.FAILED: flow.on_failure_hooks,
+        StateType.CRASHED: flow.on_crashed_hooks,
+        StateType.CANCELLED: flow.on_cancellation_hooks,
+    }.get(state.type, [])
+    run_hooks(hooks, flow, record, state, logger)
     logger.emit(INFO, "Finished in state %s", state)
-    if state.type is StateType.COMPLETED:
-        run_hooks(flow.on_completion_hooks, flow, record, state, logger)
-    elif state.type is StateType.FAILED:
-        run_hooks(flow.on_failure_hooks, flow, record, state, logger)
-    elif state.type is StateType.CRASHED:
-        run_hooks(flow.on_crashed_hooks, flow, record, state, logger)
-    elif state.type is StateType.CANCELLED:
-        run_hooks(flow.on_cancellation_hooks, flow, record, state, logger)
 
 
 def _reject(

@@ -1,5 +1,5 @@
-"""Generated names for runs: ``laughing-nightingale`` for flow runs, ``fetch_stats-0c9``
-for task runs.
+"""Names and ids of runs: ``laughing-nightingale`` for flow runs, ``fetch_stats-0c9``
+for task runs, and the deterministic ids behind the journal.
 
 Names come from a private ``random.Random`` so that naming a run never consumes numbers
 from the user's ``random`` module (a seeded pipeline must stay reproducible).
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["generate_flow_run_name", "task_run_display_name"]
+from flowless._hashing import short_digest
+
+__all__ = ["generate_flow_run_name", "task_run_display_name", "task_run_id"]
 
 _ADJECTIVES = [
     "able",
@@ -346,6 +348,12 @@ _rng = random.Random()
 
 def generate_flow_run_name() -> str:
     return f"{_rng.choice(_ADJECTIVES)}-{_rng.choice(_ANIMALS)}"
+
+
+def task_run_id(flow_run_id: str, task_key: str, dynamic_key: int) -> str:
+    """Deterministic: re-running a flow body gives the same call the same id."""
+    h = short_digest(f"{flow_run_id}\x1f{task_key}\x1f{dynamic_key}".encode())
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def task_run_display_name(task_name: str, task_run_id: str) -> str:

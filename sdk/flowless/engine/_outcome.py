@@ -18,12 +18,7 @@ __all__ = ["call_result", "crash_message", "return_value_to_state"]
 _FAILED = (StateType.FAILED, StateType.CRASHED)
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None), bytes, dict})
-
-
 def return_value_to_state(value: Any) -> State[Any]:
-    if type(value) in _PLAIN:  # the common case, on the per-task hot path
-        return State(StateType.COMPLETED, data=value)
     value = resolve_futures_to_states(value)
     if isinstance(value, State):
         details = value.state_details

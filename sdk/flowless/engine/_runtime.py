@@ -7,6 +7,7 @@ process, not once per flow run.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,24 @@ def close_home(home: Path) -> None:
             del _runtimes[settings]
     if store is not None:
         store.close()
+
+
+#: Stores inherited by a forked child: kept referenced and never closed, because closing
+#: a connection opened by the parent could disturb the parent's use of the database.
+_inherited: list[Store] = []
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not touch its parent's connection, lock, or committer thread
+    (which does not exist in the child): it opens a store of its own on first use."""
+    global _lock
+    _inherited.extend(_stores.values())
+    _stores.clear()
+    _runtimes.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 @atexit.register

@@ -9,19 +9,22 @@ fresh flow run has nothing to replay and a task without a cache policy reads not
 from __future__ import annotations
 
 import contextvars
+import os
 import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from logging import DEBUG, ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
-from flowless._annotations import allow_failure, quote, unmapped
-from flowless._hashing import short_digest
-from flowless.context import FlowRunContext, TaskRunContext, _flow_run, naming
-from flowless.engine._names import task_run_display_name
+from flowless._annotations import unmapped
+from flowless.context import FlowRunContext, TaskRunContext, current_flow_run, naming
+from flowless.engine._hooks import run_hooks
+from flowless.engine._names import task_run_display_name, task_run_id
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_run import task_run_logger
+from flowless.engine._timeouts import enter_engine, leave_engine
 from flowless.exceptions import (
     CorruptRecordError,
     MappingLengthMismatch,
@@ -29,17 +32,16 @@ from flowless.exceptions import (
     ParameterBindError,
     UpstreamTaskError,
 )
-from flowless.futures import PrefectFuture, PrefectFutureList
+from flowless.futures import PrefectFuture, PrefectFutureList, resolve_futures_to_results
 from flowless.invoke import NOT_RETURNED, TaskCall
 from flowless.states import State, StateType
 from flowless.store import TaskRunRecord
+from flowless.task_runners import POOL_THREAD_PREFIX
 
 if TYPE_CHECKING:
     from flowless.tasks import Task
 
 __all__ = ["call_task", "map_task", "submit_task"]
-
-_ATOMIC = frozenset({str, int, float, bool, type(None), bytes})
 
 
 class _Detached:
@@ -47,7 +49,6 @@ class _Detached:
 
     flow_run = None
     replay = None
-    remember = False
     log_prints = False
     parameters: dict[str, Any] = {}  # noqa: RUF012 - never mutated
     futures = None
@@ -58,7 +59,6 @@ class _Detached:
         self.results = runtime.results
         self.invoker = runtime.invoker
         self.settings = runtime.settings
-        self.completed: dict[tuple[str, int], State[Any]] = {}
 
     def next_dynamic_key(self, task_key: str) -> int:
         return 0
@@ -66,23 +66,23 @@ class _Detached:
     def executor(self) -> ThreadPoolExecutor:
         if _Detached._pool is None:
             _Detached._pool = ThreadPoolExecutor(
-                self.settings.task_runner_max_workers, thread_name_prefix="flowless-task"
+                self.settings.task_runner_max_workers, thread_name_prefix=POOL_THREAD_PREFIX
             )
         return _Detached._pool
 
+
+def _forget_pool_after_fork() -> None:
+    _Detached._pool = None  # its threads stayed in the parent
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 Scope = FlowRunContext | _Detached
 
 
 def _scope() -> Scope:
-    ctx = _flow_run.get()
+    ctx = current_flow_run()
     return ctx if ctx is not None else _Detached(current_runtime())
-
-
-def _task_run_id(flow_run_id: str, task_key: str, dynamic_key: int) -> str:
-    """Deterministic: a re-run of the flow body gives the same call the same id."""
-    h = short_digest(f"{flow_run_id}\x1f{task_key}\x1f{dynamic_key}".encode())
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _prepare(
@@ -92,7 +92,7 @@ def _prepare(
     flow_run = scope.flow_run
     if flow_run is not None:
         dynamic_key = scope.next_dynamic_key(task.task_key)
-        run_id = _task_run_id(flow_run.id, task.task_key, dynamic_key)
+        run_id = task_run_id(flow_run.id, task.task_key, dynamic_key)
     else:
         dynamic_key = 0
         run_id = str(uuid.uuid4())
@@ -116,41 +116,6 @@ def _prepare(
         log_prints=log_prints,
         state=State(StateType.PENDING),
     )
-
-
-def _resolve(value: Any, allow_failed: bool = False) -> Any:
-    """Replace futures by their results, inside lists, tuples, sets and dicts too."""
-    kind = type(value)
-    if kind in _ATOMIC:
-        return value
-    if isinstance(value, PrefectFuture):
-        value.wait()
-        state = value.state
-        if state.type is not StateType.COMPLETED:
-            if allow_failed and state.is_final():
-                return state.data
-            raise UpstreamTaskError(
-                f"Upstream task run '{value.task_run_id}' did not reach a 'COMPLETED' state."
-            )
-        return state.data
-    if kind is allow_failure:
-        return _resolve(value.value, allow_failed=True)
-    if kind is quote:
-        return value.value
-    if kind is unmapped:
-        return _resolve(value.value, allow_failed)
-    if kind is list or kind is tuple or kind is set:
-        return kind(_resolve(v, allow_failed) for v in value)
-    if isinstance(value, PrefectFutureList):
-        return [_resolve(v, allow_failed) for v in value]
-    if kind is dict:
-        return {k: _resolve(v, allow_failed) for k, v in value.items()}
-    return value
-
-
-def _wait_for(wait_for: Iterable[Any]) -> None:
-    for item in wait_for:
-        _resolve(item)
 
 
 def _task_run_name(call: TaskCall) -> str | None:
@@ -196,16 +161,15 @@ def _logger(call: TaskCall) -> Any:
 
 
 def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | None:
-    entry = scope.store.read_cache_entry(cache_key, time.time())
-    if entry is None:
-        return None
     try:
+        entry = scope.store.read_cache_entry(cache_key, time.time())
+        if entry is None:
+            return None
         value = scope.results.load(entry.result)
     except CorruptRecordError as exc:
         _logger(call).emit(
             WARNING,
-            "Cache entry %r cannot be read (%s); running the task and replacing the entry.",
-            cache_key,
+            "The cached result cannot be read (%s); running the task and replacing it.",
             exc,
         )
         return None
@@ -221,7 +185,9 @@ def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | No
     state.state_details.task_run_id = run.id
     state.state_details.flow_run_id = run.flow_run_id
     state.state_details.cache_key = cache_key
-    _logger(call).emit(INFO, "Finished in state %s", state)
+    logger = _logger(call)
+    run_hooks(call.task.on_completion_hooks, call.task, run, state, logger)  # as Prefect
+    logger.emit(INFO, "Finished in state %s", state)
     return state
 
 
@@ -243,8 +209,8 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     task = call.task
     try:
         if wait_for:
-            _wait_for(wait_for)
-        call.parameters = {k: _resolve(v) for k, v in call.parameters.items()}
+            resolve_futures_to_results(list(wait_for))
+        call.parameters = {k: resolve_futures_to_results(v) for k, v in call.parameters.items()}
     except UpstreamTaskError as exc:
         call.state = _not_ready(scope, call, exc)
         return call.state
@@ -268,8 +234,6 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     if state is None:
         state = scope.invoker.run(call)
     call.state = state
-    if scope.remember and state.type is StateType.COMPLETED:
-        scope.completed[key] = state
     if scope.flow_run is None:
         scope.store.flush()  # a standalone task run is on disk when it returns
     return state
@@ -282,11 +246,15 @@ def call_task(
     return_state: bool,
     wait_for: Iterable[Any] | None,
 ) -> Any:
-    scope = _scope()
-    call = _prepare(scope, task, args, kwargs)
-    if task.isasync:
-        return _await_call(scope, call, wait_for, return_state)
-    state = _orchestrate(scope, call, wait_for)
+    guard = enter_engine()  # a timed-out caller is not interrupted in here
+    try:
+        scope = _scope()
+        call = _prepare(scope, task, args, kwargs)
+        if task.isasync:
+            return _await_call(scope, call, wait_for, return_state)
+        state = _orchestrate(scope, call, wait_for)
+    finally:
+        leave_engine(guard)
     return state if return_state else _call_result(call, state)
 
 
@@ -310,12 +278,27 @@ async def _await_call(
 
 def _submit(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> PrefectFuture[Any]:
     ctx = contextvars.copy_context()
-    inner: Future[State[Any]] = scope.executor().submit(
-        ctx.run, _orchestrate, scope, call, wait_for
-    )
+    work = partial(ctx.run, _orchestrate_submitted, scope, call, wait_for)
+    inner: Future[State[Any]] = scope.executor().submit(work)
     if scope.futures is not None:
         scope.futures.append(inner)
-    return PrefectFuture(call, inner)
+    return PrefectFuture(call, inner, work)
+
+
+def _orchestrate_submitted(
+    scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None
+) -> State[Any]:
+    """A submitted run always ends in a state: an error of the engine itself (a bad
+    ``task_run_name``, a store failure) becomes ``Crashed``, which ``result()`` raises."""
+    try:
+        return _orchestrate(scope, call, wait_for)
+    except Exception as exc:
+        state: State[Any] = State(
+            StateType.CRASHED, message=f"Task run crashed: {type(exc).__name__}: {exc}", data=exc
+        )
+        call.state = state
+        _logger(call).emit(ERROR, "Finished in state %s", state, exc=exc)
+        return state
 
 
 def submit_task(
@@ -324,8 +307,12 @@ def submit_task(
     kwargs: dict[str, Any],
     wait_for: Iterable[Any] | None,
 ) -> PrefectFuture[Any]:
-    scope = _scope()
-    return _submit(scope, _prepare(scope, task, args, kwargs), wait_for)
+    guard = enter_engine()
+    try:
+        scope = _scope()
+        return _submit(scope, _prepare(scope, task, args, kwargs), wait_for)
+    finally:
+        leave_engine(guard)
 
 
 def _iterable(value: Any) -> bool:
@@ -345,6 +332,19 @@ def map_task(
     wait_for: Iterable[Any] | None,
 ) -> PrefectFutureList[Any]:
     """One submitted run per position of the iterable arguments, as Prefect maps."""
+    guard = enter_engine()
+    try:
+        return _map(task, args, kwargs, wait_for)
+    finally:
+        leave_engine(guard)
+
+
+def _map(
+    task: Task[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> PrefectFutureList[Any]:
     try:
         bound = task.shape.signature.bind_partial(*args, **kwargs)
     except TypeError as exc:

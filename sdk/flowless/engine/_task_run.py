@@ -8,6 +8,7 @@ Whether the task should run at all (replay, cache hit) was decided on the flow s
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -17,16 +18,14 @@ from typing import TYPE_CHECKING, Any
 from flowless.context import TaskRunContext, _task_run
 from flowless.engine._hooks import run_hooks
 from flowless.engine._outcome import crash_message, return_value_to_state
-from flowless.engine._timeouts import call_with_timeout
-from flowless.exceptions import ResultSerializationError, TaskRunTimeoutError
+from flowless.engine._timeouts import call_with_timeout, join_abandoned
+from flowless.exceptions import ResultSerializationError, StoreError, TaskRunTimeoutError
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
-from flowless.states import Completed, Crashed, Failed, State, StateType, TimedOut
+from flowless.states import Crashed, Failed, State, StateType, TimedOut
 from flowless.store import CacheEntry, Payload
 
 if TYPE_CHECKING:
-    import logging
-
     from flowless.invoke import TaskCall
     from flowless.results import Results
     from flowless.store import Store, TaskRunRecord
@@ -34,18 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskRunExecutor", "task_run_logger"]
 
-_TASK_LOGGER: logging.Logger | None = None
+_TASK_LOGGER = logging.getLogger("flowless.task_runs")
 
 #: How the engine waits between retries (a seam for tests, not a setting).
 sleep = time.sleep
 
 
 def task_run_logger(run: TaskRunRecord, task_name: str) -> RunLoggerAdapter:
-    global _TASK_LOGGER
-    if _TASK_LOGGER is None:
-        import logging
-
-        _TASK_LOGGER = logging.getLogger("flowless.task_runs")
     return RunLoggerAdapter(
         _TASK_LOGGER,
         {"task_run_name": run.name, "task_run_id": run.id, "task_name": task_name},
@@ -145,6 +139,8 @@ class TaskRunExecutor:
             kind = "exception" if exc is not None else "state"
             retries_done = run.run_count - 1
             if retries_done < task.retries and self._should_retry(call, state, logger):
+                if exc is not None:
+                    join_abandoned(exc)  # a timed-out attempt must stop before the next
                 delays = task.retry_delays
                 delay = delays[min(retries_done, len(delays) - 1)]
                 if task.retry_jitter_factor is not None:
@@ -187,7 +183,7 @@ class TaskRunExecutor:
     def _persist(self, value: Any, logger: RunLoggerAdapter) -> Payload | None:
         try:
             return self.results.dump(value)
-        except ResultSerializationError as exc:
+        except (ResultSerializationError, StoreError) as exc:
             logger.emit(
                 WARNING,
                 "Encountered an error while persisting result: %s. Execution will continue, "
@@ -234,18 +230,19 @@ class TaskRunExecutor:
         state.state_details.cache_key = call.cache_key
         call.state = state
         if state.type is StateType.COMPLETED:
-            logger.emit(INFO, "Finished in state %s", state)
             run_hooks(call.task.on_completion_hooks, call.task, call.task_run, state, logger)
+            logger.emit(INFO, "Finished in state %s", state)
         else:
-            logger.emit(ERROR, "Finished in state %s", state)
             if state.type is StateType.FAILED:
                 run_hooks(call.task.on_failure_hooks, call.task, call.task_run, state, logger)
+            logger.emit(ERROR, "Finished in state %s", state)
         return state
 
     def _stored_state(self, stored: TaskRunRecord, fallback: State[Any]) -> State[Any]:
         if stored.result is None:
             return fallback
-        return Completed(data=self.results.load(stored.result))
+        data = self.results.load(stored.result)
+        return State(StateType.COMPLETED, stored.state_name, stored.state_message, data)
 
 
 def _failure_state(exc: BaseException) -> State[Any]:

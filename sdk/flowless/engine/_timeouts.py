@@ -1,10 +1,24 @@
 """Running a function with a time limit, from any thread.
 
 Signals only work on the main thread, and tasks run on pool threads, so the function
-runs on a helper thread while the caller waits. At the deadline the caller reports the
-timeout at once, and the helper thread is asked to stop by raising an exception inside
-it at its next Python instruction (code blocked in C, such as ``time.sleep``, stops when
-that call returns). On AWS the Lambda timeout is the hard stop behind this one.
+runs on a worker thread while the caller waits. At the deadline the caller reports the
+timeout at once. The worker is then stopped by raising an exception inside it
+(``PyThreadState_SetAsyncExc``), which CPython delivers at the worker's next function
+entry or loop iteration; code blocked in C (``time.sleep``, a socket read) stops when
+that call returns.
+
+The exception is only sent while the worker runs the user's own code: one landing
+inside engine code could leave a store transaction or a lock half-done. When the user's
+code calls back into the engine (a nested task or subflow call), the engine marks the
+thread (``enter_engine``/``leave_engine``); if the deadline passes meanwhile, the worker
+is marked expired and the engine raises the timeout itself at the safe point where that
+call returns to the user's code, and refuses to start new engine work for it. Because
+CPython delivers an async exception at the next function entry, one sent just as the
+worker enters the engine fires at the engine call's first frame, before it does
+anything.
+
+A retry waits for the previous attempt's worker to stop (``join_abandoned``), so two
+attempts of one run never execute at the same time.
 """
 
 from __future__ import annotations
@@ -15,21 +29,69 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["TimeLimitExceeded", "call_with_timeout"]
+__all__ = [
+    "TimeLimitExceeded",
+    "call_with_timeout",
+    "enter_engine",
+    "join_abandoned",
+    "leave_engine",
+]
 
 T = TypeVar("T")
 
 
 class TimeLimitExceeded(BaseException):
-    """Raised inside an abandoned thread; a BaseException so ``except Exception`` in user
+    """Raised inside an abandoned worker; a BaseException so ``except Exception`` in user
     code does not swallow it."""
 
 
-def _interrupt(thread: threading.Thread) -> None:
-    if thread.ident is not None:
+class _Guard:
+    """Marks a timed worker thread: ``depth`` > 0 while it is inside engine code,
+    ``expired`` once its deadline has passed."""
+
+    __slots__ = ("depth", "expired")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.expired = False
+
+
+_local = threading.local()
+
+
+def enter_engine() -> _Guard | None:
+    """Called when user code enters the engine; a no-op on threads without a time limit."""
+    guard: _Guard | None = getattr(_local, "guard", None)
+    if guard is not None:
+        if guard.expired and guard.depth == 0:
+            raise TimeLimitExceeded
+        guard.depth += 1
+    return guard
+
+
+def leave_engine(guard: _Guard | None) -> None:
+    """Called when the engine returns to user code: the safe point to stop an expired
+    worker (its nested call has finished and been recorded)."""
+    if guard is not None:
+        guard.depth -= 1
+        if guard.expired and guard.depth == 0:
+            raise TimeLimitExceeded
+
+
+def _expire(thread: threading.Thread, guard: _Guard) -> None:
+    guard.expired = True  # first, so a worker entering the engine now stops there
+    if guard.depth == 0 and thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread.ident), ctypes.py_object(TimeLimitExceeded)
         )
+
+
+def join_abandoned(exc: BaseException) -> None:
+    """Wait until the worker behind a timeout error has stopped (no-op for other errors)."""
+    worker: threading.Thread | None = getattr(exc, "_flowless_worker", None)
+    if worker is not None:
+        worker.join()
+        exc._flowless_worker = None  # type: ignore[attr-defined]
 
 
 def call_with_timeout(
@@ -39,8 +101,10 @@ def call_with_timeout(
     outcome: dict[str, Any] = {}
     done = threading.Event()
     ctx = contextvars.copy_context()
+    guard = _Guard()
 
     def target() -> None:
+        _local.guard = guard
         try:
             outcome["value"] = ctx.run(fn)
         except TimeLimitExceeded:
@@ -50,11 +114,13 @@ def call_with_timeout(
         finally:
             done.set()
 
-    thread = threading.Thread(target=target, name="flowless-timeout", daemon=True)
-    thread.start()
+    worker = threading.Thread(target=target, name="flowless-timeout", daemon=True)
+    worker.start()
     if not done.wait(seconds):
-        _interrupt(thread)
-        raise on_timeout()
+        _expire(worker, guard)
+        error = on_timeout()
+        error._flowless_worker = worker  # type: ignore[attr-defined]
+        raise error
     if "error" in outcome:
         raise outcome["error"]
     value: T = outcome["value"]

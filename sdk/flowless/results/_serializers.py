@@ -39,12 +39,15 @@ def _json_exact(value: Any, depth: int = 0) -> bool:
 def serialize(value: Any) -> tuple[str, bytes]:
     """``(serializer, bytes)``; ``ResultSerializationError`` if neither format can do it."""
     if _json_exact(value):
-        return JSON, _ENCODER.encode(value).encode()
+        try:
+            return JSON, _ENCODER.encode(value).encode()
+        except (UnicodeEncodeError, RecursionError):
+            pass  # e.g. a lone surrogate from os.listdir: pickle keeps it exactly
     try:
         import cloudpickle
 
         return PICKLE, cloudpickle.dumps(value, protocol=5)
-    except Exception as exc:
+    except Exception as exc:  # anything pickling can raise (incl. a __reduce__'s own)
         raise ResultSerializationError(
             f"a value of type {type(value).__name__!r} cannot be serialized "
             f"({type(exc).__name__}: {exc})"

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowless.context import _flow_run, _task_run, naming
+from flowless.context import _task_run, current_flow_run, naming
 from flowless.store import FlowRunRecord, TaskRunRecord
 
-__all__ = ["attribute_of", "current_flow_run", "current_task_run"]
+__all__ = ["attribute_of", "flow_run_view", "task_run_view"]
 
 
-def current_flow_run() -> tuple[FlowRunRecord, dict[str, Any]] | None:
+def flow_run_view() -> tuple[FlowRunRecord, dict[str, Any]] | None:
     named = naming.get()
     if named is not None and isinstance(named[0], FlowRunRecord):
         return named
-    ctx = _flow_run.get()
+    ctx = current_flow_run()
     return (ctx.flow_run, ctx.parameters) if ctx is not None else None
 
 
-def current_task_run() -> tuple[TaskRunRecord, dict[str, Any]] | None:
+def task_run_view() -> tuple[TaskRunRecord, dict[str, Any]] | None:
     named = naming.get()
     if named is not None and isinstance(named[0], TaskRunRecord):
         return named

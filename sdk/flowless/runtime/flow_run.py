@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowless.runtime._views import attribute_of, current_flow_run
+from flowless.runtime._views import attribute_of, flow_run_view
 
 #: Read at access time by ``__getattr__`` (PEP 562).
 _ATTRIBUTES = (
@@ -24,4 +24,4 @@ __all__ = list(_ATTRIBUTES)
 def __getattr__(attribute: str) -> Any:
     if attribute not in _ATTRIBUTES:
         raise AttributeError(f"module 'flowless.runtime.flow_run' has no attribute {attribute!r}")
-    return attribute_of(current_flow_run(), attribute)
+    return attribute_of(flow_run_view(), attribute)

@@ -14,11 +14,13 @@ with SIGKILL can lose the last ``COMMIT_DELAY`` of records (never a completed fl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +259,30 @@ def _flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
     )
 
 
+_open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    """Quiesce every store before ``fork()``: SQLite's in-process lock bookkeeping is
+    copied into the child, so a write lock held at the moment of the fork would look
+    held forever to the child's own connection. With each store's lock taken and its
+    transaction committed, the child starts from a clean state."""
+    for store in list(_open_stores):
+        store._lock.acquire()
+        if not store._closed:
+            with contextlib.suppress(StoreError):
+                store._commit()
+
+
+def _after_fork_in_parent() -> None:
+    for store in list(_open_stores):
+        if store._lock.locked():
+            store._lock.release()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+
+
 class SQLiteStore:
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
@@ -268,7 +294,6 @@ class SQLiteStore:
         self.location = str(self.path)
         self._lock = threading.Lock()
         self._conn = self._open()
-        self._in_transaction = False
         self._closed = False
         #: Starts not yet written, by task run id (see ``start_task_run``).
         self._pending_starts: dict[str, tuple[Any, ...]] = {}
@@ -278,6 +303,7 @@ class SQLiteStore:
             target=self._commit_loop, name="flowless-sqlite-commit", daemon=True
         )
         self._committer.start()
+        _open_stores.add(self)
 
     def _open(self) -> sqlite3.Connection:
         hint = "Set FLOWLESS_HOME to a directory you can write to."
@@ -317,7 +343,7 @@ class SQLiteStore:
 
     def _mapped(self, action: str, exc: sqlite3.Error) -> StoreError:
         """The one place sqlite3 errors become flowless errors."""
-        if isinstance(exc, sqlite3.IntegrityError):
+        if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
             return RecordExistsError(f"{action}: {exc}")
         return StoreError(f"Store {self.location!r} failed to {action}: {exc}")
 
@@ -327,32 +353,36 @@ class SQLiteStore:
             return self._execute_locked(action, sql, params)
 
     def _execute_locked(self, action: str, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        # SQLite's own ``in_transaction`` is the only record of the open transaction: a
+        # copy of it could disagree after an error or an interrupt, and then hold the
+        # database's write lock with nobody to commit it.
         try:
-            if not self._in_transaction:
+            if not self._conn.in_transaction:
+                self._wake.set()  # before BEGIN: the committer is never left unaware
                 self._conn.execute("BEGIN IMMEDIATE")
-                self._in_transaction = True
-                self._wake.set()
             return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise self._mapped(action, exc) from exc
 
     def _write_pending_starts(self) -> None:
-        """Write the starts of task runs that are still running; the caller holds the lock."""
-        pending, self._pending_starts = self._pending_starts, {}
-        for params in pending.values():
-            self._execute_locked("record a task run start", _UPSERT_TASK_RUN, params)
+        """Write the starts of task runs that are still running; the caller holds the lock.
+
+        Each is removed only once written, so a failure part-way loses none."""
+        pending = self._pending_starts
+        while pending:
+            run_id = next(iter(pending))
+            self._execute_locked("record a task run start", _UPSERT_TASK_RUN, pending[run_id])
+            del pending[run_id]
 
     def _commit(self) -> None:
         """Commit the open transaction; the caller holds the lock."""
         if self._pending_starts:
             self._write_pending_starts()
-        if self._in_transaction:
+        if self._conn.in_transaction:
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self._mapped("commit", exc) from exc
-            finally:  # a failed COMMIT may leave the transaction open, or roll it back
-                self._in_transaction = self._conn.in_transaction
 
     def _commit_loop(self) -> None:
         # Sleep until a transaction opens, give it COMMIT_DELAY to gather writes, commit.
