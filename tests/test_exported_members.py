@@ -97,6 +97,7 @@ PUBLIC_MODULES = {
         "current_runtime",
         "map_task",
         "run_flow",
+        "run_flow_async",
         "submit_task",
     ],
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowless import flow, task
-from flowless.engine import _task_run
+from flowless.engine import _drivers, _task_run
 from flowless.states import State
 from flowless.store import Store, TaskRunRecord
 from flowless.tasks import Task
@@ -28,7 +28,7 @@ def flaky(failures: int, exc: type[Exception] = RuntimeError) -> object:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(_task_run, "sleep", slept.append)
+    monkeypatch.setattr(_drivers, "sleep", slept.append)
     return slept
 
 

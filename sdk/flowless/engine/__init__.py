@@ -4,7 +4,7 @@ Definitions (``Flow``, ``Task``) call into these entry points; nothing here is i
 by the definitions at module level.
 """
 
-from flowless.engine._flow_run import call_flow, run_flow
+from flowless.engine._flow_run import call_flow, run_flow, run_flow_async
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_call import call_task, map_task, submit_task
 from flowless.engine._task_run import TaskRunExecutor
@@ -17,5 +17,6 @@ __all__ = [
     "current_runtime",
     "map_task",
     "run_flow",
+    "run_flow_async",
     "submit_task",
 ]

@@ -11,11 +11,13 @@ import concurrent.futures as cf
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
 from flowless.context import FlowRunContext, _flow_run, current_flow_run, naming
+from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import call_result, crash_message, return_value_to_state
@@ -59,26 +61,12 @@ def call_flow(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     if flow.isasync:
-        return _await_flow(flow, args, kwargs, return_state, wait_for)
+        return run_flow_async(flow, args, kwargs, return_state, wait_for)
     guard = enter_engine()  # a timed-out caller is not interrupted in here
     try:
         return run_flow(flow, args, kwargs, return_state, wait_for)
     finally:
         leave_engine(guard)
-
-
-async def _await_flow(
-    flow: Flow[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    return_state: bool,
-    wait_for: Iterable[Any] | None,
-) -> Any:
-    """An async flow: the engine runs on a worker thread, which drives the body with its
-    own event loop, so the caller's loop is never blocked."""
-    import asyncio  # only async flows and tasks need it (~40 ms)
-
-    return await asyncio.to_thread(run_flow, flow, args, kwargs, return_state, wait_for)
 
 
 def _logger(record: FlowRunRecord) -> RunLoggerAdapter:
@@ -158,6 +146,46 @@ class _SubflowEntry:
         self.parent.store.finish_task_run(record)
 
 
+class _Started:
+    """A flow run that exists, has its context set, and is about to run its body."""
+
+    def __init__(
+        self,
+        flow: Flow[..., Any],
+        ctx: FlowRunContext,
+        entry: _SubflowEntry | None,
+        logger: RunLoggerAdapter,
+    ) -> None:
+        self.flow = flow
+        self.ctx = ctx
+        self.entry = entry
+        self.logger = logger
+        self.token = _flow_run.set(ctx)
+
+    def attempts(self) -> Attempts:
+        return _attempts(self.flow, self.ctx, self.logger)
+
+    def crash(self, exc: BaseException) -> None:
+        _settle(
+            self.flow,
+            self.ctx,
+            Crashed(message=crash_message(exc), data=exc),
+            self.entry,
+            self.logger,
+        )
+        if self.entry is None:
+            self.ctx.store.flush()
+
+    def leave(self) -> None:
+        _flow_run.reset(self.token)
+
+    def end(self, state: State[Any], return_state: bool) -> Any:
+        _settle(self.flow, self.ctx, state, self.entry, self.logger)
+        if self.entry is None:
+            self.ctx.store.flush()  # a finished flow run is on disk when the call returns
+        return state if return_state else call_result(state)
+
+
 def run_flow(
     flow: Flow[..., Any],
     args: tuple[Any, ...],
@@ -165,6 +193,50 @@ def run_flow(
     return_state: bool,
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
+    """Run a flow from synchronous code: the body runs on this thread."""
+    started = _start(flow, args, kwargs, wait_for)
+    if isinstance(started, State):
+        return started if return_state else call_result(started)
+    try:
+        state = drive(started.attempts(), partial(_call_body_in_time, flow, started.ctx.parameters))
+    except BaseException as exc:
+        started.crash(exc)
+        raise
+    finally:
+        started.leave()
+    return started.end(state, return_state)
+
+
+async def run_flow_async(
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    return_state: bool,
+    wait_for: Iterable[Any] | None = None,
+) -> Any:
+    """Run an async flow: its body runs on the event loop that awaits it."""
+    started = _start(flow, args, kwargs, wait_for)
+    if isinstance(started, State):
+        return started if return_state else call_result(started)
+    try:
+        body = partial(_await_body_in_time, flow, started.ctx.parameters)
+        state = await drive_async(started.attempts(), body)
+    except BaseException as exc:
+        started.crash(exc)
+        raise
+    finally:
+        started.leave()
+    return started.end(state, return_state)
+
+
+def _start(
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> _Started | State[Any]:
+    """Create the flow run and its context; or the final state at once, for a replayed
+    subflow or rejected parameters."""
     if wait_for:
         resolve_futures_to_states(list(wait_for))  # a subflow starts after its upstream ends
     parent = current_flow_run()
@@ -173,7 +245,7 @@ def run_flow(
     if entry is not None:
         replayed = entry.replayed()
         if replayed is not None:
-            return replayed if return_state else call_result(replayed)
+            return replayed
 
     now = time.time()
     record = FlowRunRecord(
@@ -196,18 +268,12 @@ def run_flow(
             parameters = validate_parameters(flow, parameters)
         record.name = _flow_run_name(flow, record, parameters)
     except (ParameterBindError, ParameterTypeError) as exc:
-        return _reject(flow, record, runtime, args, kwargs, exc, return_state)
+        return _reject(record, runtime, args, kwargs, exc)
     record.parameters = _dump(runtime.results, parameters)
 
     if entry is not None:
         entry.start()
-    try:
-        runtime.store.create_flow_run(record)
-    except RecordExistsError:  # a re-run of the parent resumes this subflow's own run
-        previous = runtime.store.read_flow_run(record.id)
-        record.run_count = previous.run_count + 1
-        record.created = previous.created
-        runtime.store.update_flow_run(record)
+    _create_or_resume(runtime, record)
 
     logger = _logger(record)
     log_prints = flow.log_prints
@@ -228,26 +294,38 @@ def run_flow(
     )
     kind = "subflow run" if parent is not None else "flow run"
     logger.emit(INFO, "Beginning %s %r for flow %r", kind, record.name, flow.name)
-    token = _flow_run.set(ctx)
+    return _Started(flow, ctx, entry, logger)
+
+
+def _create_or_resume(runtime: Runtime, record: FlowRunRecord) -> None:
     try:
-        state = _attempts(flow, ctx, logger)
-    except BaseException as exc:
-        state = Crashed(message=crash_message(exc), data=exc)
-        _settle(flow, ctx, state, entry, logger)
-        if parent is None:
-            runtime.store.flush()
-        raise
-    finally:
-        _flow_run.reset(token)
-    _settle(flow, ctx, state, entry, logger)
-    if parent is None:
-        runtime.store.flush()  # a finished flow run is on disk when the call returns
-    return state if return_state else call_result(state)
+        runtime.store.create_flow_run(record)
+    except RecordExistsError:  # a resumed parent resumes this subflow's own run
+        previous = runtime.store.read_flow_run(record.id)
+        record.run_count = previous.run_count + 1
+        record.created = previous.created
+        runtime.store.update_flow_run(record)
 
 
-def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> State[Any]:
+def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> Attempts:
+    """The attempts of one flow run, for either driver (see ``_drivers``)."""
     while True:
-        state = _run_body(flow, ctx, logger)
+        try:
+            value = yield None
+        except FlowRunTimeoutError as exc:
+            logger.emit(ERROR, "%s", exc)
+            _abandon_futures(ctx)
+            state: State[Any] = TimedOut(message=str(exc), data=exc)
+        except Exception as exc:
+            logger.emit(ERROR, "Encountered exception during execution: %r", exc, exc=exc)
+            _wait_for_futures(ctx)
+            state = Failed(
+                message=f"Flow run encountered an exception: {type(exc).__name__}: {exc}",
+                data=exc,
+            )
+        else:
+            _wait_for_futures(ctx)
+            state = return_value_to_state(value)
         if state.type is StateType.FAILED and ctx.flow_run.run_count <= flow.retries:
             logger.emit(
                 INFO,
@@ -257,44 +335,32 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
             )
             join_abandoned(state.data)  # a timed-out body must stop before the next attempt
             if flow.retry_delay_seconds:
-                time.sleep(flow.retry_delay_seconds)
+                yield flow.retry_delay_seconds
             ctx.flow_run.run_count += 1
             continue
         return state
 
 
-def _call_body(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
+def _timeout_error(flow: Flow[..., Any]) -> Callable[[], FlowRunTimeoutError]:
+    return lambda: FlowRunTimeoutError(
+        f"Flow run exceeded timeout of {flow.timeout_seconds} second(s)"
+    )
+
+
+def _call_body_in_time(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
     args, kwargs = flow.shape.split(parameters)
-    if flow.isasync:
-        import asyncio  # only async flows and tasks need it (~40 ms)
+    if flow.timeout_seconds is None:
+        return flow.fn(*args, **kwargs)
+    return call_with_timeout(
+        lambda: flow.fn(*args, **kwargs), flow.timeout_seconds, _timeout_error(flow)
+    )
 
-        return asyncio.run(flow.fn(*args, **kwargs))
-    return flow.fn(*args, **kwargs)
 
-
-def _run_body(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> State[Any]:
-    seconds = flow.timeout_seconds
-    try:
-        if seconds is None:
-            value = _call_body(flow, ctx.parameters)
-        else:
-            value = call_with_timeout(
-                lambda: _call_body(flow, ctx.parameters),
-                seconds,
-                lambda: FlowRunTimeoutError(f"Flow run exceeded timeout of {seconds} second(s)"),
-            )
-    except FlowRunTimeoutError as exc:
-        logger.emit(ERROR, "%s", exc)
-        _abandon_futures(ctx)
-        return TimedOut(message=str(exc), data=exc)
-    except Exception as exc:
-        logger.emit(ERROR, "Encountered exception during execution: %r", exc, exc=exc)
-        _wait_for_futures(ctx)
-        return Failed(
-            message=f"Flow run encountered an exception: {type(exc).__name__}: {exc}", data=exc
-        )
-    _wait_for_futures(ctx)
-    return return_value_to_state(value)
+async def _await_body_in_time(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
+    args, kwargs = flow.shape.split(parameters)
+    return await await_with_timeout(
+        flow.fn(*args, **kwargs), flow.timeout_seconds, _timeout_error(flow)
+    )
 
 
 def _wait_for_futures(ctx: FlowRunContext) -> None:
@@ -342,15 +408,14 @@ def _settle(
 
 
 def _reject(
-    flow: Flow[..., Any],
     record: FlowRunRecord,
     runtime: Runtime,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     exc: ParameterBindError | ParameterTypeError,
-    return_state: bool,
-) -> Any:
-    """Bad parameters: a Failed flow run that says why, and nothing else runs."""
+) -> State[Any]:
+    """Bad parameters: a Failed flow run that says why, and nothing else runs. Calling the
+    flow raises the error (its state's result)."""
     if not record.name:
         record.name = generate_flow_run_name()
     message = f"Validation of flow parameters failed with error: {type(exc).__name__}: {exc}"
@@ -363,10 +428,8 @@ def _reject(
     record.state_name = state.name
     record.state_message = message
     record.end_time = state.created
-    runtime.store.create_flow_run(record)
+    _create_or_resume(runtime, record)
     _ENGINE_LOGGER.error("Validation of flow parameters failed with error: %s", exc)
     _ENGINE_LOGGER.info("Finished in state %s", state)
     state.state_details.flow_run_id = record.id
-    if return_state:
-        return state
-    raise exc
+    return state

@@ -203,40 +203,54 @@ def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[An
     return state
 
 
-def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> State[Any]:
-    """Bring one prepared call to a final state (or NotReady); never raises for the task's
-    own failures, which are the returned state."""
+def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> State[Any] | None:
+    """Everything before invoking: the final state when no run is needed (an upstream
+    failed, the journal has the call, the cache has the result), else ``None``."""
     task = call.task
     try:
         if wait_for:
             resolve_futures_to_results(list(wait_for))
         call.parameters = {k: resolve_futures_to_results(v) for k, v in call.parameters.items()}
     except UpstreamTaskError as exc:
-        call.state = _not_ready(scope, call, exc)
-        return call.state
+        return _not_ready(scope, call, exc)
     if task.task_run_name is not None:
         call.task_run.name = _task_run_name(call) or call.task_run.name
-    key = (task.task_key, call.task_run.dynamic_key)
     replay = scope.replay
     if replay is not None:
-        replayed = replay.get(key)
+        replayed = replay.get((task.task_key, call.task_run.dynamic_key))
         if replayed is not None:
             _logger(call).emit(DEBUG, "Replayed from the flow run's journal: %s", replayed)
-            call.state = replayed
             return replayed
-    state = None
     cache_key = _cache_key(scope, call)
-    if cache_key is not None:
-        if not task.refresh_cache:
-            state = _from_cache(scope, call, cache_key)
-        call.cache_key = cache_key
-        call.cache_expiration = task.cache_expiration
-    if state is None:
-        state = scope.invoker.run(call)
+    if cache_key is None:
+        return None
+    call.cache_key = cache_key
+    call.cache_expiration = task.cache_expiration
+    return None if task.refresh_cache else _from_cache(scope, call, cache_key)
+
+
+def _settled(scope: Scope, call: TaskCall, state: State[Any]) -> State[Any]:
     call.state = state
     if scope.flow_run is None:
         scope.store.flush()  # a standalone task run is on disk when it returns
     return state
+
+
+def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> State[Any]:
+    """Bring one prepared call to a final state (or NotReady); never raises for the task's
+    own failures, which are the returned state."""
+    state = _decide(scope, call, wait_for)
+    return _settled(scope, call, state if state is not None else scope.invoker.run(call))
+
+
+async def _orchestrate_async(
+    scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None
+) -> State[Any]:
+    """The same for an awaited async task: its coroutine runs on the caller's loop."""
+    state = _decide(scope, call, wait_for)
+    if state is None:
+        state = await scope.invoker.arun(call)
+    return _settled(scope, call, state)
 
 
 def call_task(
@@ -268,11 +282,9 @@ def _call_result(call: TaskCall, state: State[Any]) -> Any:
 async def _await_call(
     scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None, return_state: bool
 ) -> Any:
-    """An async task awaited from async code: the synchronous engine runs on a worker
-    thread (which drives the coroutine), so the caller's event loop stays free."""
-    import asyncio  # only async flows and tasks need it (~40 ms)
-
-    state = await asyncio.to_thread(_orchestrate, scope, call, wait_for)
+    """An awaited async task: its coroutine runs on the caller's event loop, so objects
+    bound to that loop (semaphores, async clients) can be shared between tasks."""
+    state = await _orchestrate_async(scope, call, wait_for)
     return state if return_state else _call_result(call, state)
 
 

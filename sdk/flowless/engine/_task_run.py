@@ -12,10 +12,14 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
+from contextvars import Token
+from functools import partial
 from logging import ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
 from flowless.context import TaskRunContext, _task_run
+from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks
 from flowless.engine._outcome import crash_message, return_value_to_state
 from flowless.engine._timeouts import call_with_timeout, join_abandoned
@@ -34,9 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["TaskRunExecutor", "task_run_logger"]
 
 _TASK_LOGGER = logging.getLogger("flowless.task_runs")
-
-#: How the engine waits between retries (a seam for tests, not a setting).
-sleep = time.sleep
 
 
 def task_run_logger(run: TaskRunRecord, task_name: str) -> RunLoggerAdapter:
@@ -67,7 +68,15 @@ def _delay_text(delay: float) -> str:
     return f"will start {delay:g} second(s) from now" if delay > 0 else "will start immediately"
 
 
+def _timeout_error(task: Task[..., Any]) -> Callable[[], TaskRunTimeoutError]:
+    return lambda: TaskRunTimeoutError(
+        f"Task run exceeded timeout of {task.timeout_seconds} second(s)"
+    )
+
+
 def _call_fn(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
+    """One attempt from synchronous code (an async task submitted to the pool gets an
+    event loop of its own here)."""
     args, kwargs = task.shape.split(parameters)
     if task.isasync:
         import asyncio  # only async flows and tasks need it (~40 ms)
@@ -76,11 +85,19 @@ def _call_fn(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
     return task.fn(*args, **kwargs)
 
 
-def _call_fn_with_timeout(task: Task[..., Any], parameters: dict[str, Any], seconds: float) -> Any:
+def _call_fn_in_time(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
+    if task.timeout_seconds is None:
+        return _call_fn(task, parameters)
     return call_with_timeout(
-        lambda: _call_fn(task, parameters),
-        seconds,
-        lambda: TaskRunTimeoutError(f"Task run exceeded timeout of {seconds} second(s)"),
+        lambda: _call_fn(task, parameters), task.timeout_seconds, _timeout_error(task)
+    )
+
+
+async def _await_fn_in_time(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
+    """One attempt of an async task, awaited on the caller's own event loop."""
+    args, kwargs = task.shape.split(parameters)
+    return await await_with_timeout(
+        task.fn(*args, **kwargs), task.timeout_seconds, _timeout_error(task)
     )
 
 
@@ -92,6 +109,34 @@ class TaskRunExecutor:
         self.results = results
 
     def __call__(self, call: TaskCall) -> State[Any]:
+        """Run the task from synchronous code (this thread)."""
+        logger, token = self._begin(call)
+        try:
+            state = drive(
+                self._attempts(call, logger), partial(_call_fn_in_time, call.task, call.parameters)
+            )
+        except BaseException as exc:  # interrupt or exit: record the crash, then let it go on
+            self._finish(call, Crashed(message=crash_message(exc), data=exc), None, logger)
+            raise
+        finally:
+            _task_run.reset(token)
+        return self._end(call, state, logger)
+
+    async def arun(self, call: TaskCall) -> State[Any]:
+        """Run an async task on the caller's event loop."""
+        logger, token = self._begin(call)
+        try:
+            state = await drive_async(
+                self._attempts(call, logger), partial(_await_fn_in_time, call.task, call.parameters)
+            )
+        except BaseException as exc:  # cancelled, interrupted: record the crash, go on
+            self._finish(call, Crashed(message=crash_message(exc), data=exc), None, logger)
+            raise
+        finally:
+            _task_run.reset(token)
+        return self._end(call, state, logger)
+
+    def _begin(self, call: TaskCall) -> tuple[RunLoggerAdapter, Token[TaskRunContext | None]]:
         task = call.task
         run = call.task_run
         logger = task_run_logger(run, task.name)
@@ -103,30 +148,24 @@ class TaskRunExecutor:
         call.state = State(StateType.RUNNING, created=now)
         if call.log_prints:
             install_print_logging()
-        token = _task_run.set(TaskRunContext(task, run, call.parameters, logger, call.log_prints))
-        try:
-            state = self._attempts(call, logger)
-        except BaseException as exc:  # interrupt or exit: record the crash, then let it go on
-            self._finish(call, Crashed(message=crash_message(exc), data=exc), None, logger)
-            raise
-        finally:
-            _task_run.reset(token)
+        ctx = TaskRunContext(task, run, call.parameters, logger, call.log_prints)
+        return logger, _task_run.set(ctx)
+
+    def _end(self, call: TaskCall, state: State[Any], logger: RunLoggerAdapter) -> State[Any]:
         payload = None
-        if state.type is StateType.COMPLETED and task.persist_result is not False:
+        if state.type is StateType.COMPLETED and call.task.persist_result is not False:
             payload = self._persist(state.data, logger)
         return self._finish(call, state, payload, logger)
 
-    def _attempts(self, call: TaskCall, logger: RunLoggerAdapter) -> State[Any]:
+    def _attempts(self, call: TaskCall, logger: RunLoggerAdapter) -> Attempts:
+        """The attempts of one task run, for either driver (see ``_drivers``)."""
         task = call.task
         run = call.task_run
         while True:
             run.run_count += 1
             exc: Exception | None = None
             try:
-                if task.timeout_seconds is None:
-                    value = _call_fn(task, call.parameters)
-                else:
-                    value = _call_fn_with_timeout(task, call.parameters, task.timeout_seconds)
+                value = yield None
             except Exception as raised:
                 exc = raised
                 failure: Any = raised
@@ -156,7 +195,7 @@ class TaskRunExecutor:
                 )
                 call.state = State(StateType.SCHEDULED, "AwaitingRetry")
                 if delay > 0:
-                    sleep(delay)
+                    yield delay
                 call.state = State(StateType.RUNNING, "Retrying")
                 continue
             suffix = " - Retries are exhausted" if task.retries else ""

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from flowless.invoke._protocol import TaskCall
     from flowless.states import State
 
-__all__ = ["LocalInvoker"]
+__all__ = ["LocalInvoker", "TaskRunFunction"]
+
+
+class TaskRunFunction(Protocol):
+    """The task-run function (the engine's ``TaskRunExecutor``), handed in so that this
+    layer does not import the engine."""
+
+    def __call__(self, call: TaskCall) -> State[Any]: ...
+
+    async def arun(self, call: TaskCall) -> State[Any]: ...
 
 
 class LocalInvoker:
-    """Runs task runs in this process; concurrency comes from the flow run's thread pool."""
+    """Runs task runs in this process; concurrency comes from the flow run's thread pool,
+    or, for awaited async tasks, from the caller's event loop."""
 
-    def __init__(self, execute: Callable[[TaskCall], State[Any]]) -> None:
+    def __init__(self, execute: TaskRunFunction) -> None:
         self._execute = execute
 
     def run(self, call: TaskCall) -> State[Any]:
         return self._execute(call)
+
+    async def arun(self, call: TaskCall) -> State[Any]:
+        return await self._execute.arun(call)

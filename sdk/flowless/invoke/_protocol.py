@@ -46,3 +46,6 @@ class Invoker(Protocol):
     def run(self, call: TaskCall) -> State[Any]:
         """Execute the task run to a final state and return it (never raises for
         failures of the task itself; those are the returned state)."""
+
+    async def arun(self, call: TaskCall) -> State[Any]:
+        """The same, awaited from async code (an async task called with ``await``)."""
