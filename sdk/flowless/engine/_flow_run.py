@@ -20,7 +20,7 @@ from flowless.context import FlowRunContext, _flow_run, current_flow_run, naming
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
-from flowless.engine._outcome import call_result, crash_message, return_value_to_state
+from flowless.engine._outcome import call_result, crash_message, return_value_to_state, stamp
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._timeouts import (
@@ -136,14 +136,9 @@ class _SubflowEntry:
         self.parent.store.start_task_run(self.record)
 
     def finish(self, state: State[Any], payload: Payload | None) -> None:
-        record = self.record
-        record.state_type = state.type
-        record.state_name = state.name
-        record.state_message = state.message
-        record.end_time = state.created
-        record.result = payload
-        record.run_count += 1
-        self.parent.store.finish_task_run(record)
+        stamp(self.record, state, payload)
+        self.record.run_count += 1
+        self.parent.store.finish_task_run(self.record)
 
 
 class _Started:
@@ -388,11 +383,7 @@ def _settle(
     ctx.shutdown(wait=state.name not in ("TimedOut", "Crashed"))
     record = ctx.flow_run
     payload = _dump(ctx.results, state.data) if state.type is StateType.COMPLETED else None
-    record.state_type = state.type
-    record.state_name = state.name
-    record.state_message = state.message
-    record.end_time = state.created
-    record.result = payload
+    stamp(record, state, payload)
     ctx.store.update_flow_run(record)
     state.state_details.flow_run_id = record.id
     if entry is not None:
@@ -424,10 +415,7 @@ def _reject(
     if args:
         given["<positional>"] = list(args)
     record.parameters = _dump(runtime.results, given)
-    record.state_type = state.type
-    record.state_name = state.name
-    record.state_message = message
-    record.end_time = state.created
+    stamp(record, state, None)
     _create_or_resume(runtime, record)
     _ENGINE_LOGGER.error("Validation of flow parameters failed with error: %s", exc)
     _ENGINE_LOGGER.info("Finished in state %s", state)

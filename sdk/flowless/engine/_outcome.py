@@ -12,8 +12,9 @@ from typing import Any
 
 from flowless.futures import resolve_futures_to_states
 from flowless.states import State, StateType, is_state_iterable
+from flowless.store import FlowRunRecord, Payload, TaskRunRecord
 
-__all__ = ["call_result", "crash_message", "return_value_to_state"]
+__all__ = ["call_result", "crash_message", "return_value_to_state", "stamp"]
 
 _FAILED = (StateType.FAILED, StateType.CRASHED)
 
@@ -48,6 +49,15 @@ def call_result(state: State[Any]) -> Any:
     if state.type is not StateType.COMPLETED and is_state_iterable(state.data):
         return state.data
     return state.result()
+
+
+def stamp(record: FlowRunRecord | TaskRunRecord, state: State[Any], result: Payload | None) -> None:
+    """Copy a final state (and its stored result) onto the run's record."""
+    record.state_type = state.type
+    record.state_name = state.name
+    record.state_message = state.message
+    record.end_time = state.created
+    record.result = result
 
 
 def crash_message(exc: BaseException) -> str:

@@ -22,6 +22,7 @@ from flowless._annotations import unmapped
 from flowless.context import FlowRunContext, TaskRunContext, current_flow_run, naming
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import task_run_display_name, task_run_id
+from flowless.engine._outcome import stamp
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_run import task_run_logger
 from flowless.engine._timeouts import enter_engine, leave_engine
@@ -174,14 +175,11 @@ def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | No
         )
         return None
     run = call.task_run
-    now = time.time()
-    run.state_type = StateType.COMPLETED
-    run.state_name = "Cached"
-    run.start_time = run.end_time = now
+    state: State[Any] = State(StateType.COMPLETED, "Cached", data=value)
+    run.start_time = state.created
     run.cache_key = cache_key
-    run.result = entry.result
+    stamp(run, state, entry.result)
     scope.store.finish_task_run(run)
-    state: State[Any] = State(StateType.COMPLETED, "Cached", data=value, created=now)
     state.state_details.task_run_id = run.id
     state.state_details.flow_run_id = run.flow_run_id
     state.state_details.cache_key = cache_key
@@ -193,11 +191,9 @@ def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | No
 
 def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[Any]:
     run = call.task_run
-    run.state_name = "NotReady"
-    run.state_message = str(exc)
-    run.end_time = time.time()
-    scope.store.finish_task_run(run)
     state: State[Any] = State(StateType.PENDING, "NotReady", str(exc))
+    stamp(run, state, None)
+    scope.store.finish_task_run(run)
     state.state_details.task_run_id = run.id
     _logger(call).emit(ERROR, "Finished in state %s", state)
     return state

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flowless.context import TaskRunContext, _task_run
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks
-from flowless.engine._outcome import crash_message, return_value_to_state
+from flowless.engine._outcome import crash_message, return_value_to_state, stamp
 from flowless.engine._timeouts import call_with_timeout, join_abandoned
 from flowless.exceptions import ResultSerializationError, StoreError, TaskRunTimeoutError
 from flowless.logging._console import RunLoggerAdapter
@@ -241,11 +241,7 @@ class TaskRunExecutor:
         logger: RunLoggerAdapter,
     ) -> State[Any]:
         run = call.task_run
-        run.state_type = state.type
-        run.state_name = state.name
-        run.state_message = state.message
-        run.end_time = state.created
-        run.result = payload
+        stamp(run, state, payload)
         run.cache_key = call.cache_key
         stored = self.store.finish_task_run(run)
         if stored is not run and stored.state_type is StateType.COMPLETED:
