@@ -96,6 +96,7 @@ PUBLIC_MODULES = {
         "call_task",
         "current_runtime",
         "map_task",
+        "resume_flow_run",
         "run_flow",
         "run_flow_async",
         "submit_task",

@@ -4,7 +4,7 @@ Definitions (``Flow``, ``Task``) call into these entry points; nothing here is i
 by the definitions at module level.
 """
 
-from flowless.engine._flow_run import call_flow, run_flow, run_flow_async
+from flowless.engine._flow_run import call_flow, resume_flow_run, run_flow, run_flow_async
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_call import call_task, map_task, submit_task
 from flowless.engine._task_run import TaskRunExecutor
@@ -16,6 +16,7 @@ __all__ = [
     "call_task",
     "current_runtime",
     "map_task",
+    "resume_flow_run",
     "run_flow",
     "run_flow_async",
     "submit_task",

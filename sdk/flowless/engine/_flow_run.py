@@ -1,28 +1,21 @@
-"""Running a flow: create the flow run, run the body (with retries and a timeout), and
-settle its final state by Prefect's rules.
-
-A subflow call is also an entry in the parent's journal, so a re-run of the parent body
-replays a finished subflow instead of running it again.
+"""Running a flow: its body (with retries and a timeout) through the sync or async driver,
+and its final state by Prefect's rules, recorded with hooks and the closing log line.
+``_flow_setup`` brings the run into being first.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import logging
-import time
-import uuid
 from collections.abc import Callable, Iterable
 from functools import partial
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
-from flowless.context import FlowRunContext, _flow_run, current_flow_run, naming
+from flowless.context import FlowRunContext, _flow_run
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks
-from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import call_result, crash_message, return_value_to_state, stamp
-from flowless.engine._parameters import validate_parameters
-from flowless.engine._runtime import Runtime, current_runtime
+from flowless.engine._runtime import current_runtime
 from flowless.engine._timeouts import (
     call_with_timeout,
     enter_engine,
@@ -31,26 +24,23 @@ from flowless.engine._timeouts import (
 )
 from flowless.exceptions import (
     FlowRunTimeoutError,
-    ParameterBindError,
-    ParameterTypeError,
-    RecordExistsError,
-    ResultSerializationError,
-    StoreError,
 )
-from flowless.futures import resolve_futures_to_results, resolve_futures_to_states
 from flowless.logging._console import RunLoggerAdapter
-from flowless.logging._prints import install_print_logging
 from flowless.states import Crashed, Failed, State, StateType, TimedOut
-from flowless.store import FlowRunRecord, Payload, TaskRunRecord
 
 if TYPE_CHECKING:
     from flowless.flows import Flow
-    from flowless.results import Results
 
-__all__ = ["call_flow", "run_flow"]
+from flowless.engine._flow_setup import (
+    Begun,
+    SubflowEntry,
+    dump,
+    enter_flow_run,
+    load_journal,
+    start_flow_run,
+)
 
-_FLOW_LOGGER = logging.getLogger("flowless.flow_runs")
-_ENGINE_LOGGER = logging.getLogger("flowless.engine")
+__all__ = ["call_flow", "resume_flow_run", "run_flow", "run_flow_async"]
 
 
 def call_flow(
@@ -69,93 +59,12 @@ def call_flow(
         leave_engine(guard)
 
 
-def _logger(record: FlowRunRecord) -> RunLoggerAdapter:
-    return RunLoggerAdapter(
-        _FLOW_LOGGER,
-        {"flow_run_name": record.name, "flow_run_id": record.id, "flow_name": record.flow_name},
-    )
-
-
-def _dump(results: Results, value: Any) -> Payload | None:
-    """A flow's parameters or result, stored when they can be (they are not needed to
-    run it, only to show it and replay it)."""
-    try:
-        return results.dump(value)
-    except (ResultSerializationError, StoreError):
-        return None
-
-
-def _flow_run_name(flow: Flow[..., Any], record: FlowRunRecord, parameters: dict[str, Any]) -> str:
-    template = flow.flow_run_name
-    if template is None:
-        return generate_flow_run_name()
-    if callable(template):
-        token = naming.set((record, parameters))
-        try:
-            return str(template())
-        finally:
-            naming.reset(token)
-    try:
-        return template.format(**parameters)
-    except (KeyError, IndexError, AttributeError, ValueError) as exc:
-        raise ValueError(
-            f"flow_run_name {template!r} of flow {flow.name!r} cannot be formatted with the "
-            f"flow's parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
-        ) from None
-
-
-class _SubflowEntry:
-    """The parent's journal entry standing for one subflow call."""
-
-    def __init__(self, parent: FlowRunContext, flow: Flow[..., Any]) -> None:
-        self.parent = parent
-        task_key = f"flow:{flow.flow_key}"
-        dynamic_key = parent.next_dynamic_key(task_key)
-        run_id = task_run_id(parent.flow_run.id, task_key, dynamic_key)
-        self.key = (task_key, dynamic_key)
-        self.record = TaskRunRecord(
-            id=run_id,
-            flow_run_id=parent.flow_run.id,
-            task_key=task_key,
-            dynamic_key=dynamic_key,
-            name=task_run_display_name(flow.name, run_id),
-            task_name=flow.name,
-            state_type=StateType.RUNNING,
-            state_name="Running",
-        )
-        #: The child's id is derived from the entry, so a re-run finds the same child.
-        self.child_id = task_run_id(run_id, "child", 0)
-        self.record.child_flow_run_id = self.child_id
-
-    def replayed(self) -> State[Any] | None:
-        replay = self.parent.replay
-        return None if replay is None else replay.get(self.key)
-
-    def start(self) -> None:
-        self.record.start_time = time.time()
-        self.parent.store.start_task_run(self.record)
-
-    def finish(self, state: State[Any], payload: Payload | None) -> None:
-        stamp(self.record, state, payload)
-        self.record.run_count += 1
-        self.parent.store.finish_task_run(self.record)
-
-
 class _Started:
     """A flow run that exists, has its context set, and is about to run its body."""
 
-    def __init__(
-        self,
-        flow: Flow[..., Any],
-        ctx: FlowRunContext,
-        entry: _SubflowEntry | None,
-        logger: RunLoggerAdapter,
-    ) -> None:
-        self.flow = flow
-        self.ctx = ctx
-        self.entry = entry
-        self.logger = logger
-        self.token = _flow_run.set(ctx)
+    def __init__(self, begun: Begun) -> None:
+        self.flow, self.ctx, self.entry, self.logger = begun
+        self.token = _flow_run.set(self.ctx)
 
     def attempts(self) -> Attempts:
         return _attempts(self.flow, self.ctx, self.logger)
@@ -189,9 +98,10 @@ def run_flow(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     """Run a flow from synchronous code: the body runs on this thread."""
-    started = _start(flow, args, kwargs, wait_for)
-    if isinstance(started, State):
-        return started if return_state else call_result(started)
+    begun = start_flow_run(flow, args, kwargs, wait_for)
+    if isinstance(begun, State):
+        return begun if return_state else call_result(begun)
+    started = _Started(begun)
     try:
         state = drive(started.attempts(), partial(_call_body_in_time, flow, started.ctx.parameters))
     except BaseException as exc:
@@ -210,9 +120,10 @@ async def run_flow_async(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     """Run an async flow: its body runs on the event loop that awaits it."""
-    started = _start(flow, args, kwargs, wait_for)
-    if isinstance(started, State):
-        return started if return_state else call_result(started)
+    begun = start_flow_run(flow, args, kwargs, wait_for)
+    if isinstance(begun, State):
+        return begun if return_state else call_result(begun)
+    started = _Started(begun)
     try:
         body = partial(_await_body_in_time, flow, started.ctx.parameters)
         state = await drive_async(started.attempts(), body)
@@ -224,82 +135,45 @@ async def run_flow_async(
     return started.end(state, return_state)
 
 
-def _start(
-    flow: Flow[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    wait_for: Iterable[Any] | None,
-) -> _Started | State[Any]:
-    """Create the flow run and its context; or the final state at once, for a replayed
-    subflow or rejected parameters."""
-    if wait_for:
-        resolve_futures_to_states(list(wait_for))  # a subflow starts after its upstream ends
-    parent = current_flow_run()
+def resume_flow_run(flow: Flow[..., Any], flow_run_id: str, return_state: bool = False) -> Any:
+    """Continue a flow run that did not finish (its process was killed, it crashed, it
+    failed): the body runs again with the run's stored parameters, and every call that
+    completed before returns its recorded result instead of running. A run that already
+    completed is not run again; its recorded result is returned."""
     runtime = current_runtime()
-    entry = _SubflowEntry(parent, flow) if parent is not None else None
-    if entry is not None:
-        replayed = entry.replayed()
-        if replayed is not None:
-            return replayed
-
-    now = time.time()
-    record = FlowRunRecord(
-        id=entry.child_id if entry is not None else str(uuid.uuid4()),
-        name="",
-        flow_name=flow.name,
-        state_type=StateType.RUNNING,
-        state_name="Running",
-        parent_flow_run_id=parent.flow_run.id if parent is not None else None,
-        parent_task_run_id=entry.record.id if entry is not None else None,
-        created=now,
-        start_time=now,
-        run_count=1,
-    )
+    record = runtime.store.read_flow_run(flow_run_id)
+    if record.flow_name != flow.name:
+        raise ValueError(
+            f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
+            f"not of {flow.name!r}."
+        )
+    if record.state_type is StateType.COMPLETED:
+        value = runtime.results.load(record.result) if record.result is not None else None
+        done: State[Any] = State(
+            StateType.COMPLETED, record.state_name, record.state_message, value
+        )
+        done.state_details.flow_run_id = record.id
+        return done if return_state else call_result(done)
+    if record.parameters is None:
+        raise ValueError(
+            f"Flow run {record.name!r} cannot be resumed: its parameters were not stored "
+            "(they could not be serialized)."
+        )
+    parameters = runtime.results.load(record.parameters)
+    record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None
+    record.end_time = None
+    record.result = None
+    runtime.store.update_flow_run(record)
+    replay = load_journal(runtime, record.id)
+    started = _Started(enter_flow_run(flow, record, parameters, runtime, None, None, replay))
     try:
-        parameters = flow.shape.bind(args, kwargs)
-        if parent is not None:
-            parameters = {k: resolve_futures_to_results(v) for k, v in parameters.items()}
-        if flow.validate_parameters:
-            parameters = validate_parameters(flow, parameters)
-        record.name = _flow_run_name(flow, record, parameters)
-    except (ParameterBindError, ParameterTypeError) as exc:
-        return _reject(record, runtime, args, kwargs, exc)
-    record.parameters = _dump(runtime.results, parameters)
-
-    if entry is not None:
-        entry.start()
-    _create_or_resume(runtime, record)
-
-    logger = _logger(record)
-    log_prints = flow.log_prints
-    if log_prints is None:
-        log_prints = parent.log_prints if parent is not None else False
-    if log_prints:
-        install_print_logging()
-    ctx = FlowRunContext(
-        flow,
-        record,
-        parameters,
-        runtime.store,
-        runtime.results,
-        runtime.invoker,
-        runtime.settings,
-        logger,
-        log_prints,
-    )
-    kind = "subflow run" if parent is not None else "flow run"
-    logger.emit(INFO, "Beginning %s %r for flow %r", kind, record.name, flow.name)
-    return _Started(flow, ctx, entry, logger)
-
-
-def _create_or_resume(runtime: Runtime, record: FlowRunRecord) -> None:
-    try:
-        runtime.store.create_flow_run(record)
-    except RecordExistsError:  # a resumed parent resumes this subflow's own run
-        previous = runtime.store.read_flow_run(record.id)
-        record.run_count = previous.run_count + 1
-        record.created = previous.created
-        runtime.store.update_flow_run(record)
+        state = drive(started.attempts(), partial(_call_body_in_time, flow, parameters))
+    except BaseException as exc:
+        started.crash(exc)
+        raise
+    finally:
+        started.leave()
+    return started.end(state, return_state)
 
 
 def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> Attempts:
@@ -376,13 +250,13 @@ def _settle(
     flow: Flow[..., Any],
     ctx: FlowRunContext,
     state: State[Any],
-    entry: _SubflowEntry | None,
+    entry: SubflowEntry | None,
     logger: RunLoggerAdapter,
 ) -> None:
     """Record the final state, close the task runner, log, and run hooks."""
     ctx.shutdown(wait=state.name not in ("TimedOut", "Crashed"))
     record = ctx.flow_run
-    payload = _dump(ctx.results, state.data) if state.type is StateType.COMPLETED else None
+    payload = dump(ctx.results, state.data) if state.type is StateType.COMPLETED else None
     stamp(record, state, payload)
     ctx.store.update_flow_run(record)
     state.state_details.flow_run_id = record.id
@@ -396,28 +270,3 @@ def _settle(
     }.get(state.type, [])
     run_hooks(hooks, flow, record, state, logger)
     logger.emit(INFO, "Finished in state %s", state)
-
-
-def _reject(
-    record: FlowRunRecord,
-    runtime: Runtime,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    exc: ParameterBindError | ParameterTypeError,
-) -> State[Any]:
-    """Bad parameters: a Failed flow run that says why, and nothing else runs. Calling the
-    flow raises the error (its state's result)."""
-    if not record.name:
-        record.name = generate_flow_run_name()
-    message = f"Validation of flow parameters failed with error: {type(exc).__name__}: {exc}"
-    state = Failed(message=message, data=exc)
-    given = dict(kwargs)
-    if args:
-        given["<positional>"] = list(args)
-    record.parameters = _dump(runtime.results, given)
-    stamp(record, state, None)
-    _create_or_resume(runtime, record)
-    _ENGINE_LOGGER.error("Validation of flow parameters failed with error: %s", exc)
-    _ENGINE_LOGGER.info("Finished in state %s", state)
-    state.state_details.flow_run_id = record.id
-    return state

@@ -15,7 +15,6 @@ with SIGKILL can lose the last ``COMMIT_DELAY`` of records (never a completed fl
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
@@ -31,233 +30,28 @@ from flowless.exceptions import (
     StoreError,
     StoreUnavailableError,
 )
-from flowless.states import StateType
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
-    Payload,
     TaskRunRecord,
+)
+from flowless.store._sqlite_rows import (
+    FLOW_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TASK_COLUMNS,
+    UPSERT_TASK_RUN,
+    flow_run_from_row,
+    flow_run_params,
+    number,
+    payload_columns,
+    task_run_from_row,
+    task_run_params,
+    to_payload,
 )
 
 __all__ = ["SQLiteStore"]
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS flow_runs (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    flow_name TEXT NOT NULL,
-    state_type TEXT NOT NULL,
-    state_name TEXT NOT NULL,
-    state_message TEXT,
-    parameters_serializer TEXT,
-    parameters BLOB,
-    parameters_location TEXT,
-    parent_flow_run_id TEXT,
-    parent_task_run_id TEXT,
-    deployment_id TEXT,
-    created REAL NOT NULL,
-    start_time REAL,
-    end_time REAL,
-    run_count INTEGER NOT NULL,
-    result_serializer TEXT,
-    result BLOB,
-    result_location TEXT,
-    tags TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created);
-CREATE TABLE IF NOT EXISTS task_runs (
-    id TEXT PRIMARY KEY,
-    flow_run_id TEXT,
-    task_key TEXT NOT NULL,
-    dynamic_key INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    task_name TEXT NOT NULL,
-    state_type TEXT NOT NULL,
-    state_name TEXT NOT NULL,
-    state_message TEXT,
-    run_count INTEGER NOT NULL,
-    start_time REAL,
-    end_time REAL,
-    cache_key TEXT,
-    result_serializer TEXT,
-    result BLOB,
-    result_location TEXT,
-    child_flow_run_id TEXT,
-    tags TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS task_runs_by_flow_run ON task_runs (flow_run_id);
-CREATE TABLE IF NOT EXISTS cache_entries (
-    key TEXT PRIMARY KEY,
-    result_serializer TEXT NOT NULL,
-    result BLOB,
-    result_location TEXT,
-    created REAL NOT NULL,
-    expires REAL
-);
-"""
-
-_FLOW_COLUMNS = (
-    "id, name, flow_name, state_type, state_name, state_message, parameters_serializer, "
-    "parameters, parameters_location, parent_flow_run_id, parent_task_run_id, deployment_id, "
-    "created, start_time, end_time, run_count, result_serializer, result, result_location, tags"
-)
-_TASK_COLUMNS = (
-    "id, flow_run_id, task_key, dynamic_key, name, task_name, state_type, state_name, "
-    "state_message, run_count, start_time, end_time, cache_key, result_serializer, result, "
-    "result_location, child_flow_run_id, tags"
-)
-_TASK_PLACEHOLDERS = ", ".join("?" * 18)
-_TASK_UPDATES = ", ".join(
-    f"{c.strip()} = excluded.{c.strip()}" for c in _TASK_COLUMNS.split(",")[4:]
-)
-_COMPLETED = StateType.COMPLETED.value
-#: Insert a task run, or update it unless it is already COMPLETED (completion is final).
-_UPSERT_TASK_RUN = (
-    f"INSERT INTO task_runs ({_TASK_COLUMNS}) VALUES ({_TASK_PLACEHOLDERS}) "
-    f"ON CONFLICT (id) DO UPDATE SET {_TASK_UPDATES} "
-    f"WHERE task_runs.state_type != '{_COMPLETED}'"
-)
-
-
-def _payload_columns(payload: Payload | None) -> tuple[str | None, bytes | None, str | None]:
-    if payload is None:
-        return None, None, None
-    return payload.serializer, payload.data, payload.location
-
-
-def _payload(serializer: Any, data: Any, location: Any) -> Payload | None:
-    if serializer is None:
-        return None
-    if not isinstance(serializer, str):
-        raise ValueError(f"serializer is {serializer!r}")
-    if data is not None and not isinstance(data, bytes):
-        raise ValueError(f"payload is {type(data).__name__}, not bytes")
-    if location is not None and not isinstance(location, str):
-        raise ValueError(f"payload location is {location!r}")
-    return Payload(serializer, data, location)
-
-
-def _text(value: Any, column: str, *, optional: bool = False) -> Any:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{column} is {value!r}, not text")
-    return value
-
-
-def _number(value: Any, column: str, *, optional: bool = False) -> Any:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{column} is {value!r}, not a number")
-    return value
-
-
-def _tags(value: Any) -> list[str]:
-    tags = json.loads(value)
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ValueError(f"tags is {value!r}")
-    return tags
-
-
-def _tags_text(tags: list[str]) -> str:
-    return json.dumps(tags) if tags else "[]"
-
-
-def _state_type(value: Any) -> StateType:
-    try:
-        return StateType(value)
-    except ValueError:
-        raise ValueError(f"state_type is {value!r}, not a state type") from None
-
-
-def _flow_run_from_row(row: tuple[Any, ...]) -> FlowRunRecord:
-    return FlowRunRecord(
-        id=_text(row[0], "id"),
-        name=_text(row[1], "name"),
-        flow_name=_text(row[2], "flow_name"),
-        state_type=_state_type(row[3]),
-        state_name=_text(row[4], "state_name"),
-        state_message=_text(row[5], "state_message", optional=True),
-        parameters=_payload(row[6], row[7], row[8]),
-        parent_flow_run_id=_text(row[9], "parent_flow_run_id", optional=True),
-        parent_task_run_id=_text(row[10], "parent_task_run_id", optional=True),
-        deployment_id=_text(row[11], "deployment_id", optional=True),
-        created=_number(row[12], "created"),
-        start_time=_number(row[13], "start_time", optional=True),
-        end_time=_number(row[14], "end_time", optional=True),
-        run_count=_number(row[15], "run_count"),
-        result=_payload(row[16], row[17], row[18]),
-        tags=_tags(row[19]),
-    )
-
-
-def _task_run_from_row(row: tuple[Any, ...]) -> TaskRunRecord:
-    return TaskRunRecord(
-        id=_text(row[0], "id"),
-        flow_run_id=_text(row[1], "flow_run_id", optional=True),
-        task_key=_text(row[2], "task_key"),
-        dynamic_key=_number(row[3], "dynamic_key"),
-        name=_text(row[4], "name"),
-        task_name=_text(row[5], "task_name"),
-        state_type=_state_type(row[6]),
-        state_name=_text(row[7], "state_name"),
-        state_message=_text(row[8], "state_message", optional=True),
-        run_count=_number(row[9], "run_count"),
-        start_time=_number(row[10], "start_time", optional=True),
-        end_time=_number(row[11], "end_time", optional=True),
-        cache_key=_text(row[12], "cache_key", optional=True),
-        result=_payload(row[13], row[14], row[15]),
-        child_flow_run_id=_text(row[16], "child_flow_run_id", optional=True),
-        tags=_tags(row[17]),
-    )
-
-
-def _task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
-    return (
-        run.id,
-        run.flow_run_id,
-        run.task_key,
-        run.dynamic_key,
-        run.name,
-        run.task_name,
-        run.state_type.value,
-        run.state_name,
-        run.state_message,
-        run.run_count,
-        run.start_time,
-        run.end_time,
-        run.cache_key,
-        *_payload_columns(run.result),
-        run.child_flow_run_id,
-        _tags_text(run.tags),
-    )
-
-
-def _flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
-    return (
-        run.id,
-        run.name,
-        run.flow_name,
-        run.state_type.value,
-        run.state_name,
-        run.state_message,
-        *_payload_columns(run.parameters),
-        run.parent_flow_run_id,
-        run.parent_task_run_id,
-        run.deployment_id,
-        run.created,
-        run.start_time,
-        run.end_time,
-        run.run_count,
-        *_payload_columns(run.result),
-        _tags_text(run.tags),
-    )
-
 
 _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
@@ -320,7 +114,7 @@ class SQLiteStore:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -371,7 +165,7 @@ class SQLiteStore:
         pending = self._pending_starts
         while pending:
             run_id = next(iter(pending))
-            self._execute_locked("record a task run start", _UPSERT_TASK_RUN, pending[run_id])
+            self._execute_locked("record a task run start", UPSERT_TASK_RUN, pending[run_id])
             del pending[run_id]
 
     def _commit(self) -> None:
@@ -414,16 +208,16 @@ class SQLiteStore:
         try:
             self._execute(
                 "create a flow run",
-                f"INSERT INTO flow_runs ({_FLOW_COLUMNS}) VALUES ({', '.join('?' * 20)})",
-                _flow_run_params(run),
+                f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+                flow_run_params(run),
             )
         except RecordExistsError:
             raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
 
     def update_flow_run(self, run: FlowRunRecord) -> None:
-        columns = [c.strip() for c in _FLOW_COLUMNS.split(",")]
+        columns = [c.strip() for c in FLOW_COLUMNS.split(",")]
         assignments = ", ".join(f"{c} = ?" for c in columns[1:])
-        params = _flow_run_params(run)
+        params = flow_run_params(run)
         cursor = self._execute(
             "update a flow run",
             f"UPDATE flow_runs SET {assignments} WHERE id = ?",
@@ -435,13 +229,13 @@ class SQLiteStore:
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
         rows = self._query(
             "read a flow run",
-            f"SELECT {_FLOW_COLUMNS} FROM flow_runs WHERE id = ?",
+            f"SELECT {FLOW_COLUMNS} FROM flow_runs WHERE id = ?",
             (flow_run_id,),
         )
         if not rows:
             raise RecordNotFoundError(f"Flow run {flow_run_id!r} not found in {self.location!r}.")
         try:
-            return _flow_run_from_row(rows[0])
+            return flow_run_from_row(rows[0])
         except (ValueError, TypeError) as exc:
             raise CorruptRecordError(
                 f"Flow run {flow_run_id!r} in {self.location!r} is corrupt: {exc}"
@@ -453,14 +247,14 @@ class SQLiteStore:
         where, params = ("WHERE flow_name = ?", (flow_name,)) if flow_name else ("", ())
         rows = self._query(
             "list flow runs",
-            f"SELECT {_FLOW_COLUMNS} FROM flow_runs {where} "
+            f"SELECT {FLOW_COLUMNS} FROM flow_runs {where} "
             "ORDER BY created DESC, rowid DESC LIMIT ?",
             (*params, limit),
         )
         out: list[FlowRunRecord | CorruptRecord] = []
         for row in rows:
             try:
-                out.append(_flow_run_from_row(row))
+                out.append(flow_run_from_row(row))
             except (ValueError, TypeError) as exc:
                 out.append(CorruptRecord("flow run", str(row[0]), str(exc)))
         return out
@@ -472,7 +266,7 @@ class SQLiteStore:
         commit (or an in-process read) happens. A run that finishes first replaces its
         start before any other process could have seen it, so skipping the write changes
         nothing anyone can observe, and saves a statement per fast task run."""
-        params = _task_run_params(run)
+        params = task_run_params(run)
         with self._lock:
             self._pending_starts[run.id] = params
             self._wake.set()
@@ -481,15 +275,15 @@ class SQLiteStore:
         with self._lock:
             self._pending_starts.pop(run.id, None)
             cursor = self._execute_locked(
-                "record a task run result", _UPSERT_TASK_RUN, _task_run_params(run)
+                "record a task run result", UPSERT_TASK_RUN, task_run_params(run)
             )
         if cursor.rowcount:
             return run
         rows = self._query(
-            "read a task run", f"SELECT {_TASK_COLUMNS} FROM task_runs WHERE id = ?", (run.id,)
+            "read a task run", f"SELECT {TASK_COLUMNS} FROM task_runs WHERE id = ?", (run.id,)
         )
         try:
-            return _task_run_from_row(rows[0])
+            return task_run_from_row(rows[0])
         except (ValueError, TypeError, IndexError) as exc:
             raise CorruptRecordError(
                 f"Task run {run.id!r} in {self.location!r} is corrupt: {exc}"
@@ -501,14 +295,14 @@ class SQLiteStore:
                 self._write_pending_starts()
         rows = self._query(
             "read task runs",
-            f"SELECT {_TASK_COLUMNS} FROM task_runs WHERE flow_run_id = ? "
+            f"SELECT {TASK_COLUMNS} FROM task_runs WHERE flow_run_id = ? "
             "ORDER BY start_time, rowid",
             (flow_run_id,),
         )
         out: list[TaskRunRecord | CorruptRecord] = []
         for row in rows:
             try:
-                out.append(_task_run_from_row(row))
+                out.append(task_run_from_row(row))
             except (ValueError, TypeError) as exc:
                 out.append(CorruptRecord("task run", str(row[0]), str(exc)))
         return out
@@ -526,14 +320,14 @@ class SQLiteStore:
             return None
         row = rows[0]
         try:
-            payload = _payload(row[1], row[2], row[3])
+            payload = to_payload(row[1], row[2], row[3])
             if payload is None:
                 raise ValueError("it has no result")
             entry = CacheEntry(
                 key=key,
                 result=payload,
-                created=_number(row[4], "created"),
-                expires=_number(row[5], "expires", optional=True),
+                created=number(row[4], "created"),
+                expires=number(row[5], "expires", optional=True),
             )
         except (ValueError, TypeError) as exc:
             raise CorruptRecordError(
@@ -547,7 +341,7 @@ class SQLiteStore:
             "INSERT OR REPLACE INTO cache_entries "
             "(key, result_serializer, result, result_location, created, expires) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (entry.key, *_payload_columns(entry.result), entry.created, entry.expires),
+            (entry.key, *payload_columns(entry.result), entry.created, entry.expires),
         )
 
     def close(self) -> None:

@@ -1,0 +1,294 @@
+"""Bringing a flow run into being: a new run (parameters bound, validated, named,
+recorded), a subflow's entry in its parent's journal, a run resumed with its journal, or
+a run rejected for bad parameters. ``_flow_run`` then runs the body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from logging import INFO
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from flowless.context import FlowRunContext, current_flow_run, naming
+from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
+from flowless.engine._outcome import stamp
+from flowless.engine._parameters import validate_parameters
+from flowless.engine._runtime import Runtime, current_runtime
+from flowless.exceptions import (
+    CorruptRecordError,
+    ParameterBindError,
+    ParameterTypeError,
+    RecordExistsError,
+    ResultSerializationError,
+    StoreError,
+)
+from flowless.futures import resolve_futures_to_results, resolve_futures_to_states
+from flowless.logging._console import RunLoggerAdapter
+from flowless.logging._prints import install_print_logging
+from flowless.states import Failed, State, StateType
+from flowless.store import FlowRunRecord, Payload, TaskRunRecord
+
+if TYPE_CHECKING:
+    from flowless.flows import Flow
+    from flowless.results import Results
+
+__all__ = [
+    "Begun",
+    "SubflowEntry",
+    "create_or_resume",
+    "dump",
+    "enter_flow_run",
+    "flow_run_name",
+    "load_journal",
+    "reject",
+    "run_logger",
+    "start_flow_run",
+]
+
+_FLOW_LOGGER = logging.getLogger("flowless.flow_runs")
+
+
+_ENGINE_LOGGER = logging.getLogger("flowless.engine")
+
+
+def run_logger(record: FlowRunRecord) -> RunLoggerAdapter:
+    return RunLoggerAdapter(
+        _FLOW_LOGGER,
+        {"flow_run_name": record.name, "flow_run_id": record.id, "flow_name": record.flow_name},
+    )
+
+
+def dump(results: Results, value: Any) -> Payload | None:
+    """A flow's parameters or result, stored when they can be (they are not needed to
+    run it, only to show it and replay it)."""
+    try:
+        return results.dump(value)
+    except (ResultSerializationError, StoreError):
+        return None
+
+
+def flow_run_name(flow: Flow[..., Any], record: FlowRunRecord, parameters: dict[str, Any]) -> str:
+    template = flow.flow_run_name
+    if template is None:
+        return generate_flow_run_name()
+    if callable(template):
+        token = naming.set((record, parameters))
+        try:
+            return str(template())
+        finally:
+            naming.reset(token)
+    try:
+        return template.format(**parameters)
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"flow_run_name {template!r} of flow {flow.name!r} cannot be formatted with the "
+            f"flow's parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+class Begun(NamedTuple):
+    """A flow run that exists and has its context, ready for its body to run."""
+
+    flow: Flow[..., Any]
+    ctx: FlowRunContext
+    entry: SubflowEntry | None
+    logger: RunLoggerAdapter
+
+
+class SubflowEntry:
+    """The parent's journal entry standing for one subflow call."""
+
+    def __init__(self, parent: FlowRunContext, flow: Flow[..., Any]) -> None:
+        self.parent = parent
+        task_key = f"flow:{flow.flow_key}"
+        dynamic_key = parent.next_dynamic_key(task_key)
+        run_id = task_run_id(parent.flow_run.id, task_key, dynamic_key)
+        self.key = (task_key, dynamic_key)
+        self.record = TaskRunRecord(
+            id=run_id,
+            flow_run_id=parent.flow_run.id,
+            task_key=task_key,
+            dynamic_key=dynamic_key,
+            name=task_run_display_name(flow.name, run_id),
+            task_name=flow.name,
+            state_type=StateType.RUNNING,
+            state_name="Running",
+        )
+        #: The child's id is derived from the entry, so a re-run finds the same child.
+        self.child_id = task_run_id(run_id, "child", 0)
+        self.record.child_flow_run_id = self.child_id
+
+    def replayed(self) -> State[Any] | None:
+        replay = self.parent.replay
+        return None if replay is None else replay.get(self.key)
+
+    def start(self) -> None:
+        self.record.start_time = time.time()
+        self.parent.store.start_task_run(self.record)
+
+    def finish(self, state: State[Any], payload: Payload | None) -> None:
+        stamp(self.record, state, payload)
+        self.record.run_count += 1
+        self.parent.store.finish_task_run(self.record)
+
+
+def start_flow_run(
+    flow: Flow[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+) -> Begun | State[Any]:
+    """Create the flow run and its context; or the final state at once, for a replayed
+    subflow or rejected parameters."""
+    if wait_for:
+        resolve_futures_to_states(list(wait_for))  # a subflow starts after its upstream ends
+    parent = current_flow_run()
+    runtime = current_runtime()
+    entry = SubflowEntry(parent, flow) if parent is not None else None
+    if entry is not None:
+        replayed = entry.replayed()
+        if replayed is not None:
+            return replayed
+
+    now = time.time()
+    record = FlowRunRecord(
+        id=entry.child_id if entry is not None else str(uuid.uuid4()),
+        name="",
+        flow_name=flow.name,
+        state_type=StateType.RUNNING,
+        state_name="Running",
+        parent_flow_run_id=parent.flow_run.id if parent is not None else None,
+        parent_task_run_id=entry.record.id if entry is not None else None,
+        created=now,
+        start_time=now,
+        run_count=1,
+    )
+    try:
+        parameters = flow.shape.bind(args, kwargs)
+        if parent is not None:
+            parameters = {k: resolve_futures_to_results(v) for k, v in parameters.items()}
+        if flow.validate_parameters:
+            parameters = validate_parameters(flow, parameters)
+        record.name = flow_run_name(flow, record, parameters)
+    except (ParameterBindError, ParameterTypeError) as exc:
+        return reject(record, runtime, args, kwargs, exc)
+    record.parameters = dump(runtime.results, parameters)
+
+    if entry is not None:
+        entry.start()
+    resumed = create_or_resume(runtime, record)
+    if parent is None:
+        runtime.store.flush()  # the run exists on disk from its first moment
+    replay = load_journal(runtime, record.id) if resumed else None
+    return enter_flow_run(flow, record, parameters, runtime, parent, entry, replay)
+
+
+def enter_flow_run(
+    flow: Flow[..., Any],
+    record: FlowRunRecord,
+    parameters: dict[str, Any],
+    runtime: Runtime,
+    parent: FlowRunContext | None,
+    entry: SubflowEntry | None,
+    replay: dict[tuple[str, int], State[Any]] | None,
+) -> Begun:
+    logger = run_logger(record)
+    log_prints = flow.log_prints
+    if log_prints is None:
+        log_prints = parent.log_prints if parent is not None else False
+    if log_prints:
+        install_print_logging()
+    ctx = FlowRunContext(
+        flow,
+        record,
+        parameters,
+        runtime.store,
+        runtime.results,
+        runtime.invoker,
+        runtime.settings,
+        logger,
+        log_prints,
+    )
+    ctx.replay = replay
+    kind = "subflow run" if parent is not None else "flow run"
+    if replay is None:
+        logger.emit(INFO, "Beginning %s %r for flow %r", kind, record.name, flow.name)
+    else:
+        logger.emit(
+            INFO,
+            "Resuming %s %r for flow %r: %d completed call(s) will replay from its journal",
+            kind,
+            record.name,
+            flow.name,
+            len(replay),
+        )
+    return Begun(flow, ctx, entry, logger)
+
+
+def create_or_resume(runtime: Runtime, record: FlowRunRecord) -> bool:
+    """Create the run; ``True`` if it already existed (a resumed parent meets its
+    unfinished subflow's run again, under the same derived id)."""
+    try:
+        runtime.store.create_flow_run(record)
+    except RecordExistsError:
+        previous = runtime.store.read_flow_run(record.id)
+        record.run_count = previous.run_count
+        record.created = previous.created
+        runtime.store.update_flow_run(record)
+        return True
+    return False
+
+
+def load_journal(runtime: Runtime, flow_run_id: str) -> dict[tuple[str, int], State[Any]]:
+    """The completed calls of a flow run, with their results, ready to replay. A call whose
+    result is missing or unreadable is left out: it runs again."""
+    journal: dict[tuple[str, int], State[Any]] = {}
+    for item in runtime.store.read_task_runs(flow_run_id):
+        if (
+            isinstance(item, TaskRunRecord)
+            and item.state_type is StateType.COMPLETED
+            and item.result is not None
+        ):
+            try:
+                value = runtime.results.load(item.result)
+            except CorruptRecordError:
+                continue
+            state: State[Any] = State(
+                StateType.COMPLETED,
+                item.state_name,
+                item.state_message,
+                value,
+                created=item.end_time,
+            )
+            state.state_details.task_run_id = item.id
+            state.state_details.flow_run_id = flow_run_id
+            journal[(item.task_key, item.dynamic_key)] = state
+    return journal
+
+
+def reject(
+    record: FlowRunRecord,
+    runtime: Runtime,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    exc: ParameterBindError | ParameterTypeError,
+) -> State[Any]:
+    """Bad parameters: a Failed flow run that says why, and nothing else runs. Calling the
+    flow raises the error (its state's result)."""
+    if not record.name:
+        record.name = generate_flow_run_name()
+    message = f"Validation of flow parameters failed with error: {type(exc).__name__}: {exc}"
+    state = Failed(message=message, data=exc)
+    given = dict(kwargs)
+    if args:
+        given["<positional>"] = list(args)
+    record.parameters = dump(runtime.results, given)
+    stamp(record, state, None)
+    create_or_resume(runtime, record)
+    _ENGINE_LOGGER.error("Validation of flow parameters failed with error: %s", exc)
+    _ENGINE_LOGGER.info("Finished in state %s", state)
+    state.state_details.flow_run_id = record.id
+    return state

@@ -1,0 +1,266 @@
+"""The SQLite store's schema, and the mapping between its rows and the records.
+
+Rows are checked column by column on the way in: a row that is not what the schema says
+(edited by hand, written by a bug) raises ``ValueError``/``TypeError`` naming the column,
+which the store turns into a ``CorruptRecord`` or ``CorruptRecordError``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flowless.states import StateType
+from flowless.store._records import (
+    FlowRunRecord,
+    Payload,
+    TaskRunRecord,
+)
+
+__all__ = [
+    "COMPLETED",
+    "FLOW_COLUMNS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "TASK_COLUMNS",
+    "TASK_PLACEHOLDERS",
+    "TASK_UPDATES",
+    "UPSERT_TASK_RUN",
+    "flow_run_from_row",
+    "flow_run_params",
+    "number",
+    "to_payload",
+    "payload_columns",
+    "state_type",
+    "tags",
+    "tags_text",
+    "task_run_from_row",
+    "task_run_params",
+    "text",
+]
+
+SCHEMA_VERSION = 1
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS flow_runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    flow_name TEXT NOT NULL,
+    state_type TEXT NOT NULL,
+    state_name TEXT NOT NULL,
+    state_message TEXT,
+    parameters_serializer TEXT,
+    parameters BLOB,
+    parameters_location TEXT,
+    parent_flow_run_id TEXT,
+    parent_task_run_id TEXT,
+    deployment_id TEXT,
+    created REAL NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    run_count INTEGER NOT NULL,
+    result_serializer TEXT,
+    result BLOB,
+    result_location TEXT,
+    tags TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created);
+CREATE TABLE IF NOT EXISTS task_runs (
+    id TEXT PRIMARY KEY,
+    flow_run_id TEXT,
+    task_key TEXT NOT NULL,
+    dynamic_key INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    state_type TEXT NOT NULL,
+    state_name TEXT NOT NULL,
+    state_message TEXT,
+    run_count INTEGER NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    cache_key TEXT,
+    result_serializer TEXT,
+    result BLOB,
+    result_location TEXT,
+    child_flow_run_id TEXT,
+    tags TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS task_runs_by_flow_run ON task_runs (flow_run_id);
+CREATE TABLE IF NOT EXISTS cache_entries (
+    key TEXT PRIMARY KEY,
+    result_serializer TEXT NOT NULL,
+    result BLOB,
+    result_location TEXT,
+    created REAL NOT NULL,
+    expires REAL
+);
+"""
+
+
+FLOW_COLUMNS = (
+    "id, name, flow_name, state_type, state_name, state_message, parameters_serializer, "
+    "parameters, parameters_location, parent_flow_run_id, parent_task_run_id, deployment_id, "
+    "created, start_time, end_time, run_count, result_serializer, result, result_location, tags"
+)
+
+
+TASK_COLUMNS = (
+    "id, flow_run_id, task_key, dynamic_key, name, task_name, state_type, state_name, "
+    "state_message, run_count, start_time, end_time, cache_key, result_serializer, result, "
+    "result_location, child_flow_run_id, tags"
+)
+
+
+TASK_PLACEHOLDERS = ", ".join("?" * 18)
+
+
+TASK_UPDATES = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TASK_COLUMNS.split(",")[4:])
+
+
+COMPLETED = StateType.COMPLETED.value
+#: Insert a task run, or update it unless it is already COMPLETED (completion is final).
+
+
+UPSERT_TASK_RUN = (
+    f"INSERT INTO task_runs ({TASK_COLUMNS}) VALUES ({TASK_PLACEHOLDERS}) "
+    f"ON CONFLICT (id) DO UPDATE SET {TASK_UPDATES} "
+    f"WHERE task_runs.state_type != '{COMPLETED}'"
+)
+
+
+def payload_columns(payload: Payload | None) -> tuple[str | None, bytes | None, str | None]:
+    if payload is None:
+        return None, None, None
+    return payload.serializer, payload.data, payload.location
+
+
+def to_payload(serializer: Any, data: Any, location: Any) -> Payload | None:
+    if serializer is None:
+        return None
+    if not isinstance(serializer, str):
+        raise ValueError(f"serializer is {serializer!r}")
+    if data is not None and not isinstance(data, bytes):
+        raise ValueError(f"payload is {type(data).__name__}, not bytes")
+    if location is not None and not isinstance(location, str):
+        raise ValueError(f"payload location is {location!r}")
+    return Payload(serializer, data, location)
+
+
+def text(value: Any, column: str, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{column} is {value!r}, not text")
+    return value
+
+
+def number(value: Any, column: str, *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{column} is {value!r}, not a number")
+    return value
+
+
+def tags(value: Any) -> list[str]:
+    tags = json.loads(value)
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"tags is {value!r}")
+    return tags
+
+
+def tags_text(tags: list[str]) -> str:
+    return json.dumps(tags) if tags else "[]"
+
+
+def state_type(value: Any) -> StateType:
+    try:
+        return StateType(value)
+    except ValueError:
+        raise ValueError(f"state_type is {value!r}, not a state type") from None
+
+
+def flow_run_from_row(row: tuple[Any, ...]) -> FlowRunRecord:
+    return FlowRunRecord(
+        id=text(row[0], "id"),
+        name=text(row[1], "name"),
+        flow_name=text(row[2], "flow_name"),
+        state_type=state_type(row[3]),
+        state_name=text(row[4], "state_name"),
+        state_message=text(row[5], "state_message", optional=True),
+        parameters=to_payload(row[6], row[7], row[8]),
+        parent_flow_run_id=text(row[9], "parent_flow_run_id", optional=True),
+        parent_task_run_id=text(row[10], "parent_task_run_id", optional=True),
+        deployment_id=text(row[11], "deployment_id", optional=True),
+        created=number(row[12], "created"),
+        start_time=number(row[13], "start_time", optional=True),
+        end_time=number(row[14], "end_time", optional=True),
+        run_count=number(row[15], "run_count"),
+        result=to_payload(row[16], row[17], row[18]),
+        tags=tags(row[19]),
+    )
+
+
+def task_run_from_row(row: tuple[Any, ...]) -> TaskRunRecord:
+    return TaskRunRecord(
+        id=text(row[0], "id"),
+        flow_run_id=text(row[1], "flow_run_id", optional=True),
+        task_key=text(row[2], "task_key"),
+        dynamic_key=number(row[3], "dynamic_key"),
+        name=text(row[4], "name"),
+        task_name=text(row[5], "task_name"),
+        state_type=state_type(row[6]),
+        state_name=text(row[7], "state_name"),
+        state_message=text(row[8], "state_message", optional=True),
+        run_count=number(row[9], "run_count"),
+        start_time=number(row[10], "start_time", optional=True),
+        end_time=number(row[11], "end_time", optional=True),
+        cache_key=text(row[12], "cache_key", optional=True),
+        result=to_payload(row[13], row[14], row[15]),
+        child_flow_run_id=text(row[16], "child_flow_run_id", optional=True),
+        tags=tags(row[17]),
+    )
+
+
+def task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
+    return (
+        run.id,
+        run.flow_run_id,
+        run.task_key,
+        run.dynamic_key,
+        run.name,
+        run.task_name,
+        run.state_type.value,
+        run.state_name,
+        run.state_message,
+        run.run_count,
+        run.start_time,
+        run.end_time,
+        run.cache_key,
+        *payload_columns(run.result),
+        run.child_flow_run_id,
+        tags_text(run.tags),
+    )
+
+
+def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
+    return (
+        run.id,
+        run.name,
+        run.flow_name,
+        run.state_type.value,
+        run.state_name,
+        run.state_message,
+        *payload_columns(run.parameters),
+        run.parent_flow_run_id,
+        run.parent_task_run_id,
+        run.deployment_id,
+        run.created,
+        run.start_time,
+        run.end_time,
+        run.run_count,
+        *payload_columns(run.result),
+        tags_text(run.tags),
+    )

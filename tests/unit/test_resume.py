@@ -1,0 +1,122 @@
+"""Resuming an interrupted flow run replays its journal: completed calls do not run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from flowless import flow
+from flowless.engine import resume_flow_run
+from flowless.store import FlowRunRecord, Store, TaskRunRecord
+
+PIPELINE = textwrap.dedent(
+    """
+    import os, sys, time
+    from flowless import flow, task
+
+    LOG = os.environ["SIDE_EFFECTS"]
+
+    def effect(name):
+        with open(LOG, "a") as fh:
+            fh.write(name + "\\n")
+
+    @task
+    def extract(n: int) -> list[int]:
+        effect(f"extract {n}")
+        return list(range(n))
+
+    @task
+    def load(rows: list[int]) -> int:
+        effect("load")
+        if os.environ.get("CRASH_IN_LOAD"):
+            time.sleep(0.1)  # past the store's 10 ms group-commit window
+            os.kill(os.getpid(), 9)  # the process dies mid-run: no final state is written
+        return sum(rows)
+
+    @flow
+    def child(rows: list[int]) -> int:
+        effect("child")
+        return len(rows)
+
+    @flow
+    def etl(n: int) -> int:
+        rows = extract(n)
+        size = child(rows)
+        return load(rows) + size
+
+    if __name__ == "__main__":
+        if sys.argv[1] == "start":
+            etl(4)
+        else:
+            from flowless.engine import resume_flow_run
+            print("RESULT", resume_flow_run(etl, sys.argv[2]))
+    """
+)
+
+
+def test_resume_after_the_process_was_killed(flowless_home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "etl.py"
+    script.write_text(PIPELINE)
+    effects = tmp_path / "effects.txt"
+    env = {**os.environ, "FLOWLESS_HOME": str(flowless_home), "SIDE_EFFECTS": str(effects)}
+    crashed = subprocess.run(
+        [sys.executable, str(script), "start"],
+        env={**env, "CRASH_IN_LOAD": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    assert effects.read_text().split("\n")[:-1] == ["extract 4", "child", "load"]
+
+    store = __import__("flowless.engine", fromlist=["current_runtime"]).current_runtime().store
+    [run] = [
+        r for r in store.list_flow_runs() if isinstance(r, FlowRunRecord) and r.flow_name == "etl"
+    ]
+    assert run.state_name == "Running"  # what a killed process leaves behind
+
+    resumed = subprocess.run(
+        [sys.executable, str(script), "resume", run.id],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "RESULT 10" in resumed.stdout
+    assert "completed call(s) will replay from its journal" in resumed.stderr
+    # extract and the child flow replayed from the journal; only load ran again
+    assert effects.read_text().split("\n")[:-1] == ["extract 4", "child", "load", "load"]
+    again = store.read_flow_run(run.id)
+    assert again.state_name == "Completed"
+    journal = [r for r in store.read_task_runs(run.id) if isinstance(r, TaskRunRecord)]
+    assert sorted(r.task_name for r in journal) == ["child", "extract", "load"]
+
+
+def test_resume_of_a_completed_run_returns_its_result(store: Store) -> None:
+    calls: list[int] = []
+
+    @flow
+    def once(x: int) -> int:
+        calls.append(x)
+        return x * 2
+
+    state = once(21, return_state=True)
+    assert resume_flow_run(once, state.state_details.flow_run_id) == 42
+    assert calls == [21]
+
+
+def test_resume_names_the_wrong_flow(store: Store) -> None:
+    @flow
+    def first() -> None: ...
+
+    @flow
+    def second() -> None: ...
+
+    run_id = first(return_state=True).state_details.flow_run_id
+    with pytest.raises(ValueError, match="is a run of flow 'first', not of 'second'"):
+        resume_flow_run(second, run_id)
