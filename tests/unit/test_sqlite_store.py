@@ -155,3 +155,23 @@ def _square_in_worker_task(x: int) -> int:
 
 def _square_in_worker(x: int) -> int:
     return _square_in_worker_task(x)
+
+
+def test_wal_is_checkpointed_by_the_committer(tmp_path: Path) -> None:
+    """The writing connection never checkpoints (it would fsync while holding the store's
+    lock); the committer does, on its own connection, so the WAL stays bounded."""
+    store = SQLiteStore(tmp_path / "busy.db")
+    store.CHECKPOINT_BYTES = 256 * 1024
+    wal = tmp_path / "busy.db-wal"
+    largest = 0
+    for i in range(20_000):
+        record = _record(f"run-{i:06d}", StateType.COMPLETED)
+        record.state_message = "x" * 200
+        store.finish_task_run(record)
+        if i % 500 == 0:
+            time.sleep(0.02)  # let the committer run
+            largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+    store.close()
+    assert largest < 2 * 1024 * 1024
+    with sqlite3.connect(tmp_path / "busy.db") as conn:
+        assert conn.execute("SELECT count(*) FROM task_runs").fetchone() == (20_000,)

@@ -82,6 +82,8 @@ class SQLiteStore:
 
     #: Longest time a write waits for its commit (unless ``flush()`` comes first).
     COMMIT_DELAY = 0.01
+    #: WAL size above which the committer checkpoints (SQLite's default: 1000 pages).
+    CHECKPOINT_BYTES = 4 * 1024 * 1024
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -114,6 +116,9 @@ class SQLiteStore:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints (which fsync) run on the committer's own connection, outside
+            # the store's lock, so they never stall the threads writing task runs.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.executescript(SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -179,16 +184,28 @@ class SQLiteStore:
                 raise self._mapped("commit", exc) from exc
 
     def _commit_loop(self) -> None:
-        # Sleep until a transaction opens, give it COMMIT_DELAY to gather writes, commit.
+        # Sleep until a transaction opens, give it COMMIT_DELAY to gather writes, commit;
+        # then, without the lock, move the WAL back into the database once it is large.
+        checkpointer: sqlite3.Connection | None = None
+        wal = Path(f"{self.path}-wal")
         while self._wake.wait() and not self._stop.wait(self.COMMIT_DELAY):
             self._wake.clear()
             with self._lock:
                 if self._closed:
-                    return
+                    break
                 try:
                     self._commit()
                 except StoreError as exc:  # the next write or flush tries again
                     logging.getLogger("flowless.store").error("%s", exc)
+            try:
+                if wal.stat().st_size > self.CHECKPOINT_BYTES:
+                    if checkpointer is None:
+                        checkpointer = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+                    checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except (OSError, sqlite3.Error):
+                pass  # a busy or failed checkpoint is retried after a later commit
+        if checkpointer is not None:
+            checkpointer.close()
 
     def flush(self) -> None:
         with self._lock:
