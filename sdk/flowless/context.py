@@ -11,11 +11,12 @@ import itertools
 import logging
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowless.exceptions import MissingContextError
+from flowless.futures import RunQueue
 
 if TYPE_CHECKING:
     from flowless.flows import Flow
@@ -88,7 +89,8 @@ class FlowRunContext:
         #: recorded states. ``None`` for a fresh run, so the hot path skips it. A *retry*
         #: does not replay: it keeps counting calls, so its calls are new task runs.
         self.replay: dict[tuple[str, int], State[Any]] | None = None
-        self.futures: list[Future[Any]] = []
+        #: Every run submitted in this flow run (``.submit``/``.map``), in order.
+        self.runs = RunQueue()
         self._counters: dict[str, itertools.count[int]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()

@@ -7,14 +7,27 @@ right shape in both places and no process pool or async runner is needed.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flowless.exceptions import ConfigurationError
 
-__all__ = ["ConcurrentTaskRunner", "ThreadPoolTaskRunner"]
+__all__ = ["ConcurrentTaskRunner", "ThreadPoolTaskRunner", "is_worker_thread", "mark_worker_thread"]
 
-#: Names of the threads that run submitted task runs (a waiting one may run work itself).
+#: Names of the threads that run submitted task runs.
 POOL_THREAD_PREFIX = "flowless-task"
+
+_workers = threading.local()
+
+
+def mark_worker_thread() -> None:
+    """This thread holds a slot of a bounded pool: while it waits on a run that has not
+    started, it runs that run itself (see ``flowless.futures``)."""
+    _workers.marked = True
+
+
+def is_worker_thread() -> bool:
+    return getattr(_workers, "marked", False)
 
 
 class ThreadPoolTaskRunner:
@@ -32,7 +45,9 @@ class ThreadPoolTaskRunner:
 
     def new_executor(self, default_workers: int) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(
-            max_workers=self.max_workers or default_workers, thread_name_prefix=POOL_THREAD_PREFIX
+            max_workers=self.max_workers or default_workers,
+            thread_name_prefix=POOL_THREAD_PREFIX,
+            initializer=mark_worker_thread,
         )
 
     def duplicate(self) -> ThreadPoolTaskRunner:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from flowless import allow_failure, flow, task, unmapped
+from flowless import allow_failure, flow, quote, task, unmapped
 from flowless.exceptions import MappingLengthMismatch, MappingMissingIterable, UnfinishedRun
 from flowless.futures import PrefectFuture, PrefectFutureList, as_completed, wait
 from flowless.task_runners import ThreadPoolTaskRunner
@@ -308,3 +309,94 @@ def test_subflow_wait_for() -> None:
 
     parent()
     assert order == ["upstream", "child"]
+
+
+def _run_in_thread(fn: object, seconds: float = 30) -> list[object]:
+    out: list[object] = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)  # type: ignore[operator]
+    worker.start()
+    worker.join(seconds)
+    return out
+
+
+class _Later:
+    """A future handed to a task before it exists: the task waits until it is set."""
+
+    def __init__(self) -> None:
+        self.future: Any = None
+        self.ready = threading.Event()
+
+    def set(self, future: Any) -> None:
+        self.future = future
+        self.ready.set()
+
+    def result(self) -> Any:
+        self.ready.wait(10)
+        return self.future.result()
+
+
+def test_long_wait_for_chain_on_one_thread() -> None:
+    """A waiting pool thread helps with the oldest queued runs first, so a chain of
+    wait_for dependencies runs front to back without deep recursion or starvation."""
+
+    @task
+    def link(i: int) -> int:
+        return i
+
+    @task
+    def waits_for(later: _Later) -> int:
+        return int(later.result())
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    def f() -> int:
+        later = _Later()
+        waiter = waits_for.submit(quote(later))
+        previous = link.submit(0)
+        for i in range(1, 300):
+            previous = link.submit(i, wait_for=[previous])
+        later.set(previous)
+        return int(waiter.result())
+
+    assert _run_in_thread(f) == [299]
+
+
+def test_other_waiters_see_a_helped_run_as_running_not_cancelled() -> None:
+    gate = threading.Event()
+
+    @task
+    def slow() -> str:
+        gate.wait(5)
+        return "B"
+
+    @task
+    def helper(later: _Later) -> str:
+        return str(later.result())  # runs slow itself: the single pool thread is here
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    def f() -> tuple[bool, str, str]:
+        later = _Later()
+        h = helper.submit(quote(later))
+        b = slow.submit()
+        later.set(b)
+        time.sleep(0.2)
+        seen = (b.done(), b.state.name)
+        gate.set()
+        return seen[0], seen[1], str(h.result())
+
+    assert _run_in_thread(f) == [(False, "Running", "B")]
+
+
+def test_timed_task_that_submits_and_waits() -> None:
+    @task
+    def child(i: int) -> int:
+        return i
+
+    @task(timeout_seconds=5, retries=1)
+    def parent(i: int) -> int:
+        return int(child.submit(i).result())
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def f() -> list[int]:
+        return [fu.result() for fu in [parent.submit(i) for i in range(4)]]
+
+    assert _run_in_thread(f) == [[0, 1, 2, 3]]

@@ -120,10 +120,17 @@ async def run_flow_async(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     """Run an async flow: its body runs on the event loop that awaits it."""
-    begun = start_flow_run(flow, args, kwargs, wait_for)
-    if isinstance(begun, State):
-        return begun if return_state else call_result(begun)
-    started = _Started(begun)
+    guard = enter_engine()  # see flowless._guard: the loop's thread may be a timed worker
+    try:
+        begun = start_flow_run(flow, args, kwargs, wait_for)
+        if isinstance(begun, State):
+            return begun if return_state else call_result(begun)
+        return await _drive_started_async(_Started(begun), flow, return_state)
+    finally:
+        leave_engine(guard)
+
+
+async def _drive_started_async(started: _Started, flow: Flow[..., Any], return_state: bool) -> Any:
     try:
         body = partial(_await_body_in_time, flow, started.ctx.parameters)
         state = await drive_async(started.attempts(), body)
@@ -235,14 +242,16 @@ async def _await_body_in_time(flow: Flow[..., Any], parameters: dict[str, Any]) 
 def _wait_for_futures(ctx: FlowRunContext) -> None:
     """Every submitted task run finishes (and is recorded) before the flow run does."""
     seen = 0
-    while seen < len(ctx.futures):
-        pending = ctx.futures[seen:]
-        seen = len(ctx.futures)
-        cf.wait(pending)
+    while True:
+        futures = ctx.runs.futures()
+        if seen == len(futures):
+            return
+        cf.wait(futures[seen:])
+        seen = len(futures)
 
 
 def _abandon_futures(ctx: FlowRunContext) -> None:
-    for future in ctx.futures:
+    for future in ctx.runs.futures():
         future.cancel()
 
 

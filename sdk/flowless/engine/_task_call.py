@@ -8,12 +8,13 @@ fresh flow run has nothing to replay and a task without a cache policy reads not
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import time
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from logging import DEBUG, ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
@@ -33,11 +34,17 @@ from flowless.exceptions import (
     ParameterBindError,
     UpstreamTaskError,
 )
-from flowless.futures import PrefectFuture, PrefectFutureList, resolve_futures_to_results
+from flowless.futures import (
+    PrefectFuture,
+    PrefectFutureList,
+    RunQueue,
+    SubmittedRun,
+    resolve_futures_to_results,
+)
 from flowless.invoke import NOT_RETURNED, TaskCall
 from flowless.states import State, StateType
 from flowless.store import TaskRunRecord
-from flowless.task_runners import POOL_THREAD_PREFIX
+from flowless.task_runners import ThreadPoolTaskRunner
 
 if TYPE_CHECKING:
     from flowless.tasks import Task
@@ -52,7 +59,7 @@ class _Detached:
     replay = None
     log_prints = False
     parameters: dict[str, Any] = {}  # noqa: RUF012 - never mutated
-    futures = None
+    runs = RunQueue(keep=False)  # shared by every task submitted outside a flow
     _pool: ThreadPoolExecutor | None = None
 
     def __init__(self, runtime: Runtime) -> None:
@@ -66,8 +73,8 @@ class _Detached:
 
     def executor(self) -> ThreadPoolExecutor:
         if _Detached._pool is None:
-            _Detached._pool = ThreadPoolExecutor(
-                self.settings.task_runner_max_workers, thread_name_prefix=POOL_THREAD_PREFIX
+            _Detached._pool = ThreadPoolTaskRunner().new_executor(
+                self.settings.task_runner_max_workers
             )
         return _Detached._pool
 
@@ -280,17 +287,22 @@ async def _await_call(
 ) -> Any:
     """An awaited async task: its coroutine runs on the caller's event loop, so objects
     bound to that loop (semaphores, async clients) can be shared between tasks."""
-    state = await _orchestrate_async(scope, call, wait_for)
+    guard = enter_engine()  # see flowless._guard: the loop's thread may be a timed worker
+    try:
+        state = await _orchestrate_async(scope, call, wait_for)
+    finally:
+        leave_engine(guard)
     return state if return_state else _call_result(call, state)
 
 
 def _submit(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> PrefectFuture[Any]:
     ctx = contextvars.copy_context()
-    work = partial(ctx.run, _orchestrate_submitted, scope, call, wait_for)
-    inner: Future[State[Any]] = scope.executor().submit(work)
-    if scope.futures is not None:
-        scope.futures.append(inner)
-    return PrefectFuture(call, inner, work)
+    run: SubmittedRun[Any] = SubmittedRun(
+        partial(ctx.run, _orchestrate_submitted, scope, call, wait_for), scope.runs
+    )
+    scope.runs.add(run)
+    scope.executor().submit(run.run)
+    return PrefectFuture(call, run)
 
 
 def _orchestrate_submitted(
@@ -305,6 +317,9 @@ def _orchestrate_submitted(
             StateType.CRASHED, message=f"Task run crashed: {type(exc).__name__}: {exc}", data=exc
         )
         call.state = state
+        with contextlib.suppress(Exception):  # recorded if the store still can
+            stamp(call.task_run, state, None)
+            scope.store.finish_task_run(call.task_run)
         _logger(call).emit(ERROR, "Finished in state %s", state, exc=exc)
         return state
 

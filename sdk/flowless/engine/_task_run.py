@@ -115,12 +115,12 @@ class TaskRunExecutor:
             state = drive(
                 self._attempts(call, logger), partial(_call_fn_in_time, call.task, call.parameters)
             )
+            return self._end(call, state, logger)
         except BaseException as exc:  # interrupt or exit: record the crash, then let it go on
             self._finish(call, Crashed(message=crash_message(exc), data=exc), None, logger)
             raise
         finally:
             _task_run.reset(token)
-        return self._end(call, state, logger)
 
     async def arun(self, call: TaskCall) -> State[Any]:
         """Run an async task on the caller's event loop."""
@@ -129,12 +129,12 @@ class TaskRunExecutor:
             state = await drive_async(
                 self._attempts(call, logger), partial(_await_fn_in_time, call.task, call.parameters)
             )
+            return self._end(call, state, logger)
         except BaseException as exc:  # cancelled, interrupted: record the crash, go on
             self._finish(call, Crashed(message=crash_message(exc), data=exc), None, logger)
             raise
         finally:
             _task_run.reset(token)
-        return self._end(call, state, logger)
 
     def _begin(self, call: TaskCall) -> tuple[RunLoggerAdapter, Token[TaskRunContext | None]]:
         task = call.task

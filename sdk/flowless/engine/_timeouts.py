@@ -29,6 +29,16 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flowless._guard import (
+    Guard,
+    TimeLimitExceeded,
+    enter_engine,
+    install,
+    leave_engine,
+    new_guard,
+)
+from flowless.task_runners import is_worker_thread, mark_worker_thread
+
 __all__ = [
     "TimeLimitExceeded",
     "call_with_timeout",
@@ -40,45 +50,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class TimeLimitExceeded(BaseException):
-    """Raised inside an abandoned worker; a BaseException so ``except Exception`` in user
-    code does not swallow it."""
-
-
-class _Guard:
-    """Marks a timed worker thread: ``depth`` > 0 while it is inside engine code,
-    ``expired`` once its deadline has passed."""
-
-    __slots__ = ("depth", "expired")
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.expired = False
-
-
-_local = threading.local()
-
-
-def enter_engine() -> _Guard | None:
-    """Called when user code enters the engine; a no-op on threads without a time limit."""
-    guard: _Guard | None = getattr(_local, "guard", None)
-    if guard is not None:
-        if guard.expired and guard.depth == 0:
-            raise TimeLimitExceeded
-        guard.depth += 1
-    return guard
-
-
-def leave_engine(guard: _Guard | None) -> None:
-    """Called when the engine returns to user code: the safe point to stop an expired
-    worker (its nested call has finished and been recorded)."""
-    if guard is not None:
-        guard.depth -= 1
-        if guard.expired and guard.depth == 0:
-            raise TimeLimitExceeded
-
-
-def _expire(thread: threading.Thread, guard: _Guard) -> None:
+def _expire(thread: threading.Thread, guard: Guard) -> None:
     guard.expired = True  # first, so a worker entering the engine now stops there
     if guard.depth == 0 and thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
@@ -101,10 +73,13 @@ def call_with_timeout(
     outcome: dict[str, Any] = {}
     done = threading.Event()
     ctx = contextvars.copy_context()
-    guard = _Guard()
+    guard = new_guard()
+    worker_slot = is_worker_thread()  # a pool thread's timed work may steal runs, as it would
 
     def target() -> None:
-        _local.guard = guard
+        install(guard)
+        if worker_slot:
+            mark_worker_thread()
         try:
             outcome["value"] = ctx.run(fn)
         except TimeLimitExceeded:
