@@ -175,3 +175,37 @@ def test_wal_is_checkpointed_by_the_committer(tmp_path: Path) -> None:
     assert largest < 2 * 1024 * 1024
     with sqlite3.connect(tmp_path / "busy.db") as conn:
         assert conn.execute("SELECT count(*) FROM task_runs").fetchone() == (20_000,)
+
+
+def _child_flow_with_its_own_pool() -> None:
+    import multiprocessing
+    import sys
+
+    @flow
+    def child_flow() -> int:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            return sum(pool.map(_square_in_worker, range(4)))
+
+    sys.exit(child_flow())  # the result travels back as the exit code
+
+
+def test_fork_from_a_forked_child(store: Store) -> None:
+    """A process forked from a forked child: each generation quiesces its own stores."""
+    import multiprocessing
+
+    @task
+    def spawn() -> int | None:
+        child = multiprocessing.get_context("fork").Process(target=_child_flow_with_its_own_pool)
+        child.start()
+        child.join(20)
+        return child.exitcode
+
+    @flow
+    def parent() -> int | None:
+        return spawn()
+
+    result: list[int | None] = []
+    worker = threading.Thread(target=lambda: result.append(parent()), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert result == [14]

@@ -74,7 +74,19 @@ def _after_fork_in_parent() -> None:
             store._lock.release()
 
 
-os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+def _after_fork_in_child() -> None:
+    """The child's copies of the parent's stores are never used (the engine opens its own),
+    but their locks were copied held: release them and stop tracking the copies, or the
+    child's own next fork would wait on them forever."""
+    for store in list(_open_stores):
+        if store._lock.locked():
+            store._lock.release()
+    _open_stores.clear()
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 
 
 class SQLiteStore:
