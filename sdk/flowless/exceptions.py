@@ -24,6 +24,7 @@ __all__ = [
     "ParameterBindError",
     "ParameterTypeError",
     "PrefectException",
+    "RecordConflictError",
     "RecordExistsError",
     "RecordNotFoundError",
     "ResultSerializationError",
@@ -132,6 +133,10 @@ class StoreUnavailableError(StoreError):
 
 class RecordExistsError(StoreError):
     """A conditional create found the record already there."""
+
+
+class RecordConflictError(StoreError):
+    """A conditional update found the record changed since it was read."""
 
 
 class RecordNotFoundError(StoreError, LookupError):

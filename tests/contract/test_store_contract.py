@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flowless.exceptions import RecordExistsError, RecordNotFoundError
+from flowless.exceptions import RecordConflictError, RecordExistsError, RecordNotFoundError
 from flowless.states import StateType
 from flowless.store import (
     CacheEntry,
@@ -109,6 +109,22 @@ def test_flow_run_update(backend: Store) -> None:
     )
     backend.update_flow_run(done)
     assert backend.read_flow_run("fr-1") == done
+
+
+def test_flow_run_update_is_conditional_on_version(backend: Store) -> None:
+    backend.create_flow_run(flow_run())
+    mine = backend.read_flow_run("fr-1")
+    theirs = backend.read_flow_run("fr-1")
+    mine.state_name = "Resumed by me"
+    backend.update_flow_run(mine)
+    assert mine.version == 1
+    theirs.state_name = "Resumed by them"
+    with pytest.raises(RecordConflictError, match="fr-1"):
+        backend.update_flow_run(theirs)
+    assert backend.read_flow_run("fr-1").state_name == "Resumed by me"
+    mine.state_name = "Finished by me"
+    backend.update_flow_run(mine)  # the winner goes on updating
+    assert backend.read_flow_run("fr-1").version == 2
 
 
 def test_missing_flow_run(backend: Store) -> None:

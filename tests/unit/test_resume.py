@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flowless import flow
+from flowless import flow, task
 from flowless.engine import resume_flow_run
 from flowless.store import FlowRunRecord, Store, TaskRunRecord
 
@@ -120,3 +120,82 @@ def test_resume_names_the_wrong_flow(store: Store) -> None:
     run_id = first(return_state=True).state_details.flow_run_id
     with pytest.raises(ValueError, match="is a run of flow 'first', not of 'second'"):
         resume_flow_run(second, run_id)
+
+
+def test_resume_a_failed_run_replays_what_completed(store: Store) -> None:
+    runs: list[str] = []
+    attempt = {"n": 0}
+
+    @task
+    def fetch(i: int) -> int:
+        runs.append(f"fetch {i}")
+        return i
+
+    @task
+    def publish(total: int) -> int:
+        attempt["n"] += 1
+        if attempt["n"] == 1:
+            raise RuntimeError("publisher down")
+        runs.append("publish")
+        return total
+
+    @flow
+    def report(n: int) -> int:
+        return publish(sum(fetch(i) for i in range(n)))
+
+    failed = report(3, return_state=True)
+    assert failed.is_failed()
+    assert resume_flow_run(report, failed.state_details.flow_run_id) == 3
+    assert runs == ["fetch 0", "fetch 1", "fetch 2", "publish"]  # fetches ran once
+
+
+def test_async_flow_resumes_on_the_awaiting_loop(store: Store) -> None:
+    import asyncio
+
+    calls: list[int] = []
+
+    @task
+    async def step(i: int) -> int:
+        calls.append(i)
+        if i == 2 and calls.count(2) == 1:
+            raise RuntimeError("flaky")
+        return i
+
+    @flow
+    async def pipeline() -> int:
+        return sum([await step(i) for i in range(3)])
+
+    failed = asyncio.run(pipeline(return_state=True))
+    assert failed.is_failed()
+    assert asyncio.run(resume_flow_run(pipeline, failed.state_details.flow_run_id)) == 3
+    assert calls == [0, 1, 2, 2]
+
+
+def test_a_running_run_is_not_resumed_twice(store: Store) -> None:
+    import threading
+
+    from flowless.exceptions import RecordConflictError
+
+    release = threading.Event()
+    started = threading.Event()
+
+    @task
+    def hold() -> str:
+        started.set()
+        release.wait(10)
+        return "held"
+
+    @flow
+    def busy() -> str:
+        return hold()
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    try:
+        assert started.wait(5)
+        [run] = [r for r in store.list_flow_runs() if isinstance(r, FlowRunRecord)]
+        with pytest.raises(RecordConflictError, match=r"is being run by process .* on this host"):
+            resume_flow_run(busy, run.id)
+    finally:
+        release.set()
+        thread.join()

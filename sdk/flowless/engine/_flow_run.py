@@ -15,7 +15,6 @@ from flowless.context import FlowRunContext, _flow_run
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks
 from flowless.engine._outcome import call_result, crash_message, return_value_to_state, stamp
-from flowless.engine._runtime import current_runtime
 from flowless.engine._timeouts import (
     call_with_timeout,
     enter_engine,
@@ -34,9 +33,8 @@ if TYPE_CHECKING:
 from flowless.engine._flow_setup import (
     Begun,
     SubflowEntry,
+    begin_resume,
     dump,
-    enter_flow_run,
-    load_journal,
     start_flow_run,
 )
 
@@ -101,7 +99,10 @@ def run_flow(
     begun = start_flow_run(flow, args, kwargs, wait_for)
     if isinstance(begun, State):
         return begun if return_state else call_result(begun)
-    started = _Started(begun)
+    return _drive_started(_Started(begun), flow, return_state)
+
+
+def _drive_started(started: _Started, flow: Flow[..., Any], return_state: bool) -> Any:
     try:
         state = drive(started.attempts(), partial(_call_body_in_time, flow, started.ctx.parameters))
     except BaseException as exc:
@@ -142,45 +143,34 @@ async def _drive_started_async(started: _Started, flow: Flow[..., Any], return_s
     return started.end(state, return_state)
 
 
-def resume_flow_run(flow: Flow[..., Any], flow_run_id: str, return_state: bool = False) -> Any:
+def resume_flow_run(
+    flow: Flow[..., Any], flow_run_id: str, return_state: bool = False, force: bool = False
+) -> Any:
     """Continue a flow run that did not finish (its process was killed, it crashed, it
     failed): the body runs again with the run's stored parameters, and every call that
     completed before returns its recorded result instead of running. A run that already
-    completed is not run again; its recorded result is returned."""
-    runtime = current_runtime()
-    record = runtime.store.read_flow_run(flow_run_id)
-    if record.flow_name != flow.name:
-        raise ValueError(
-            f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
-            f"not of {flow.name!r}."
-        )
-    if record.state_type is StateType.COMPLETED:
-        value = runtime.results.load(record.result) if record.result is not None else None
-        done: State[Any] = State(
-            StateType.COMPLETED, record.state_name, record.state_message, value
-        )
-        done.state_details.flow_run_id = record.id
-        return done if return_state else call_result(done)
-    if record.parameters is None:
-        raise ValueError(
-            f"Flow run {record.name!r} cannot be resumed: its parameters were not stored "
-            "(they could not be serialized)."
-        )
-    parameters = runtime.results.load(record.parameters)
-    record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None
-    record.end_time = None
-    record.result = None
-    runtime.store.update_flow_run(record)
-    replay = load_journal(runtime, record.id)
-    started = _Started(enter_flow_run(flow, record, parameters, runtime, None, None, replay))
-    try:
-        state = drive(started.attempts(), partial(_call_body_in_time, flow, parameters))
-    except BaseException as exc:
-        started.crash(exc)
-        raise
-    finally:
-        started.leave()
-    return started.end(state, return_state)
+    completed is not run again; its recorded result is returned. For an async flow this
+    returns a coroutine, as calling the flow does.
+
+    A run is resumed only once the process running it has ended (``RecordConflictError``
+    otherwise); the resuming process takes it over, so of two resumes only one proceeds.
+    A run owned by a process on another host cannot be checked: ``force=True`` resumes it.
+    """
+    if flow.isasync:
+        return _resume_async(flow, flow_run_id, return_state, force)
+    begun = begin_resume(flow, flow_run_id, force)
+    if isinstance(begun, State):
+        return begun if return_state else call_result(begun)
+    return _drive_started(_Started(begun), flow, return_state)
+
+
+async def _resume_async(
+    flow: Flow[..., Any], flow_run_id: str, return_state: bool, force: bool
+) -> Any:
+    begun = begin_resume(flow, flow_run_id, force)
+    if isinstance(begun, State):
+        return begun if return_state else call_result(begun)
+    return await _drive_started_async(_Started(begun), flow, return_state)
 
 
 def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> Attempts:

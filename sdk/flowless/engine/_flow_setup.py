@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flowless.context import FlowRunContext, current_flow_run, naming
 from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
+from flowless.engine._owner import is_alive_here, process_owner
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.exceptions import (
     CorruptRecordError,
     ParameterBindError,
     ParameterTypeError,
+    RecordConflictError,
     RecordExistsError,
     ResultSerializationError,
     StoreError,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Begun",
     "SubflowEntry",
+    "begin_resume",
     "create_or_resume",
     "dump",
     "enter_flow_run",
@@ -165,6 +168,7 @@ def start_flow_run(
         created=now,
         start_time=now,
         run_count=1,
+        owner=process_owner(),
     )
     try:
         parameters = flow.shape.bind(args, kwargs)
@@ -237,6 +241,7 @@ def create_or_resume(runtime: Runtime, record: FlowRunRecord) -> bool:
         previous = runtime.store.read_flow_run(record.id)
         record.run_count = previous.run_count
         record.created = previous.created
+        record.version = previous.version
         runtime.store.update_flow_run(record)
         return True
     return False
@@ -292,3 +297,52 @@ def reject(
     _ENGINE_LOGGER.info("Finished in state %s", state)
     state.state_details.flow_run_id = record.id
     return state
+
+
+def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun | State[Any]:
+    """Take over a stored flow run to continue it, with its journal to replay; or its final
+    state, if it already completed."""
+    runtime = current_runtime()
+    record = runtime.store.read_flow_run(flow_run_id)
+    if record.flow_name != flow.name:
+        raise ValueError(
+            f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
+            f"not of {flow.name!r}."
+        )
+    if record.state_type is StateType.COMPLETED:
+        value = runtime.results.load(record.result) if record.result is not None else None
+        done: State[Any] = State(
+            StateType.COMPLETED, record.state_name, record.state_message, value
+        )
+        done.state_details.flow_run_id = record.id
+        return done
+    if record.parameters is None:
+        raise ValueError(
+            f"Flow run {record.name!r} cannot be resumed: its parameters were not stored "
+            "(they could not be serialized)."
+        )
+    # A run that ended (failed, crashed) may be resumed by anyone; one still marked
+    # Running only once the process running it is gone.
+    alive = is_alive_here(record.owner) if record.state_type is StateType.RUNNING else False
+    if alive or (alive is None and not force):
+        where = "on this host" if alive else "on another host (pass force=True if it is gone)"
+        raise RecordConflictError(
+            f"Flow run {record.name!r} ({flow_run_id}) is being run by process "
+            f"{record.owner} {where}; resume it once that process has ended."
+        )
+    parameters = runtime.results.load(record.parameters)
+    record.owner = process_owner()
+    record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None
+    record.end_time = None
+    record.result = None
+    try:
+        runtime.store.update_flow_run(record)  # the claim: only one resume gets past this
+    except RecordConflictError as exc:
+        raise RecordConflictError(
+            f"Flow run {record.name!r} ({flow_run_id}) is being resumed elsewhere: it changed "
+            "after this resume read it."
+        ) from exc
+    runtime.store.flush()
+    return enter_flow_run(
+        flow, record, parameters, runtime, None, None, load_journal(runtime, record.id)
+    )

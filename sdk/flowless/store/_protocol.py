@@ -28,7 +28,9 @@ class Store(Protocol):
         """Insert a new flow run; ``RecordExistsError`` if its id is taken."""
 
     def update_flow_run(self, run: FlowRunRecord) -> None:
-        """Overwrite an existing flow run; ``RecordNotFoundError`` if it is not there."""
+        """Overwrite a flow run if its stored version is still ``run.version`` (then both
+        become ``run.version + 1``). ``RecordConflictError`` if someone else updated it
+        since it was read; ``RecordNotFoundError`` if it is not there."""
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
         """``RecordNotFoundError`` if absent, ``CorruptRecordError`` if undecodable."""

@@ -41,6 +41,11 @@ class FlowRunRecord:
     run_count: int = 0
     result: Payload | None = None
     tags: list[str] = field(default_factory=list)
+    #: The process running it (``host:pid:start``), so nobody resumes a live run.
+    owner: str | None = None
+    #: Bumped by every update; an update based on an older version is refused, so two
+    #: processes can never both take over one run (see ``Store.update_flow_run``).
+    version: int = 0
 
     @property
     def flow_run_id(self) -> str:

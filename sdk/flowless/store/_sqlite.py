@@ -25,6 +25,7 @@ from typing import Any
 
 from flowless.exceptions import (
     CorruptRecordError,
+    RecordConflictError,
     RecordExistsError,
     RecordNotFoundError,
     StoreError,
@@ -52,6 +53,16 @@ from flowless.store._sqlite_rows import (
 )
 
 __all__ = ["SQLiteStore"]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier flowless up to the current schema."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(flow_runs)")}
+    if "owner" not in columns:
+        conn.execute("ALTER TABLE flow_runs ADD COLUMN owner TEXT")
+    if "version" not in columns:
+        conn.execute("ALTER TABLE flow_runs ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+
 
 _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
@@ -132,6 +143,7 @@ class SQLiteStore:
             # the store's lock, so they never stall the threads writing task runs.
             conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.executescript(SCHEMA)
+            _migrate(conn)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -237,23 +249,36 @@ class SQLiteStore:
         try:
             self._execute(
                 "create a flow run",
-                f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+                f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 22)})",
                 flow_run_params(run),
             )
         except RecordExistsError:
             raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
 
     def update_flow_run(self, run: FlowRunRecord) -> None:
-        columns = [c.strip() for c in FLOW_COLUMNS.split(",")]
-        assignments = ", ".join(f"{c} = ?" for c in columns[1:])
+        columns = [c.strip() for c in FLOW_COLUMNS.split(",")][1:-1]  # not id, not version
+        assignments = ", ".join(f"{c} = ?" for c in columns)
         params = flow_run_params(run)
-        cursor = self._execute(
-            "update a flow run",
-            f"UPDATE flow_runs SET {assignments} WHERE id = ?",
-            (*params[1:], run.id),
-        )
-        if cursor.rowcount == 0:
-            raise RecordNotFoundError(f"Flow run {run.id!r} not found in {self.location!r}.")
+        with self._lock:
+            cursor = self._execute_locked(
+                "update a flow run",
+                f"UPDATE flow_runs SET {assignments}, version = version + 1 "
+                "WHERE id = ? AND version = ?",
+                (*params[1:-1], run.id, run.version),
+            )
+            if cursor.rowcount == 0:
+                found = self._conn.execute(
+                    "SELECT version FROM flow_runs WHERE id = ?", (run.id,)
+                ).fetchone()
+                if found is None:
+                    raise RecordNotFoundError(
+                        f"Flow run {run.id!r} not found in {self.location!r}."
+                    )
+                raise RecordConflictError(
+                    f"Flow run {run.id!r} was changed by someone else (version {found[0]}, "
+                    f"this update expected {run.version})."
+                )
+        run.version += 1
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
         rows = self._query(

@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS flow_runs (
     result_serializer TEXT,
     result BLOB,
     result_location TEXT,
-    tags TEXT NOT NULL
+    tags TEXT NOT NULL,
+    owner TEXT,
+    version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created);
 CREATE TABLE IF NOT EXISTS task_runs (
@@ -102,7 +104,8 @@ CREATE TABLE IF NOT EXISTS cache_entries (
 FLOW_COLUMNS = (
     "id, name, flow_name, state_type, state_name, state_message, parameters_serializer, "
     "parameters, parameters_location, parent_flow_run_id, parent_task_run_id, deployment_id, "
-    "created, start_time, end_time, run_count, result_serializer, result, result_location, tags"
+    "created, start_time, end_time, run_count, result_serializer, result, result_location, tags, "
+    "owner, version"
 )
 
 
@@ -200,6 +203,8 @@ def flow_run_from_row(row: tuple[Any, ...]) -> FlowRunRecord:
         run_count=number(row[15], "run_count"),
         result=to_payload(row[16], row[17], row[18]),
         tags=tags(row[19]),
+        owner=text(row[20], "owner", optional=True),
+        version=number(row[21], "version"),
     )
 
 
@@ -263,4 +268,6 @@ def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.run_count,
         *payload_columns(run.result),
         tags_text(run.tags),
+        run.owner,
+        run.version,
     )
