@@ -78,3 +78,26 @@ def test_console_script(flowless_home: Path) -> None:
         [sys.executable, "-m", "flowless", "version"], capture_output=True, text=True, check=True
     ).stdout
     assert version.strip() == "0.1.0"
+
+
+def test_ls_does_not_wait_for_writers(
+    flowless_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+    import time
+
+    pipeline()
+    from flowless.engine import current_runtime
+
+    current_runtime().store.flush()
+    writer = sqlite3.connect(flowless_home / "flowless.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process busy writing
+    try:
+        capsys.readouterr()
+        started = time.monotonic()
+        assert cli(["flow-run", "ls"]) == 0
+        assert time.monotonic() - started < 5
+        assert "inspect-me" in capsys.readouterr().out
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -35,13 +35,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__version__)
         return 0
     from flowless.cli._flow_run import inspect_flow_run, list_flow_runs
-    from flowless.engine import current_runtime
+    from flowless.results import LocalFileStorage, Results
+    from flowless.settings import current_settings
+    from flowless.store import SQLiteStore
 
-    try:
-        runtime = current_runtime()
+    settings = current_settings()
+    database = settings.home / "flowless.db"
+    if not database.exists():
+        nothing = f"nothing has run with FLOWLESS_HOME={settings.home} yet"
         if args.verb == "ls":
-            return list_flow_runs(runtime.store, sys.stdout, args.limit, args.flow_name)
-        return inspect_flow_run(runtime.store, runtime.results, sys.stdout, args.id)
+            print(f"No flow runs in {database} ({nothing}).")
+            return 0
+        print(f"Error: No flow run with id or name {args.id!r} ({nothing}).", file=sys.stderr)
+        return 1
+    try:
+        store = SQLiteStore.open_read_only(database)  # never waits behind writing flows
+        try:
+            if args.verb == "ls":
+                return list_flow_runs(store, sys.stdout, args.limit, args.flow_name)
+            results = Results(LocalFileStorage(settings.home / "results"), 0)
+            return inspect_flow_run(store, results, sys.stdout, args.id)
+        finally:
+            store.close()
     except FlowlessException as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

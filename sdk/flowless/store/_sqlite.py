@@ -124,6 +124,34 @@ class SQLiteStore:
         self._committer.start()
         _open_stores.add(self)
 
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str]) -> SQLiteStore:
+        """A store for looking only (the CLI): no schema writes, no write lock, no
+        committer thread, so reading never waits behind flows that are writing.
+        ``StoreUnavailableError`` if there is no database at ``path``."""
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store.location = str(store.path)
+        store._lock = threading.Lock()
+        store._closed = False
+        store._pending_starts = {}
+        if not store.path.is_file():
+            raise StoreUnavailableError(f"There is no flowless store at {store.location!r} yet.")
+        try:
+            store._conn = sqlite3.connect(
+                f"file:{store.path}?mode=ro",
+                uri=True,
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            store._conn.execute("SELECT 1 FROM flow_runs LIMIT 1")
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailableError(
+                f"Cannot read the flowless store {store.location!r}: {exc}."
+            ) from exc
+        return store
+
     def _open(self) -> sqlite3.Connection:
         hint = "Set FLOWLESS_HOME to a directory you can write to."
         try:
@@ -404,8 +432,10 @@ class SQLiteStore:
                 return
             self._closed = True
             try:
-                self._commit()
+                if self._conn.in_transaction or self._pending_starts:
+                    self._commit()
             finally:
                 self._conn.close()
-                self._stop.set()
-                self._wake.set()
+                if hasattr(self, "_committer"):  # not for read-only stores
+                    self._stop.set()
+                    self._wake.set()
