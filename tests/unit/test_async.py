@@ -111,3 +111,44 @@ def test_async_task_outside_a_flow() -> None:
         return 2 * x
 
     assert asyncio.run(double(21)) == 42
+
+
+def test_submitted_async_task_timeout_cancels_the_coroutine() -> None:
+    cleanups: list[float] = []
+    started = time.monotonic()
+
+    @task(timeout_seconds=0.1, retries=1)
+    async def hangs() -> None:
+        try:
+            await asyncio.sleep(5)
+        finally:
+            cleanups.append(time.monotonic() - started)
+
+    @flow
+    def f() -> str:
+        future = hangs.submit()
+        future.wait()
+        return future.state.name
+
+    assert f() == "TimedOut"
+    assert len(cleanups) >= 2 and max(cleanups) < 2.0  # cancelled at each deadline
+
+
+def test_cancelling_the_caller_waits_for_the_body_cleanup() -> None:
+    events: list[str] = []
+
+    @flow(timeout_seconds=5)
+    async def body() -> None:
+        try:
+            await asyncio.sleep(5)
+        finally:
+            await asyncio.sleep(0.05)
+            events.append("cleanup done")
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(body(), 0.1)
+        events.append("caller resumed")
+
+    asyncio.run(main())
+    assert events == ["cleanup done", "caller resumed"]

@@ -81,8 +81,9 @@ async def await_with_timeout(
     job = asyncio.ensure_future(awaitable)
     try:
         done, _ = await asyncio.wait({job}, timeout=seconds)
-    except asyncio.CancelledError:  # the caller itself was cancelled: so is the run
-        job.cancel()
+    except asyncio.CancelledError:  # the caller itself was cancelled: so is the run,
+        job.cancel()  # and the caller goes on only once the run's cleanup has finished
+        await asyncio.wait({job})
         raise
     if not done:
         job.cancel()

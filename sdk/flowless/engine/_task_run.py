@@ -75,17 +75,17 @@ def _timeout_error(task: Task[..., Any]) -> Callable[[], TaskRunTimeoutError]:
 
 
 def _call_fn(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
-    """One attempt from synchronous code (an async task submitted to the pool gets an
-    event loop of its own here)."""
     args, kwargs = task.shape.split(parameters)
-    if task.isasync:
-        import asyncio  # only async flows and tasks need it (~40 ms)
-
-        return asyncio.run(task.fn(*args, **kwargs))
     return task.fn(*args, **kwargs)
 
 
 def _call_fn_in_time(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
+    """One attempt from synchronous code. An async task submitted to the pool gets an
+    event loop of its own here, and its timeout cancels the coroutine."""
+    if task.isasync:
+        import asyncio  # only async flows and tasks need it (~40 ms)
+
+        return asyncio.run(_await_fn_in_time(task, parameters))
     if task.timeout_seconds is None:
         return _call_fn(task, parameters)
     return call_with_timeout(
