@@ -12,8 +12,13 @@ from collections.abc import Iterable
 from logging import INFO
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flowless.context import FlowRunContext, current_flow_run, naming
-from flowless.engine._names import generate_flow_run_name, task_run_display_name, task_run_id
+from flowless.context import FlowRunContext, current_flow_run
+from flowless.engine._names import (
+    generate_flow_run_name,
+    render_run_name,
+    task_run_display_name,
+    task_run_id,
+)
 from flowless.engine._outcome import stamp
 from flowless.engine._owner import is_alive_here, process_owner
 from flowless.engine._parameters import validate_parameters
@@ -77,19 +82,7 @@ def flow_run_name(flow: Flow[..., Any], record: FlowRunRecord, parameters: dict[
     template = flow.flow_run_name
     if template is None:
         return generate_flow_run_name()
-    if callable(template):
-        token = naming.set((record, parameters))
-        try:
-            return str(template())
-        finally:
-            naming.reset(token)
-    try:
-        return template.format(**parameters)
-    except (KeyError, IndexError, AttributeError, ValueError) as exc:
-        raise ValueError(
-            f"flow_run_name {template!r} of flow {flow.name!r} cannot be formatted with the "
-            f"flow's parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
-        ) from None
+    return render_run_name(template, record, parameters, "flow", flow.name)
 
 
 class Begun(NamedTuple):

@@ -8,10 +8,13 @@ from the user's ``random`` module (a seeded pipeline must stay reproducible).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 from flowless._hashing import short_digest
+from flowless.context import naming
 
-__all__ = ["generate_flow_run_name", "task_run_display_name", "task_run_id"]
+__all__ = ["generate_flow_run_name", "render_run_name", "task_run_display_name", "task_run_id"]
 
 _ADJECTIVES = """
 able agile amber ambitious ancient arctic artful astral auburn azure bold brave breezy
@@ -58,6 +61,31 @@ def task_run_id(flow_run_id: str, task_key: str, dynamic_key: int) -> str:
     """Deterministic: re-running a flow body gives the same call the same id."""
     h = short_digest(f"{flow_run_id}\x1f{task_key}\x1f{dynamic_key}".encode())
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def render_run_name(
+    template: str | Callable[[], str],
+    record: Any,
+    parameters: dict[str, Any],
+    kind: str,
+    owner: str,
+) -> str:
+    """A ``flow_run_name``/``task_run_name`` option made into a name: a callable (which can
+    read ``flowless.runtime`` about the run being named), or a template filled in with the
+    run's parameters."""
+    if callable(template):
+        token = naming.set((record, parameters))
+        try:
+            return str(template())
+        finally:
+            naming.reset(token)
+    try:
+        return template.format(**parameters)
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"{kind}_run_name {template!r} of {kind} {owner!r} cannot be formatted with the "
+            f"{kind}'s parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def task_run_display_name(task_name: str, task_run_id: str) -> str:

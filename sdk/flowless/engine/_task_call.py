@@ -20,9 +20,9 @@ from logging import DEBUG, ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
 from flowless._annotations import unmapped
-from flowless.context import FlowRunContext, TaskRunContext, current_flow_run, naming
+from flowless.context import FlowRunContext, TaskRunContext, current_flow_run
 from flowless.engine._hooks import run_hooks
-from flowless.engine._names import task_run_display_name, task_run_id
+from flowless.engine._names import render_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_run import task_run_logger
@@ -127,23 +127,10 @@ def _prepare(
 
 
 def _task_run_name(call: TaskCall) -> str | None:
-    task, parameters = call.task, call.parameters
-    template = task.task_run_name
+    template = call.task.task_run_name
     if template is None:
         return None
-    if callable(template):
-        token = naming.set((call.task_run, parameters))
-        try:
-            return str(template())
-        finally:
-            naming.reset(token)
-    try:
-        return template.format(**parameters)
-    except (KeyError, IndexError, AttributeError, ValueError) as exc:
-        raise ValueError(
-            f"task_run_name {template!r} of task {task.name!r} cannot be formatted with the "
-            f"task's parameters {sorted(parameters)}: {type(exc).__name__}: {exc}"
-        ) from None
+    return render_run_name(template, call.task_run, call.parameters, "task", call.task.name)
 
 
 def _cache_key(scope: Scope, call: TaskCall) -> str | None:
