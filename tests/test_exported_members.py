@@ -79,6 +79,7 @@ PUBLIC_MODULES = {
     "flowless.testing.utilities": ["flowless_test_harness", "prefect_test_harness"],
     "flowless.store": [
         "CacheEntry",
+        "DynamoDBStore",
         "CorruptRecord",
         "FlowRunRecord",
         "Payload",

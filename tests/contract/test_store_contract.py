@@ -17,23 +17,28 @@ from flowless.states import StateType
 from flowless.store import (
     CacheEntry,
     CorruptRecord,
+    DynamoDBStore,
     FlowRunRecord,
     Payload,
     SQLiteStore,
     Store,
     TaskRunRecord,
 )
+from tests.aws import dynamodb_table
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "dynamodb"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
-        store = SQLiteStore(tmp_path / "contract.db")
-    else:  # pragma: no cover - new backends register here
-        raise AssertionError(request.param)
-    assert isinstance(store, Store)
-    yield store
-    store.close()
+        store: Store = SQLiteStore(tmp_path / "contract.db")
+        assert isinstance(store, Store)
+        yield store
+        store.close()
+        return
+    with dynamodb_table() as (client, table):
+        store = DynamoDBStore(table, client=client)
+        assert isinstance(store, Store)
+        yield store
 
 
 def flow_run(id: str = "fr-1", created: float = 1000.0, **changes: object) -> FlowRunRecord:

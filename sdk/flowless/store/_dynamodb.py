@@ -1,0 +1,274 @@
+"""The AWS store: one DynamoDB table (layout in ``docs/dynamodb-table.md``).
+
+Every write that can race is a conditional PutItem: a flow run is created once, updated
+only from the version that was read, and a task run's completion is written once (the
+loser gets the winner back with the failed condition, at no extra read). Each write is
+durable when it returns, so ``flush`` has nothing to do. The client is injected; all
+botocore errors become flowless errors in ``_call``, the one boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from flowless.exceptions import (
+    CorruptRecordError,
+    RecordConflictError,
+    RecordExistsError,
+    RecordNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
+from flowless.states import StateType
+from flowless.store._dynamodb_items import (
+    FLOW_RUNS_INDEX,
+    Item,
+    cache_from_item,
+    cache_item,
+    cache_key,
+    flow_run_from_item,
+    flow_run_item,
+    flow_run_key,
+    task_run_from_item,
+    task_run_item,
+)
+from flowless.store._records import (
+    CacheEntry,
+    CorruptRecord,
+    FlowRunRecord,
+    TaskRunRecord,
+)
+
+__all__ = ["DynamoDBStore", "ITEM_LIMIT_BYTES"]
+
+#: DynamoDB refuses items over 400 KB; stay clear of it, attribute names included.
+ITEM_LIMIT_BYTES = 390 * 1024
+_NOT_COMPLETED = "attribute_not_exists(pk) OR state_type <> :completed"
+_COMPLETED_VALUES = {":completed": {"S": StateType.COMPLETED.value}}
+
+
+class _ConditionFailed(Exception):
+    def __init__(self, item: Item | None) -> None:
+        self.item = item
+
+
+def _size(item: Item) -> int:
+    total = 0
+    for name, value in item.items():
+        total += len(name)
+        for kind, inner in value.items():
+            if kind == "L":
+                total += sum(len(v.get("S", "")) + 3 for v in inner)
+            elif isinstance(inner, (bytes, bytearray)):
+                total += len(inner)
+            else:
+                total += len(str(inner).encode())
+    return total
+
+
+class DynamoDBStore:
+    """``Store`` on a DynamoDB table, through an injected low-level boto3 client."""
+
+    def __init__(self, table_name: str, client: Any, ttl_attribute: str = "expires_at") -> None:
+        self.table_name = table_name
+        self.client = client
+        self.ttl_attribute = ttl_attribute
+        region = getattr(getattr(client, "meta", None), "region_name", None)
+        self.location = f"dynamodb://{table_name}" + (f" ({region})" if region else "")
+
+    # -- the boundary --------------------------------------------------------------------
+
+    def _call(self, action: str, operation: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, operation)(TableName=self.table_name, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                item: Item | None = exc.response.get("Item")  # type: ignore[assignment]
+                raise _ConditionFailed(item) from None
+            if code == "ResourceNotFoundException":
+                raise StoreUnavailableError(
+                    f"The DynamoDB table {self.table_name!r} does not exist in {self.location}. "
+                    "Create it with `sam deploy` (template.yaml), or set FLOWLESS_TABLE to the "
+                    "name of the deployed table."
+                ) from exc
+            raise StoreError(
+                f"DynamoDB could not {action} in {self.location}: {code}: "
+                f"{error.get('Message', exc)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(
+                f"Cannot reach DynamoDB to {action} in {self.location}: {exc}"
+            ) from exc
+
+    def _put(self, action: str, item: Item, **kwargs: Any) -> None:
+        size = _size(item)
+        if size > ITEM_LIMIT_BYTES:
+            raise StoreError(
+                f"Refusing to {action}: the item would be {size} bytes, over DynamoDB's limit. "
+                "Large results belong in the results bucket (lower "
+                "FLOWLESS_RESULTS_INLINE_MAX_BYTES)."
+            )
+        self._call(action, "put_item", Item=item, **kwargs)
+
+    # -- flow runs -----------------------------------------------------------------------
+
+    def create_flow_run(self, run: FlowRunRecord) -> None:
+        try:
+            self._put(
+                "create a flow run",
+                flow_run_item(run),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except _ConditionFailed:
+            raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
+
+    def update_flow_run(self, run: FlowRunRecord) -> None:
+        expected = run.version
+        run.version = expected + 1
+        try:
+            self._put(
+                "update a flow run",
+                flow_run_item(run),
+                ConditionExpression="attribute_exists(pk) AND version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _ConditionFailed as failed:
+            run.version = expected
+            if not failed.item:
+                raise RecordNotFoundError(
+                    f"Flow run {run.id!r} not found in {self.location}."
+                ) from None
+            stored = failed.item.get("version", {}).get("N", "?")
+            raise RecordConflictError(
+                f"Flow run {run.id!r} was changed by someone else (version {stored}, "
+                f"this update expected {expected})."
+            ) from None
+        except BaseException:
+            run.version = expected
+            raise
+
+    def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
+        response = self._call(
+            "read a flow run", "get_item", Key=flow_run_key(flow_run_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
+            raise RecordNotFoundError(f"Flow run {flow_run_id!r} not found in {self.location}.")
+        try:
+            return flow_run_from_item(item)
+        except (ValueError, TypeError) as exc:
+            raise CorruptRecordError(
+                f"Flow run {flow_run_id!r} in {self.location} is corrupt: {exc}"
+            ) from exc
+
+    def list_flow_runs(
+        self, limit: int = 20, flow_name: str | None = None
+    ) -> list[FlowRunRecord | CorruptRecord]:
+        out: list[FlowRunRecord | CorruptRecord] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": FLOW_RUNS_INDEX,
+            "KeyConditionExpression": "gsi1pk = :all",
+            "ExpressionAttributeValues": {":all": {"S": "FLOWRUNS"}},
+            "ScanIndexForward": False,
+        }
+        if flow_name:
+            kwargs["FilterExpression"] = "flow_name = :flow"
+            kwargs["ExpressionAttributeValues"][":flow"] = {"S": flow_name}
+        while len(out) < limit:
+            response = self._call("list flow runs", "query", Limit=max(limit, 25), **kwargs)
+            for item in response.get("Items", []):
+                try:
+                    out.append(flow_run_from_item(item))
+                except (ValueError, TypeError) as exc:
+                    key = item.get("id", item.get("pk", {})).get("S", "?")
+                    out.append(CorruptRecord("flow run", key, str(exc)))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return out[:limit]
+
+    # -- task runs -----------------------------------------------------------------------
+
+    def start_task_run(self, run: TaskRunRecord) -> None:
+        with contextlib.suppress(_ConditionFailed):  # already completed: left as it is
+            self._put(
+                "record a task run start",
+                task_run_item(run),
+                ConditionExpression=_NOT_COMPLETED,
+                ExpressionAttributeValues=_COMPLETED_VALUES,
+            )
+
+    def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
+        try:
+            self._put(
+                "record a task run result",
+                task_run_item(run),
+                ConditionExpression=_NOT_COMPLETED,
+                ExpressionAttributeValues=_COMPLETED_VALUES,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except _ConditionFailed as failed:
+            try:
+                return task_run_from_item(failed.item or {})
+            except (ValueError, TypeError) as exc:
+                raise CorruptRecordError(
+                    f"Task run {run.id!r} in {self.location} is corrupt: {exc}"
+                ) from exc
+        return run
+
+    def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :run AND begins_with(sk, :task)",
+            "ExpressionAttributeValues": {
+                ":run": {"S": f"FLOWRUN#{flow_run_id}"},
+                ":task": {"S": "TASKRUN#"},
+            },
+            "ConsistentRead": True,  # a resume must see every completion
+        }
+        runs: list[TaskRunRecord] = []
+        corrupt: list[CorruptRecord] = []
+        while True:
+            response = self._call("read task runs", "query", **kwargs)
+            for item in response.get("Items", []):
+                try:
+                    runs.append(task_run_from_item(item))
+                except (ValueError, TypeError) as exc:
+                    key = item.get("sk", {}).get("S", "?").removeprefix("TASKRUN#")
+                    corrupt.append(CorruptRecord("task run", key, str(exc)))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        runs.sort(key=lambda r: (r.start_time or 0.0, r.dynamic_key))
+        return [*runs, *corrupt]
+
+    # -- cache ---------------------------------------------------------------------------
+
+    def read_cache_entry(self, key: str, now: float) -> CacheEntry | None:
+        response = self._call("read a cache entry", "get_item", Key=cache_key(key))
+        item = response.get("Item")
+        if item is None:
+            return None
+        try:
+            entry = cache_from_item(item)
+        except (ValueError, TypeError) as exc:
+            raise CorruptRecordError(
+                f"Cache entry {key!r} in {self.location} is corrupt: {exc}"
+            ) from exc
+        return entry if entry.is_valid(now) else None  # TTL deletes expired items late
+
+    def write_cache_entry(self, entry: CacheEntry) -> None:
+        self._put("write a cache entry", cache_item(entry, self.ttl_attribute))
+
+    def flush(self) -> None:
+        """Nothing to do: every write is durable when DynamoDB acknowledges it."""
+
+    def close(self) -> None:
+        """Nothing to release: the client belongs to whoever made it."""
