@@ -35,7 +35,7 @@ PIPELINE = textwrap.dedent(
     def load(rows: list[int]) -> int:
         effect("load")
         if os.environ.get("CRASH_IN_LOAD"):
-            time.sleep(0.1)  # past the store's 10 ms group-commit window
+            time.sleep(0.5)  # well past the store's 10 ms group-commit window
             os.kill(os.getpid(), 9)  # the process dies mid-run: no final state is written
         return sum(rows)
 
