@@ -25,6 +25,7 @@ __all__ = [
     "ParameterTypeError",
     "PrefectException",
     "RecordConflictError",
+    "RemoteTaskError",
     "RecordExistsError",
     "RecordNotFoundError",
     "ResultSerializationError",
@@ -77,6 +78,19 @@ class MappingMissingIterable(FlowlessException, ValueError):
 
 class MappingLengthMismatch(FlowlessException, ValueError):
     """``task.map`` was given iterables of different lengths."""
+
+
+class RemoteTaskError(FlowlessException):
+    """A task run's exception from its Lambda invocation, when the exception's own class
+    cannot be rebuilt here; it carries the original type name and message."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name = type_name
+        self.remote_message = message
+        super().__init__(f"{type_name}: {message}")
+
+    def __reduce__(self) -> tuple[type[RemoteTaskError], tuple[str, str]]:
+        return type(self), (self.type_name, self.remote_message)
 
 
 class UpstreamTaskError(FlowlessException):

@@ -25,6 +25,13 @@ class Settings:
     task_runner_max_workers: int
     #: Results up to this many bytes live inside the task-run record; larger ones in files.
     results_inline_max_bytes: int
+    #: ``local`` (SQLite, threads) or ``aws`` (DynamoDB, S3, one Lambda invocation per task).
+    backend: str = "local"
+    #: AWS resources (``docs/aws.md``); empty unless the backend is ``aws``.
+    table: str = ""
+    bucket: str = ""
+    task_function: str = ""
+    flow_function: str = ""
 
 
 def _int(name: str, default: int, minimum: int) -> int:
@@ -40,11 +47,24 @@ def _int(name: str, default: int, minimum: int) -> int:
     return value
 
 
+BACKENDS = ("local", "aws")
+
+
 def current_settings() -> Settings:
     home = os.environ.get("FLOWLESS_HOME") or os.path.join("~", ".flowless")
+    backend = os.environ.get("FLOWLESS_BACKEND", "local").strip().lower() or "local"
+    if backend not in BACKENDS:
+        raise ConfigurationError(
+            f"FLOWLESS_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKENDS)}."
+        )
     return Settings(
         home=Path(home).expanduser(),
         logging_level=os.environ.get("FLOWLESS_LOGGING_LEVEL", "INFO").upper(),
         task_runner_max_workers=_int("FLOWLESS_TASK_RUNNER_MAX_WORKERS", 16, 1),
         results_inline_max_bytes=_int("FLOWLESS_RESULTS_INLINE_MAX_BYTES", 64 * 1024, 0),
+        backend=backend,
+        table=os.environ.get("FLOWLESS_TABLE", ""),
+        bucket=os.environ.get("FLOWLESS_BUCKET", ""),
+        task_function=os.environ.get("FLOWLESS_TASK_FUNCTION", ""),
+        flow_function=os.environ.get("FLOWLESS_FLOW_FUNCTION", ""),
     )

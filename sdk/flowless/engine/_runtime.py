@@ -1,7 +1,9 @@
 """Wiring: the store, results, and invoker a run uses, chosen from the settings.
 
-Built once per ``FLOWLESS_HOME`` and reused, so opening the database is paid once per
-process, not once per flow run.
+``local``: SQLite under ``FLOWLESS_HOME``, result files, task runs on this process's
+threads. ``aws``: the DynamoDB table, the S3 bucket, one Lambda invocation per task run
+(``docs/aws.md``). Built once per settings and reused, so opening the database or
+creating AWS clients is paid once per process, not once per flow run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowless.engine._task_run import TaskRunExecutor
+from flowless.exceptions import ConfigurationError
 from flowless.invoke import Invoker, LocalInvoker
 from flowless.logging._console import setup_console_logging
 from flowless.results import LocalFileStorage, Results
@@ -42,15 +45,69 @@ def current_runtime() -> Runtime:
     if runtime is not None:
         return runtime
     with _lock:
-        store = _stores.get(settings.home)
-        if store is None:
-            store = _stores[settings.home] = SQLiteStore(settings.home / "flowless.db")
-        results = Results(
-            LocalFileStorage(settings.home / "results"), settings.results_inline_max_bytes
-        )
-        runtime = Runtime(settings, store, results, LocalInvoker(TaskRunExecutor(store, results)))
-        _runtimes[settings] = runtime
+        runtime = _runtimes.get(settings)
+        if runtime is None:
+            runtime = _aws(settings) if settings.backend == "aws" else _local(settings)
+            _runtimes[settings] = runtime
     return runtime
+
+
+def _local(settings: Settings) -> Runtime:
+    store = _stores.get(settings.home)
+    if store is None:
+        store = _stores[settings.home] = SQLiteStore(settings.home / "flowless.db")
+    results = Results(
+        LocalFileStorage(settings.home / "results"), settings.results_inline_max_bytes
+    )
+    return Runtime(settings, store, results, LocalInvoker(TaskRunExecutor(store, results)))
+
+
+#: DynamoDB items must stay under 400 KB; larger results go to S3 whatever the setting.
+AWS_INLINE_MAX_BYTES = 100 * 1024
+
+
+def _aws(settings: Settings) -> Runtime:
+    missing = [
+        variable
+        for variable, value in (
+            ("FLOWLESS_TABLE", settings.table),
+            ("FLOWLESS_BUCKET", settings.bucket),
+            ("FLOWLESS_TASK_FUNCTION", settings.task_function),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"FLOWLESS_BACKEND=aws needs {', '.join(missing)}: the names of the table, bucket "
+            "and task-run function deployed by template.yaml (see docs/aws.md)."
+        )
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import NoRegionError
+
+    from flowless.invoke import LambdaInvoker
+    from flowless.results import S3BlobStorage
+    from flowless.store import DynamoDBStore
+
+    session = boto3.session.Session()
+    retrying = Config(retries={"mode": "standard", "max_attempts": 5})
+    # An invocation is never retried by botocore: if its response is lost it may have run.
+    invoking = Config(read_timeout=905, connect_timeout=10, retries={"max_attempts": 1})
+    try:
+        dynamodb = session.client("dynamodb", config=retrying)
+        s3 = session.client("s3", config=retrying)
+        lambda_client = session.client("lambda", config=invoking)
+    except NoRegionError:
+        raise ConfigurationError(
+            "FLOWLESS_BACKEND=aws needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)."
+        ) from None
+    store = DynamoDBStore(settings.table, dynamodb)
+    results = Results(
+        S3BlobStorage(settings.bucket, s3),
+        min(settings.results_inline_max_bytes, AWS_INLINE_MAX_BYTES),
+    )
+    invoker = LambdaInvoker(settings.task_function, lambda_client, store, results)
+    return Runtime(settings, store, results, invoker)
 
 
 def close_home(home: Path) -> None:

@@ -104,9 +104,12 @@ async def _await_fn_in_time(task: Task[..., Any], parameters: dict[str, Any]) ->
 class TaskRunExecutor:
     """Executes task runs against one store; one instance serves every thread."""
 
-    def __init__(self, store: Store, results: Results) -> None:
+    def __init__(self, store: Store, results: Results, results_must_travel: bool = False) -> None:
         self.store = store
         self.results = results
+        #: In a task-run Lambda the result must reach the flow-run function: a result
+        #: that cannot be serialized fails the run there, instead of a warning.
+        self.results_must_travel = results_must_travel
 
     def __call__(self, call: TaskCall) -> State[Any]:
         """Run the task from synchronous code (this thread)."""
@@ -153,8 +156,21 @@ class TaskRunExecutor:
 
     def _end(self, call: TaskCall, state: State[Any], logger: RunLoggerAdapter) -> State[Any]:
         payload = None
-        if state.type is StateType.COMPLETED and call.task.persist_result is not False:
-            payload = self._persist(state.data, logger)
+        if state.type is StateType.COMPLETED and (
+            call.task.persist_result is not False or self.results_must_travel
+        ):
+            if self.results_must_travel:
+                try:
+                    payload = self.results.dump(state.data)
+                except (ResultSerializationError, StoreError) as exc:
+                    message = (
+                        f"The task's result cannot be sent back from AWS Lambda: {exc}. Return "
+                        "JSON-compatible or picklable data."
+                    )
+                    logger.emit(ERROR, "%s", message)
+                    state = Failed(message=message, data=exc)
+            else:
+                payload = self._persist(state.data, logger)
         return self._finish(call, state, payload, logger)
 
     def _attempts(self, call: TaskCall, logger: RunLoggerAdapter) -> Attempts:

@@ -152,9 +152,10 @@ class ConsoleHandler(logging.StreamHandler[Any]):
 
 
 def setup_console_logging(level: str) -> logging.Logger:
-    """Attach the console handler to the ``flowless`` logger once; (re)apply the level."""
+    """Attach the console handler to the ``flowless`` logger, unless someone configured
+    that logger already (the Lambda handlers log JSON through powertools); apply the level."""
     logger = logging.getLogger(_ROOT)
-    if not any(isinstance(h, ConsoleHandler) for h in logger.handlers):
+    if not logger.handlers:
         handler = ConsoleHandler()
         handler.setFormatter(ConsoleFormatter())
         logger.addHandler(handler)

@@ -1,4 +1,9 @@
-"""Serializing run results and parameters, and storing them inline or as blobs."""
+"""Serializing run results and parameters, and storing them inline or as blobs.
+
+``S3BlobStorage`` is imported on first use, so the embedded engine never loads boto3.
+"""
+
+from typing import Any
 
 from flowless.results._serializers import JSON, PICKLE, deserialize, serialize
 from flowless.results._storage import BlobStorage, LocalFileStorage, Results
@@ -9,6 +14,15 @@ __all__ = [
     "BlobStorage",
     "LocalFileStorage",
     "Results",
+    "S3BlobStorage",
     "deserialize",
     "serialize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "S3BlobStorage":
+        from flowless.results._s3 import S3BlobStorage
+
+        return S3BlobStorage
+    raise AttributeError(f"module 'flowless.results' has no attribute {name!r}")

@@ -1,0 +1,228 @@
+"""The JSON that crosses a Lambda invocation (formats in ``docs/aws.md``).
+
+Both ends use this module: the Lambda invoker builds task-run events and reads
+responses, the task-run handler reads events and builds responses. Anything read from
+the wire is checked; a malformed event raises ``WireError`` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from flowless._callables import module_name
+from flowless.exceptions import ConfigurationError, RemoteTaskError
+from flowless.states import State, StateType
+from flowless.store import Payload, TaskRunRecord
+
+if TYPE_CHECKING:
+    from flowless.invoke._protocol import TaskCall
+    from flowless.tasks import Task
+
+__all__ = [
+    "WireError",
+    "error_from_wire",
+    "error_to_wire",
+    "import_task",
+    "payload_from_wire",
+    "payload_to_wire",
+    "read_task_event",
+    "state_from_wire",
+    "state_to_wire",
+    "task_event",
+    "task_reference",
+]
+
+
+class WireError(ValueError):
+    """An event or response that is not what this module writes."""
+
+
+def _field(
+    data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, optional: bool = False
+) -> Any:
+    value = data.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise WireError(f"{name!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+def payload_to_wire(payload: Payload | None) -> dict[str, Any] | None:
+    if payload is None:
+        return None
+    data = base64.b64encode(payload.data).decode() if payload.data is not None else None
+    return {"serializer": payload.serializer, "data": data, "location": payload.location}
+
+
+def payload_from_wire(data: Any) -> Payload | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise WireError(f"a payload must be an object, got {data!r}")
+    encoded = _field(data, "data", str, optional=True)
+    try:
+        raw = base64.b64decode(encoded, validate=True) if encoded is not None else None
+    except ValueError as exc:
+        raise WireError(f"payload data is not base64: {exc}") from None
+    payload = Payload(
+        _field(data, "serializer", str), raw, _field(data, "location", str, optional=True)
+    )
+    if payload.data is None and payload.location is None:
+        raise WireError("a payload needs data or a location")
+    return payload
+
+
+def task_reference(task: Task[..., Any]) -> str:
+    """``module:attribute`` by which the task-run function imports the task."""
+    qualname = getattr(task.fn, "__qualname__", "")
+    if not qualname or "<locals>" in qualname:
+        raise ConfigurationError(
+            f"Task {task.name!r} is defined inside a function; to run on AWS Lambda a task "
+            "must be defined at module level, in a module packaged with the functions."
+        )
+    return f"{module_name(task.fn)}:{qualname}"
+
+
+def import_task(reference: str) -> Task[..., Any]:
+    from flowless.tasks import Task
+
+    module_path, _, attribute = reference.partition(":")
+    if not module_path or not attribute:
+        raise WireError(f"'task' must look like 'module:attribute', got {reference!r}")
+    try:
+        target: Any = importlib.import_module(module_path)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise WireError(
+            f"Task {reference!r} cannot be imported here ({type(exc).__name__}: {exc}); "
+            "is its module packaged with the function?"
+        ) from None
+    if not isinstance(target, Task):
+        raise WireError(f"{reference!r} is not a task (it is {type(target).__name__})")
+    return target
+
+
+def _options(task: Task[..., Any]) -> dict[str, Any]:
+    """The task's options that can travel as data (see ``docs/aws.md``)."""
+    return {
+        "name": task.name,
+        "retries": task.retries,
+        "retry_delay_seconds": task.retry_delays,
+        "retry_jitter_factor": task.retry_jitter_factor,
+        "timeout_seconds": task.timeout_seconds,
+        "persist_result": task.persist_result,
+        "tags": sorted(task.tags),
+    }
+
+
+def task_event(call: TaskCall, parameters: Payload) -> dict[str, Any]:
+    run = call.task_run
+    expiration = call.cache_expiration
+    return {
+        "task": task_reference(call.task),
+        "options": _options(call.task),
+        "parameters": payload_to_wire(parameters),
+        "task_run": {
+            "id": run.id,
+            "flow_run_id": run.flow_run_id,
+            "task_key": run.task_key,
+            "dynamic_key": run.dynamic_key,
+            "name": run.name,
+            "task_name": run.task_name,
+            "tags": run.tags,
+        },
+        "flow_run_name": call.flow_run_name,
+        "log_prints": call.log_prints,
+        "cache_key": call.cache_key,
+        "cache_expiration_seconds": None if expiration is None else expiration.total_seconds(),
+    }
+
+
+def read_task_event(event: Any) -> tuple[Task[..., Any], Payload, TaskRunRecord, dict[str, Any]]:
+    """The task (with its options applied), the parameters payload, the task run record,
+    and the rest (flow run name, log_prints, cache key and expiration)."""
+    if not isinstance(event, dict):
+        raise WireError(f"the event must be a JSON object, got {type(event).__name__}")
+    task = import_task(_field(event, "task", str))
+    options = _field(event, "options", dict)
+    try:
+        task = task.with_options(**options)
+    except (TypeError, ValueError) as exc:
+        raise WireError(f"'options' cannot be applied: {exc}") from None
+    parameters = payload_from_wire(event.get("parameters"))
+    if parameters is None:
+        raise WireError("'parameters' is missing")
+    run = _field(event, "task_run", dict)
+    record = TaskRunRecord(
+        id=_field(run, "id", str),
+        flow_run_id=_field(run, "flow_run_id", str, optional=True),
+        task_key=_field(run, "task_key", str),
+        dynamic_key=_field(run, "dynamic_key", int),
+        name=_field(run, "name", str),
+        task_name=_field(run, "task_name", str),
+        state_type=StateType.PENDING,
+        state_name="Pending",
+        tags=[str(t) for t in _field(run, "tags", list)],
+    )
+    seconds = _field(event, "cache_expiration_seconds", (int, float), optional=True)
+    rest = {
+        "flow_run_name": _field(event, "flow_run_name", str, optional=True),
+        "log_prints": bool(event.get("log_prints", False)),
+        "cache_key": _field(event, "cache_key", str, optional=True),
+        "cache_expiration": None if seconds is None else timedelta(seconds=seconds),
+    }
+    return task, parameters, record, rest
+
+
+def state_to_wire(state: State[Any]) -> dict[str, Any]:
+    return {"type": state.type.value, "name": state.name, "message": state.message}
+
+
+def state_from_wire(data: Any, payload_data: Any = None) -> State[Any]:
+    if not isinstance(data, dict):
+        raise WireError(f"a state must be an object, got {data!r}")
+    try:
+        kind = StateType(_field(data, "type", str))
+    except ValueError:
+        raise WireError(f"unknown state type {data.get('type')!r}") from None
+    return State(
+        kind, _field(data, "name", str), _field(data, "message", str, optional=True), payload_data
+    )
+
+
+def error_to_wire(exc: BaseException) -> dict[str, Any]:
+    kind = type(exc)
+    try:
+        import cloudpickle
+
+        pickled: str | None = base64.b64encode(cloudpickle.dumps(exc)).decode()
+    except Exception:
+        pickled = None
+    return {
+        "type": f"{kind.__module__}.{kind.__qualname__}",
+        "message": str(exc),
+        "pickled": pickled,
+    }
+
+
+def error_from_wire(data: Any) -> BaseException:
+    """The original exception when it unpickles here, else a ``RemoteTaskError`` that
+    carries its type and message."""
+    if not isinstance(data, dict):
+        raise WireError(f"an error must be an object, got {data!r}")
+    pickled = data.get("pickled")
+    if isinstance(pickled, str):
+        try:
+            import cloudpickle
+
+            exc = cloudpickle.loads(base64.b64decode(pickled))
+            if isinstance(exc, BaseException):
+                return exc
+        except Exception:
+            pass
+    return RemoteTaskError(str(data.get("type", "Exception")), str(data.get("message", "")))
