@@ -59,6 +59,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             raise _Malformed(f"'parameters' must be an object, got {parameters!r}")
     except _Malformed as exc:
         logger.error("Malformed flow-run event: %s", exc)
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         return {"error_response": f"Malformed flow-run event: {exc}"}
     started = time.perf_counter()
     if flow_run_id is not None:

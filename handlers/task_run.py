@@ -37,6 +37,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         arguments = runtime.results.load(parameters)
     except (WireError, CorruptRecordError) as exc:
         logger.error("Malformed task-run event: %s", exc)
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         return {"error_response": f"Malformed task-run event: {exc}"}
     logger.append_keys(
         flow_run_id=record.flow_run_id, task_run_id=record.id, task_run_name=record.name

@@ -1,0 +1,202 @@
+"""The Lambda handlers, called in process against moto: what a task-run and a flow-run
+invocation do, and that a malformed event is refused without touching any record."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from infra.template import table_definition
+from moto import mock_aws
+
+from flowless.engine._runtime import _runtimes
+from flowless.invoke import TaskCall, payload_to_wire
+from flowless.invoke._wire import payload_from_wire, task_event
+from flowless.results import Results
+from flowless.states import StateType
+from flowless.store import TaskRunRecord
+from tests import aws_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.syspath_prepend(str(REPO / "handlers"))
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FLOWLESS_BACKEND": "aws",
+        "FLOWLESS_TABLE": "state",
+        "FLOWLESS_BUCKET": "results",
+        "FLOWLESS_TASK_FUNCTION": "task-run",
+        "POWERTOOLS_METRICS_NAMESPACE": "flowless",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        boto3.client("dynamodb").create_table(**table_definition("state"))
+        boto3.client("s3").create_bucket(Bucket="results")
+        _runtimes.clear()
+        yield env
+        _runtimes.clear()
+    for name in ("task_run", "flow_run", "_lambda_logging"):
+        sys.modules.pop(name, None)
+
+
+def _runtime() -> Any:
+    from flowless.engine import current_runtime
+
+    return current_runtime()
+
+
+def _event(task: Any, parameters: dict[str, Any], run_id: str = "tr-1") -> dict[str, Any]:
+    runtime = _runtime()
+    record = TaskRunRecord(
+        id=run_id,
+        flow_run_id="fr-1",
+        task_key=task.task_key,
+        dynamic_key=0,
+        name=f"{task.name}-abc",
+        task_name=task.name,
+        state_type=StateType.PENDING,
+        state_name="Pending",
+    )
+    call = TaskCall(task, parameters, record, "brave-otter", False)
+    return json.loads(json.dumps(task_event(call, runtime.results.dump(parameters))))
+
+
+def _result(response: dict[str, Any], results: Results) -> Any:
+    payload = payload_from_wire(response["result"])
+    return results.load(payload) if payload else None
+
+
+def test_task_run_handler_runs_and_records(aws: dict[str, Any]) -> None:
+    import task_run
+
+    response = task_run.handler(_event(aws_tasks.add, {"a": 2, "b": 3}), None)
+    assert response["state"] == {"type": "COMPLETED", "name": "Completed", "message": None}
+    assert _result(response, _runtime().results) == 5
+    [record] = _runtime().store.read_task_runs("fr-1")
+    assert isinstance(record, TaskRunRecord) and record.state_name == "Completed"
+
+
+def test_task_run_handler_retries_inside_one_invocation(aws: dict[str, Any]) -> None:
+    import task_run
+
+    response = task_run.handler(_event(aws_tasks.flaky_once, {"marker": []}), None)
+    assert response["state"]["name"] == "Completed" and response["run_count"] == 2
+
+
+def test_failure_travels_with_the_exception(aws: dict[str, Any]) -> None:
+    import task_run
+    from flowless.invoke._wire import error_from_wire
+
+    response = task_run.handler(_event(aws_tasks.boom, {}), None)
+    assert response["state"]["type"] == "FAILED"
+    exc = error_from_wire(response["error"])
+    assert isinstance(exc, KeyError) and exc.args == ("missing thing",)
+
+
+def test_result_that_cannot_travel_fails_the_run(aws: dict[str, Any]) -> None:
+    import task_run
+
+    response = task_run.handler(_event(aws_tasks.unserializable, {}), None)
+    assert response["state"]["type"] == "FAILED"
+    assert "cannot be sent back from AWS Lambda" in response["state"]["message"]
+
+
+def test_large_result_goes_to_s3(aws: dict[str, Any]) -> None:
+    import task_run
+
+    response = task_run.handler(_event(aws_tasks.big, {"n": 200_000}), None)
+    assert response["result"]["location"].startswith("s3://results/results/")
+    assert response["result"]["data"] is None
+    assert _result(response, _runtime().results) == "x" * 200_000
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("not an object", "the event must be a JSON object"),
+        ({"task": "no_colon"}, "'task' must look like 'module:attribute'"),
+        ({"task": "tests.aws_tasks:missing", "options": {}}, "cannot be imported here"),
+        ({"task": "tests.aws_tasks:sum_flow", "options": {}}, "is not a task"),
+        ({"task": "tests.aws_tasks:add", "options": {"bogus": 1}}, "'options' cannot be applied"),
+        (
+            {
+                "task": "tests.aws_tasks:add",
+                "options": {},
+                "parameters": {"serializer": "json", "data": "***"},
+            },
+            "payload data is not base64",
+        ),
+    ],
+)
+def test_malformed_task_event_touches_nothing(
+    aws: dict[str, Any], event: Any, message: str
+) -> None:
+    import task_run
+
+    response = task_run.handler(event, None)
+    assert message in response["error_response"]
+    items = boto3.client("dynamodb").scan(TableName="state")["Items"]
+    assert items == []
+
+
+def test_flow_run_handler_starts_and_continues(aws: dict[str, Any]) -> None:
+    import flow_run
+    from flowless.engine import TaskRunExecutor
+    from flowless.invoke import LocalInvoker
+
+    runtime = _runtime()
+    # No Lambda here: the flow's task runs execute in process, through the same executor.
+    object.__setattr__(
+        runtime, "invoker", LocalInvoker(TaskRunExecutor(runtime.store, runtime.results))
+    )
+    response = flow_run.handler({"flow": "tests.aws_tasks:sum_flow", "parameters": {"n": 3}}, None)
+    assert response["state"]["name"] == "Completed"
+    assert _result(response, runtime.results) == 6
+    again = flow_run.handler(
+        {"flow": "tests.aws_tasks:sum_flow", "flow_run_id": response["flow_run_id"]}, None
+    )
+    assert again["flow_run_id"] == response["flow_run_id"] and again["state"]["name"] == "Completed"
+    rejected = flow_run.handler(
+        {"flow": "tests.aws_tasks:sum_flow", "parameters": {"n": "x"}}, None
+    )
+    assert (
+        rejected["state"]["type"] == "FAILED"
+        and " - n: Input should be a valid integer" in (rejected["state"]["message"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({}, "'flow' must look like 'module:attribute'"),
+        ({"flow": "tests.aws_tasks:add"}, "is not a flow"),
+        ({"flow": "tests.aws_tasks:sum_flow", "parameters": [1]}, "'parameters' must be an object"),
+        ({"flow": "tests.aws_tasks:sum_flow", "flow_run_id": 7}, "'flow_run_id' must be a string"),
+    ],
+)
+def test_malformed_flow_event_touches_nothing(
+    aws: dict[str, Any], event: Any, message: str
+) -> None:
+    import flow_run
+
+    assert message in flow_run.handler(event, None)["error_response"]
+    assert boto3.client("dynamodb").scan(TableName="state")["Items"] == []
+
+
+def test_payload_round_trip() -> None:
+    from flowless.store import Payload
+
+    payload = Payload("pickle", b"\x00\x01", None)
+    assert payload_from_wire(json.loads(json.dumps(payload_to_wire(payload)))) == payload
