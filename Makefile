@@ -9,11 +9,22 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/requirements.txt examples/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(MAKE) wheelhouse
 	touch $(STAMP)
+
+# Wheels of what the Lambda functions ship (layer + examples), for python3.11 x86_64: the
+# test of `sam build` installs from here with no index, so the suite itself never downloads.
+WHEELHOUSE := $(VENV)/wheelhouse
+.PHONY: wheelhouse
+wheelhouse:
+	$(PY) -m pip download --quiet --disable-pip-version-check --dest $(WHEELHOUSE) \
+		--requirement sdk/requirements.txt --requirement examples/requirements.txt \
+		--only-binary=:all: --platform manylinux2014_x86_64 --python-version 311 \
+		--implementation cp
 
 demo: install
 	$(PY) examples/demo.py
@@ -36,3 +47,12 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build sdk/*.egg-info
+
+# `sam build` runs these (template.yaml, `BuildMethod: makefile`): a function's code is the
+# handlers and the user's flows, as top-level modules; the SDK ships in FlowlessLayer.
+.PHONY: build-FlowRunFunction build-TaskRunFunction
+build-FlowRunFunction build-TaskRunFunction:
+	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: run `sam build`, not make))
+	cp handlers/*.py examples/*.py "$(ARTIFACTS_DIR)/"
+	python3.11 -m pip install --quiet --disable-pip-version-check \
+		--requirement examples/requirements.txt --target "$(ARTIFACTS_DIR)"
