@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit lint typecheck bench clean
+.PHONY: install demo test unit lint typecheck bench local clean
 
 install: $(STAMP)
 
@@ -44,6 +44,12 @@ lint: install
 
 bench: install
 	$(PY) bench/overhead.py
+	$(PY) bench/aws_calls.py
+
+# template.yaml's stack on 127.0.0.1 (moto + a local Lambda) until Ctrl-C; it prints the
+# variables that point flowless (and the AWS CLI, boto3) at it.
+local: install
+	$(PY) -m infra.local_cloud
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build sdk/*.egg-info

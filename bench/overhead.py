@@ -30,8 +30,13 @@ from typing import Any
 
 TARGETS = {"cold": 0.3, "cold+p": 0.3, "seq": 0.2, "fanout": 0.4, "cache": 0.2}  # s / ms
 RSS_TARGET_MB = 80
-PREFECT = {"cold": "8.0 s", "cold+p": "8.0 s", "seq": "4.5-5 ms", "fanout": "~6 ms",
-           "cache": "~4 ms"}
+PREFECT = {
+    "cold": "8.0 s",
+    "cold+p": "8.0 s",
+    "seq": "4.5-5 ms",
+    "fanout": "~6 ms",
+    "cache": "~4 ms",
+}
 
 
 def _scenario(name: str, n: int, repeat: int) -> dict[str, float]:
@@ -127,8 +132,12 @@ def _cold(source: str, repeat: int) -> dict[str, float]:
             fh.write(source)
         for i in range(repeat + 1):
             started = time.perf_counter()
-            subprocess.run([sys.executable, script], env=_child_env(home), check=True,
-                           stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, script],
+                env=_child_env(home),
+                check=True,
+                stderr=subprocess.DEVNULL,
+            )
             elapsed = time.perf_counter() - started
             if i:  # the first run creates the database; later ones are the everyday case
                 times.append(elapsed)
@@ -141,7 +150,10 @@ def _run_child(name: str, n: int, repeat: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as home:
         out = subprocess.run(
             [sys.executable, __file__, "--child", name, "-n", str(n), "--repeat", str(repeat)],
-            env=_child_env(home), check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=_child_env(home),
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
         ).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
@@ -165,11 +177,15 @@ def main() -> None:
     for name in ("seq", "fanout", "cache"):
         rows.append((name, args.n, _run_child(name, args.n, args.repeat)))
 
-    print(f"flowless engine overhead (python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-          f"median of {args.repeat} runs after a warm-up; cold: median of {max(args.repeat, 5)} "
-          "fresh processes)")
-    header = f"{'scenario':<8} {'N':>5} {'total':>9} {'per task':>10} {'target':>9} " \
-             f"{'peak RSS':>9} {'Prefect 3.9.1*':>15}"
+    print(
+        f"flowless engine overhead (python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+        f"median of {args.repeat} runs after a warm-up; cold: median of {max(args.repeat, 5)} "
+        "fresh processes)"
+    )
+    header = (
+        f"{'scenario':<8} {'N':>5} {'total':>9} {'per task':>10} {'target':>9} "
+        f"{'peak RSS':>9} {'Prefect 3.9.1*':>15}"
+    )
     print(header)
     print("-" * len(header))
     for name, n, r in rows:
@@ -177,11 +193,15 @@ def main() -> None:
             per, target = "-", f"<={TARGETS[name]} s"
         else:
             per, target = f"{r['per_task_ms']:.3f} ms", f"<={TARGETS[name]} ms"
-        print(f"{name:<8} {n:>5} {r['total_s']:>8.3f}s {per:>10} {target:>9} "
-              f"{r['rss_mb']:>6.1f} MB {PREFECT[name]:>15}")
+        print(
+            f"{name:<8} {n:>5} {r['total_s']:>8.3f}s {per:>10} {target:>9} "
+            f"{r['rss_mb']:>6.1f} MB {PREFECT[name]:>15}"
+        )
     print(f"peak RSS target: <= {RSS_TARGET_MB} MB at N = 1,000 (Prefect: 190-250 MB)")
-    print("* Prefect 3.9.1 in its default local mode, as measured on this kind of machine and "
-          "quoted in the issue; not measured by this script.")
+    print(
+        "* Prefect 3.9.1 in its default local mode, as measured on this kind of machine and "
+        "quoted in the issue; not measured by this script."
+    )
 
 
 if __name__ == "__main__":

@@ -12,20 +12,19 @@ that runs past the function's timeout is killed and answers as Lambda does
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
-import multiprocessing
 import os
+import select
+import subprocess
 import sys
 import threading
-import time
-import traceback
-import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from infra._lambda_worker import read_frame, write_frame
 
 __all__ = ["FunctionSpec", "LambdaEndpoint"]
 
@@ -48,62 +47,63 @@ class FunctionSpec:
     throttle: bool = False
 
 
-class _Context:
-    """What a handler's ``context`` argument offers (what powertools reads)."""
-
-    def __init__(self, spec: FunctionSpec, deadline: float) -> None:
-        self.function_name = spec.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{spec.name}"
-        self.memory_limit_in_mb = spec.memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = "local"
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+#: What a worker keeps of the endpoint's environment: the rest is the function's own, as
+#: on Lambda, so a caller's AWS profile or FLOWLESS_* settings cannot leak into a handler.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
+_WORKER = Path(__file__).with_name("_lambda_worker.py")
 
 
-def _worker_main(conn: Connection, spec: FunctionSpec) -> None:
-    os.environ.update(spec.environment)
-    sys.path[:0] = list(spec.code_paths)
-    module_name, _, attribute = spec.handler.rpartition(".")
-    handler = getattr(importlib.import_module(module_name), attribute)
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        deadline = time.monotonic() + spec.timeout
-        try:
-            result = handler(json.loads(message), _Context(spec, deadline))
-            conn.send((json.dumps(result).encode(), None))
-        except BaseException as exc:  # what Lambda reports for an unhandled error
-            body = {
-                "errorMessage": str(exc),
-                "errorType": type(exc).__name__,
-                "stackTrace": traceback.format_exception(exc),
-            }
-            conn.send((json.dumps(body).encode(), "Unhandled"))
+def _lambda_environment(spec: FunctionSpec) -> dict[str, str]:
+    """The function's variables plus those Lambda itself sets for every function."""
+    kept = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("COV_")}
+    return {
+        **kept,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "LAMBDA_TASK_ROOT": spec.code_paths[0] if spec.code_paths else os.getcwd(),
+        **spec.environment,
+    }
 
 
 class _Worker:
-    def __init__(self, spec: FunctionSpec) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, spec), daemon=True)
-        self.process.start()
-        child.close()
+    """One execution environment: a ``_lambda_worker`` process, warm between calls."""
 
-    def invoke(self, payload: bytes, timeout: float) -> tuple[bytes, str | None] | None:
+    def __init__(self, spec: FunctionSpec) -> None:
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, str(_WORKER), str(to_child), str(from_child)],
+                pass_fds=(to_child, from_child),
+                env=_lambda_environment(spec),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        function = {
+            "name": spec.name,
+            "handler": spec.handler,
+            "code_paths": list(spec.code_paths),
+            "memory_mb": spec.memory_mb,
+        }
+        write_frame(self._to_child, function)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def invoke(self, event: Any, timeout: float) -> tuple[bytes, str | None] | None:
         """The response, or ``None`` if the handler ran past ``timeout`` (then killed)."""
         try:
-            self.conn.send(payload)
-            if not self.conn.poll(timeout):
+            write_frame(self._to_child, {"event": event, "timeout": timeout})
+            ready, _, _ = select.select([self._from_child], [], [], timeout)
+            if not ready:
                 self.kill()
                 return None
-            body, error = self.conn.recv()
-        except (EOFError, OSError):  # the worker died (import error, out of memory, exit)
+            answer = read_frame(self._from_child)
+        except (EOFError, OSError):  # the worker died (out of memory, os._exit, a signal)
             self.kill()
             return (
                 json.dumps(
@@ -114,18 +114,28 @@ class _Worker:
                 ).encode(),
                 "Unhandled",
             )
-        return body, error
+        return answer["body"].encode(), answer["error"]
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.join()
+        self.process.wait()
+        self._close()
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError, BrokenPipeError):
-            self.conn.send(None)
-        self.process.join(5)
-        if self.process.is_alive():
-            self.kill()
+        with contextlib.suppress(OSError):
+            write_frame(self._to_child, None)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        for fd in (self._to_child, self._from_child):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._to_child = self._from_child = -1
 
 
 class _Function:
@@ -136,7 +146,7 @@ class _Function:
         self.lock = threading.Lock()
         self.workers: list[_Worker] = []
 
-    def invoke(self, payload: bytes) -> tuple[int, bytes, dict[str, str]]:
+    def invoke(self, event: Any) -> tuple[int, bytes, dict[str, str]]:
         if not self.slots.acquire(blocking=not self.spec.throttle):
             return (
                 429,
@@ -146,11 +156,11 @@ class _Function:
         try:
             with self.lock:
                 worker = self.idle.pop() if self.idle else None
-            if worker is None or not worker.process.is_alive():
+            if worker is None or not worker.alive():
                 worker = _Worker(self.spec)
                 with self.lock:
                     self.workers.append(worker)
-            outcome = worker.invoke(payload, self.spec.timeout)
+            outcome = worker.invoke(event, self.spec.timeout)
             headers = {"X-Amz-Executed-Version": "$LATEST"}
             if outcome is None:
                 body = json.dumps(
@@ -217,6 +227,17 @@ class LambdaEndpoint:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def add(self, spec: FunctionSpec) -> None:
+        """Serve one more function (its environment may need this endpoint's ``url``)."""
+        with self._count_lock:
+            self.functions[spec.name] = _Function(spec)
+            self.invocations.setdefault(spec.name, 0)
+
+    def counts(self) -> dict[str, int]:
+        """A copy of ``invocations``, taken under its lock."""
+        with self._count_lock:
+            return dict(self.invocations)
+
     def _handle(self, path: str, headers: Any, payload: bytes) -> tuple[int, bytes, dict[str, str]]:
         if not path.startswith(_PATH) or not path.split("?", maxsplit=1)[0].endswith(
             "/invocations"
@@ -237,13 +258,21 @@ class LambdaEndpoint:
             )
         with self._count_lock:
             self.invocations[name] += 1
+        try:
+            event = json.loads(payload)
+        except ValueError as exc:
+            return (
+                400,
+                _error("InvalidRequestContentException", f"Could not parse request body: {exc}"),
+                {"x-amzn-ErrorType": "InvalidRequestContentException"},
+            )
         kind = headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if kind == "DryRun":
             return 204, b"", {}
         if kind == "Event":
-            threading.Thread(target=function.invoke, args=(payload,), daemon=True).start()
+            threading.Thread(target=function.invoke, args=(event,), daemon=True).start()
             return 202, b"", {}
-        return function.invoke(payload)
+        return function.invoke(event)
 
     def start(self) -> LambdaEndpoint:
         self._thread.start()

@@ -44,11 +44,18 @@ def _service(environ: dict[str, Any]) -> str:
     return parts[3] if len(parts) > 3 else "unknown"
 
 
+class _QuietRequestHandler(MotoRequestHandler):
+    """No access log line per request (werkzeug prints one to stderr by default)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(
-            host, port, self.app, threaded=True, request_handler=MotoRequestHandler
+            host, port, self.app, threaded=True, request_handler=_QuietRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
