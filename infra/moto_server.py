@@ -27,11 +27,13 @@ class _SerializedDynamoDB:
         self.lock = threading.Lock()
         #: Requests served, by service name (from the target header or the signature).
         self.requests: dict[str, int] = {}
+        self._count_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service = target.split("_", 1)[0].lower() if target else _service(environ)
-        self.requests[service] = self.requests.get(service, 0) + 1
+        with self._count_lock:
+            self.requests[service] = self.requests.get(service, 0) + 1
         if target.startswith("DynamoDB"):
             with self.lock:
                 return list(self.app(environ, start_response))
@@ -66,7 +68,8 @@ class MotoServer:
 
     @property
     def requests(self) -> dict[str, int]:
-        return dict(self.app.requests)
+        with self.app._count_lock:
+            return dict(self.app.requests)
 
     def start(self) -> MotoServer:
         self._thread.start()

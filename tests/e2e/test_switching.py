@@ -51,6 +51,10 @@ def test_python_my_flow_py_runs_its_tasks_on_lambda_and_caches_in_dynamodb(
     # first request) happen inside an invocation.
     assert first_calls == {"flow": 0, "task": 6}
     assert aws.github.total_requests - requests_before >= 3
+    # The task runs logged in Lambda; the console shows their final states all the same.
+    for task in ("fetch_stats", "get_stars"):
+        finished = rf"Task run '{task}-\w+' - Finished in state Completed\(\)$"
+        assert len(re.findall(finished, first.stderr, re.M)) == 3, first.stderr
     for repo, count in stars.items():
         assert re.search(
             rf"Flow run '[\w-]+' - {re.escape(repo)}: {count} stars$", first.stderr, re.M

@@ -219,6 +219,14 @@ def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> Sta
     return None if task.refresh_cache else _from_cache(scope, call, cache_key)
 
 
+def _invoked(scope: Scope, call: TaskCall, state: State[Any]) -> State[Any]:
+    """A state the invoker returned; logged here when the run was logged elsewhere."""
+    if scope.invoker.remote:
+        level = INFO if state.type is StateType.COMPLETED else ERROR
+        _logger(call).emit(level, "Finished in state %s", state)
+    return state
+
+
 def _settled(scope: Scope, call: TaskCall, state: State[Any]) -> State[Any]:
     call.state = state
     if scope.flow_run is None:
@@ -230,7 +238,9 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     """Bring one prepared call to a final state (or NotReady); never raises for the task's
     own failures, which are the returned state."""
     state = _decide(scope, call, wait_for)
-    return _settled(scope, call, state if state is not None else scope.invoker.run(call))
+    if state is None:
+        state = _invoked(scope, call, scope.invoker.run(call))
+    return _settled(scope, call, state)
 
 
 async def _orchestrate_async(
@@ -239,7 +249,7 @@ async def _orchestrate_async(
     """The same for an awaited async task: its coroutine runs on the caller's loop."""
     state = _decide(scope, call, wait_for)
     if state is None:
-        state = await scope.invoker.arun(call)
+        state = _invoked(scope, call, await scope.invoker.arun(call))
     return _settled(scope, call, state)
 
 

@@ -43,6 +43,10 @@ _THROTTLED = ("TooManyRequestsException", "EC2ThrottledException", "ThrottlingEx
 class LambdaInvoker:
     """Runs each task run as one invocation of ``function_name`` (a name or an ARN)."""
 
+    #: The task run logs in the function (CloudWatch), not here: the engine logs its
+    #: final state on this side too (see ``Invoker.remote``).
+    remote = True
+
     #: Attempts for a throttled invocation, and the cap of the backoff between them.
     THROTTLE_ATTEMPTS = 8
     THROTTLE_MAX_DELAY = 20.0

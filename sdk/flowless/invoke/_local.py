@@ -24,6 +24,9 @@ class LocalInvoker:
     """Runs task runs in this process; concurrency comes from the flow run's thread pool,
     or, for awaited async tasks, from the caller's event loop."""
 
+    #: The task run logs in this process (see ``Invoker.remote``).
+    remote = False
+
     def __init__(self, execute: TaskRunFunction) -> None:
         self._execute = execute
 

@@ -43,6 +43,12 @@ class TaskCall:
 
 
 class Invoker(Protocol):
+    #: Whether task runs execute in another process (AWS Lambda). Their log lines are then
+    #: in that process's log, so the engine logs each one's final state on the flow side
+    #: as well: the flow's console (and the flow-run function's log) reads as it would
+    #: with the tasks in process.
+    remote: bool
+
     def run(self, call: TaskCall) -> State[Any]:
         """Execute the task run to a final state and return it (never raises for
         failures of the task itself; those are the returned state)."""

@@ -81,7 +81,9 @@ class _EngineRecord(logging.LogRecord):
         self.exc_text = None
         self.stack_info = None
         self.lineno = 0
-        self.funcName = None  # type: ignore[assignment]  # as stdlib records without a caller
+        # No caller lookup; the logger's name stands in, so formats that show a location
+        # (Powertools' ``location`` is ``funcName:lineno``) say "flowless.task_runs:0".
+        self.funcName = name
         self.created = now / 1e9
         self.msecs = (now % 1_000_000_000) // 1_000_000
         self.relativeCreated = (now - logging._startTime) / 1e6  # type: ignore[attr-defined]
