@@ -61,4 +61,6 @@ build-FlowRunFunction build-TaskRunFunction:
 	$(if $(ARTIFACTS_DIR),,$(error ARTIFACTS_DIR is not set: run `sam build`, not make))
 	cp handlers/*.py examples/*.py "$(ARTIFACTS_DIR)/"
 	python3.11 -m pip install --quiet --disable-pip-version-check \
-		--requirement examples/requirements.txt --target "$(ARTIFACTS_DIR)"
+		--requirement examples/requirements.txt --target "$(ARTIFACTS_DIR)" \
+		--only-binary=:all: --platform manylinux2014_x86_64 --python-version 311 \
+		--implementation cp

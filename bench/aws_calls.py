@@ -35,6 +35,8 @@ INSTRUMENT = CODE / "instrument"
 sys.path[:0] = [str(REPO), str(INSTRUMENT)]
 
 PRICE = {"invoke": 0.20, "wru": 0.625, "rru": 0.125, "s3_put": 5.00, "s3_get": 0.40}
+LAMBDA_GB_SECOND = 0.0000166667  # $ per GB-second, x86
+FLOW_RUN_MEMORY_GB = 0.5  # template.yaml's FlowRunMemorySize default
 STEP_FUNCTIONS_PER_TRANSITION = 25.00  # $ per 1M state transitions, Standard workflows
 # Targets from the issue: per uncached task run, and per cache hit.
 TARGETS = {
@@ -125,6 +127,7 @@ def main() -> None:
         code_paths=(*CODE_PATHS, str(CODE)),
         environment={"PYTHONPATH": str(INSTRUMENT), "FLOWLESS_BENCH_CALL_LOG": str(log)},
         concurrency=4,
+        log_path=log.with_name("functions.log"),
     ) as cloud:
         bench = Bench(cloud, log)
         for flow, params in (
@@ -161,7 +164,7 @@ def main() -> None:
         flow_run = {k: empty.total(k) for k in KEYS}
         empty_ops = empty.operations()
 
-    _print(n, rows, flow_run, empty_ops, time.perf_counter() - started)
+    _print(n, rows, flow_run, empty_ops, time.perf_counter() - started, log)
 
 
 def _print(
@@ -170,6 +173,7 @@ def _print(
     flow_run: dict[str, float],
     empty_ops: Counter[str],
     elapsed: float,
+    log: Path,
 ) -> None:
     print(
         f"flowless on AWS: API calls per task run (local cloud; N = {n} task runs per flow "
@@ -215,7 +219,14 @@ def _print(
         f"per 1M transitions, at least one per task, so >= "
         f"{STEP_FUNCTIONS_PER_TRANSITION / uncached:.0f}x an uncached flowless task run."
     )
-    print(f"(ran in {elapsed:.1f} s)")
+    waiting = LAMBDA_GB_SECOND * FLOW_RUN_MEMORY_GB * 1_000_000
+    print(
+        f"Not in the table: the flow-run function is billed while it waits on a task run's "
+        f"invocation (synchronous invoke). At the template's {FLOW_RUN_MEMORY_GB * 1024:.0f} MB "
+        f"that is ${waiting:.2f} per 1M task-seconds waited; .submit/.map wait on up to "
+        f"FLOWLESS_TASK_RUNNER_MAX_WORKERS runs at once for the price of one."
+    )
+    print(f"(ran in {elapsed:.1f} s; the functions' logs: {log.with_name('functions.log')})")
 
 
 if __name__ == "__main__":

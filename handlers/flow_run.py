@@ -46,6 +46,7 @@ def _flow(event: Any) -> Flow[..., Any]:
     return target
 
 
+@logger.inject_lambda_context(clear_state=True)  # no keys carry over between invocations
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -73,8 +74,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         unit=MetricUnit.Milliseconds,
         value=(time.perf_counter() - started) * 1000,
     )
+    # The run's own log lines carry its ids (the engine's records); none are appended to
+    # the logger here, where they would stick to the next invocation's lines.
     record = current_runtime().store.read_flow_run(state.state_details.flow_run_id)
-    logger.append_keys(flow_run_id=record.id, flow_run_name=record.name)
     return {
         "flow_run_id": record.id,
         "flow_run_name": record.name,

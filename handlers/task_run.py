@@ -28,6 +28,7 @@ from flowless.states import StateType
 __all__ = ["handler"]
 
 
+@logger.inject_lambda_context(clear_state=True)  # no keys carry over between invocations
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ file descriptors are a 4-byte big-endian length and a JSON body; stdout and stde
 the function's log, as on Lambda.
 
 The first frame is the function (``handler``, ``code_paths``, ``name``, ``memory_mb``);
-each next frame is ``{"event": ..., "timeout": seconds}``, answered with
+the worker answers ``"ready"`` once the handler is imported (or failed to be); each next
+frame is ``{"event": ..., "timeout": seconds}``, answered with
 ``{"body": <response JSON text>, "error": null | "Unhandled"}``. A frame of ``null`` ends it.
 """
 
@@ -83,6 +84,7 @@ def main(read_fd: int, write_fd: int) -> None:
             }
         )
         handler = None
+    write_frame(write_fd, "ready")  # the init phase is over
     while True:
         try:
             message = read_frame(read_fd)

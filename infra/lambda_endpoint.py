@@ -45,12 +45,21 @@ class FunctionSpec:
     #: ``throttle`` is set, as with reserved concurrency.
     concurrency: int = 4
     throttle: bool = False
+    #: A file the workers' stdout and stderr are appended to (the function's log group);
+    #: ``None``: the endpoint's own stdout and stderr.
+    log_path: str | None = None
 
 
 #: What a worker keeps of the endpoint's environment: the rest is the function's own, as
 #: on Lambda, so a caller's AWS profile or FLOWLESS_* settings cannot leak into a handler.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
 _WORKER = Path(__file__).with_name("_lambda_worker.py")
+
+#: Lambda's limits: the init phase (importing the handler), and payload sizes.
+INIT_TIMEOUT = 10.0
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_EVENT_REQUEST_BYTES = 256 * 1024
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 
 
 def _lambda_environment(spec: FunctionSpec) -> dict[str, str]:
@@ -73,16 +82,22 @@ class _Worker:
     def __init__(self, spec: FunctionSpec) -> None:
         to_child, self._to_child = os.pipe()
         self._from_child, from_child = os.pipe()
+        log = open(spec.log_path, "ab") if spec.log_path else None  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                [sys.executable, str(_WORKER), str(to_child), str(from_child)],
+                # -P: the worker script's directory (infra/) is not on the handler's path
+                [sys.executable, "-P", str(_WORKER), str(to_child), str(from_child)],
                 pass_fds=(to_child, from_child),
                 env=_lambda_environment(spec),
                 stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
             )
         finally:
             os.close(to_child)
             os.close(from_child)
+            if log is not None:
+                log.close()  # the child has its own descriptor
         function = {
             "name": spec.name,
             "handler": spec.handler,
@@ -90,13 +105,27 @@ class _Worker:
             "memory_mb": spec.memory_mb,
         }
         write_frame(self._to_child, function)
+        self._initialised = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def invoke(self, event: Any, timeout: float) -> tuple[bytes, str | None] | None:
-        """The response, or ``None`` if the handler ran past ``timeout`` (then killed)."""
+        """The response, or ``None`` if the handler ran past ``timeout`` (then killed).
+
+        A new environment first finishes its init (the handler's import) within
+        ``INIT_TIMEOUT``, as Lambda's init phase has its own limit: the invocation's own
+        timeout starts after it."""
         try:
+            if not self._initialised:
+                ready, _, _ = select.select([self._from_child], [], [], INIT_TIMEOUT)
+                if not ready:
+                    self.kill()
+                    return _answer(
+                        f"Init timed out after {INIT_TIMEOUT:.2f} seconds", "Sandbox.Timedout"
+                    )
+                read_frame(self._from_child)  # "ready"
+                self._initialised = True
             write_frame(self._to_child, {"event": event, "timeout": timeout})
             ready, _, _ = select.select([self._from_child], [], [], timeout)
             if not ready:
@@ -105,15 +134,7 @@ class _Worker:
             answer = read_frame(self._from_child)
         except (EOFError, OSError):  # the worker died (out of memory, os._exit, a signal)
             self.kill()
-            return (
-                json.dumps(
-                    {
-                        "errorMessage": "Runtime exited before answering",
-                        "errorType": "Runtime.ExitError",
-                    }
-                ).encode(),
-                "Unhandled",
-            )
+            return _answer("Runtime exited before answering", "Runtime.ExitError")
         return answer["body"].encode(), answer["error"]
 
     def kill(self) -> None:
@@ -136,6 +157,11 @@ class _Worker:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._to_child = self._from_child = -1
+
+
+def _answer(message: str, kind: str) -> tuple[bytes, str]:
+    """A function error as Lambda's runtime reports it."""
+    return json.dumps({"errorMessage": message, "errorType": kind}).encode(), "Unhandled"
 
 
 class _Function:
@@ -163,17 +189,19 @@ class _Function:
             outcome = worker.invoke(event, self.spec.timeout)
             headers = {"X-Amz-Executed-Version": "$LATEST"}
             if outcome is None:
-                body = json.dumps(
-                    {
-                        "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds",
-                        "errorType": "Sandbox.Timedout",
-                    }
-                ).encode()
-                headers["X-Amz-Function-Error"] = "Unhandled"
-                return 200, body, headers
-            with self.lock:
-                self.idle.append(worker)
+                outcome = _answer(
+                    f"Task timed out after {self.spec.timeout:.2f} seconds", "Sandbox.Timedout"
+                )
+            elif worker.alive():
+                with self.lock:
+                    self.idle.append(worker)
             body, function_error = outcome
+            if len(body) > MAX_RESPONSE_BYTES:
+                body, function_error = _answer(
+                    "Response payload size exceeded maximum allowed payload size "
+                    f"({MAX_RESPONSE_BYTES} bytes).",
+                    "Function.ResponseSizeTooLarge",
+                )
             if function_error:
                 headers["X-Amz-Function-Error"] = function_error
             return 200, body, headers
@@ -199,6 +227,10 @@ class LambdaEndpoint:
         #: Invocations received, by function name (including throttled and failed ones).
         self.invocations: dict[str, int] = dict.fromkeys(self.functions, 0)
         self._count_lock = threading.Lock()
+        #: Event invocations accepted and not yet run to the end (Lambda's async queue).
+        self._events: set[threading.Thread] = set()
+        self._stopping = threading.Event()
+        self._started = False
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -258,6 +290,17 @@ class LambdaEndpoint:
             )
         with self._count_lock:
             self.invocations[name] += 1
+        kind = headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        limit = MAX_EVENT_REQUEST_BYTES if kind == "Event" else MAX_REQUEST_BYTES
+        if len(payload) > limit:
+            return (
+                413,
+                _error(
+                    "RequestTooLargeException",
+                    f"Request must be smaller than {limit} bytes for the {kind} invocation type",
+                ),
+                {"x-amzn-ErrorType": "RequestTooLargeException"},
+            )
         try:
             event = json.loads(payload)
         except ValueError as exc:
@@ -266,21 +309,49 @@ class LambdaEndpoint:
                 _error("InvalidRequestContentException", f"Could not parse request body: {exc}"),
                 {"x-amzn-ErrorType": "InvalidRequestContentException"},
             )
-        kind = headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if kind == "DryRun":
             return 204, b"", {}
         if kind == "Event":
-            threading.Thread(target=function.invoke, args=(event,), daemon=True).start()
+            thread = threading.Thread(target=self._run_event, args=(function, event), daemon=True)
+            with self._count_lock:
+                self._events.add(thread)
+            thread.start()
             return 202, b"", {}
         return function.invoke(event)
 
+    def _run_event(self, function: _Function, event: Any) -> None:
+        """An accepted Event invocation runs once, however long it waits for an
+        environment: Lambda queues it and retries throttles (for hours; here, until
+        ``stop``). The handler's failures are not retried (the template sets 0 retries)."""
+        delay = 0.05
+        try:
+            while not self._stopping.is_set():
+                status, _, _ = function.invoke(event)
+                if status != 429:
+                    return
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 1.0)
+        finally:
+            with self._count_lock:
+                self._events.discard(threading.current_thread())
+
     def start(self) -> LambdaEndpoint:
         self._thread.start()
+        self._started = True
         return self
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join()
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop serving; wait up to ``timeout`` for accepted Event invocations, then stop
+        every environment."""
+        if self._started:
+            self._server.shutdown()
+            self._thread.join()
+            self._started = False
         self._server.server_close()
+        self._stopping.set()
+        with self._count_lock:
+            pending = list(self._events)
+        for thread in pending:
+            thread.join(timeout)
         for function in self.functions.values():
             function.stop()

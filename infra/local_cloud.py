@@ -71,6 +71,7 @@ class LocalCloud:
         concurrency: int = 4,
         throttle: bool = False,
         environment: Mapping[str, str] | None = None,
+        log_path: str | Path | None = None,
     ) -> None:
         self.stack_name = stack_name
         self.code_paths = tuple(str(Path(p).resolve()) for p in code_paths)
@@ -79,6 +80,8 @@ class LocalCloud:
         self.throttle = throttle
         #: Extra variables for the functions (e.g. ``FLOWLESS_RESULTS_INLINE_MAX_BYTES``).
         self.extra_environment = dict(environment or {})
+        #: Where the functions' output goes (their CloudWatch logs); None: this process's.
+        self.log_path = str(log_path) if log_path is not None else None
         self._moto: MotoServer | None = None
         self._lambda: LambdaEndpoint | None = None
         self._provisioned: Provisioned | None = None
@@ -243,6 +246,7 @@ class LocalCloud:
                     environment=environment,
                     concurrency=self.concurrency,
                     throttle=self.throttle,
+                    log_path=self.log_path,
                 )
             )
         return specs
@@ -259,11 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--code-path",
         action="append",
         default=[],
-        help="a directory of flow modules for the functions (default: handlers/ and examples/)",
+        help="another directory of flow modules for the functions, after handlers/ and "
+        "examples/ (repeatable)",
     )
     parser.add_argument("--concurrency", type=int, default=4, help="workers per function")
     args = parser.parse_args(argv)
-    code_paths = (CODE_PATHS[0], *args.code_path) if args.code_path else CODE_PATHS
+    code_paths = (*CODE_PATHS, *args.code_path)
     cloud = LocalCloud(
         stack_name=args.stack_name, code_paths=code_paths, concurrency=args.concurrency
     )

@@ -32,6 +32,9 @@ class Settings:
     bucket: str = ""
     task_function: str = ""
     flow_function: str = ""
+    #: On ``aws``: ``lambda`` (each task run one invocation) or ``local`` (task runs in
+    #: this process; the task-run function's setting, for tasks that call tasks).
+    invoker: str = "lambda"
 
 
 def _int(name: str, default: int, minimum: int) -> int:
@@ -48,6 +51,7 @@ def _int(name: str, default: int, minimum: int) -> int:
 
 
 BACKENDS = ("local", "aws")
+INVOKERS = ("lambda", "local")
 
 
 def current_settings() -> Settings:
@@ -56,6 +60,11 @@ def current_settings() -> Settings:
     if backend not in BACKENDS:
         raise ConfigurationError(
             f"FLOWLESS_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKENDS)}."
+        )
+    invoker = os.environ.get("FLOWLESS_INVOKER", "lambda").strip().lower() or "lambda"
+    if invoker not in INVOKERS:
+        raise ConfigurationError(
+            f"FLOWLESS_INVOKER={invoker!r} is not an invoker; use one of {', '.join(INVOKERS)}."
         )
     return Settings(
         home=Path(home).expanduser(),
@@ -67,4 +76,5 @@ def current_settings() -> Settings:
         bucket=os.environ.get("FLOWLESS_BUCKET", ""),
         task_function=os.environ.get("FLOWLESS_TASK_FUNCTION", ""),
         flow_function=os.environ.get("FLOWLESS_FLOW_FUNCTION", ""),
+        invoker=invoker,
     )

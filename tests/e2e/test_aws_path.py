@@ -212,3 +212,15 @@ def test_a_wrong_parameter_fails_the_run_before_any_task(aws: Cloud) -> None:
     assert "n" in answer["state"]["message"] and "valid integer" in answer["state"]["message"]
     assert calls == {"flow": 1, "task": 0}
     assert _task_runs(aws, answer["flow_run_id"]) == []
+
+
+def test_a_task_that_calls_a_task_runs_it_inside_its_own_invocation(aws: Cloud) -> None:
+    """The task-run function has no right to invoke Lambda (template.yaml): nested task
+    runs execute in its process (FLOWLESS_INVOKER=local) and are recorded all the same."""
+    with aws.counting() as calls:
+        answer = aws.invoke_flow({"flow": "e2e_flows:nested", "parameters": {"x": 7}})
+    assert answer["state"]["type"] == "COMPLETED", answer
+    assert _value(answer) == 50
+    assert calls == {"flow": 1, "task": 1}
+    [outer] = _task_runs(aws, answer["flow_run_id"])
+    assert (outer.task_name, outer.state_type) == ("outer", StateType.COMPLETED)

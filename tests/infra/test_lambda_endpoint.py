@@ -46,6 +46,15 @@ def slow(event, context):
 def die(event, context):
     os._exit(3)
 
+def big(event, context):
+    return "x" * (7 * 1024 * 1024)
+
+def shout(event, context):
+    import sys
+    print("to stdout", event["n"], flush=True)
+    print("to stderr", event["n"], file=sys.stderr, flush=True)
+    return event["n"]
+
 def touch(event, context):
     time.sleep(0.2)
     with open(event["path"], "w") as f:
@@ -59,11 +68,19 @@ def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("code")
     (directory / "fns.py").write_text(HANDLERS)
     (directory / "broken.py").write_text("import no_such_module_anywhere\n")
+    (directory / "slow_init.py").write_text(
+        "import time\ntime.sleep(1.5)\ndef handler(event, context):\n    return 'ready'\n"
+    )
     return directory
 
 
 @pytest.fixture(scope="module")
-def endpoint(code: Path) -> Iterator[LambdaEndpoint]:
+def function_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "logged.log"
+
+
+@pytest.fixture(scope="module")
+def endpoint(code: Path, function_log: Path) -> Iterator[LambdaEndpoint]:
     os.environ["CALLER_SECRET"] = "must not leak"
     paths = (str(code),)
     specs = [
@@ -74,6 +91,10 @@ def endpoint(code: Path) -> Iterator[LambdaEndpoint]:
         FunctionSpec("touch", "fns.touch", paths),
         FunctionSpec("broken", "broken.handler", paths),
         FunctionSpec("narrow", "fns.slow", paths, concurrency=1, throttle=True),
+        FunctionSpec("queued", "fns.touch", paths, concurrency=1, throttle=True),
+        FunctionSpec("slow_init", "slow_init.handler", paths, timeout=1.0),
+        FunctionSpec("big", "fns.big", paths),
+        FunctionSpec("logged", "fns.shout", paths, log_path=str(function_log)),
     ]
     server = LambdaEndpoint(specs).start()
     try:
@@ -226,3 +247,62 @@ def test_a_caller_script_needs_no_main_guard(code: Path, tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == 'EVENT {"n": 7}'
+
+
+def test_the_init_phase_does_not_count_against_the_timeout(client: Any) -> None:
+    """The handler's module takes 1.5 s to import, the function's timeout is 1 s: Lambda
+    gives init its own limit, so the call succeeds."""
+    response, body = _invoke(client, "slow_init")
+    assert (response.get("FunctionError"), body) == (None, "ready")
+
+
+def test_a_throttled_event_waits_for_an_environment_and_runs(
+    client: Any, endpoint: LambdaEndpoint, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for marker in (first, second):  # the second arrives while the only slot is busy
+        response = client.invoke(
+            FunctionName="queued", InvocationType="Event", Payload=json.dumps({"path": str(marker)})
+        )
+        assert response["StatusCode"] == 202
+    deadline = time.monotonic() + 30
+    while not (first.exists() and second.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.read_text() == second.read_text() == "ran"
+
+
+def test_payload_limits(client: Any) -> None:
+    with pytest.raises(client.exceptions.RequestTooLargeException):
+        client.invoke(FunctionName="echo", Payload=json.dumps({"x": "y" * (6 * 1024 * 1024)}))
+    with pytest.raises(client.exceptions.RequestTooLargeException):
+        client.invoke(
+            FunctionName="touch",
+            InvocationType="Event",
+            Payload=json.dumps({"x": "y" * (300 * 1024)}),
+        )
+    response, body = _invoke(client, "big")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_stopping_an_endpoint_that_never_started_returns() -> None:
+    done = threading.Event()
+
+    def stop() -> None:
+        LambdaEndpoint([]).stop()
+        done.set()
+
+    threading.Thread(target=stop, daemon=True).start()
+    assert done.wait(10)
+
+
+def test_a_functions_output_can_go_to_its_own_log_file(
+    client: Any, function_log: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Like a log group: the bench keeps its table readable by sending logs there."""
+    for n in (1, 2):
+        assert _invoke(client, "logged", {"n": n})[1] == n
+    lines = function_log.read_text().splitlines()
+    assert sorted(lines) == ["to stderr 1", "to stderr 2", "to stdout 1", "to stdout 2"]
+    out, err = capfd.readouterr()
+    assert "to stdout" not in out and "to stderr" not in err

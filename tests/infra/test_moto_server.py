@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,8 @@ from infra.template import table_definition
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MotoServer]:
-    server = MotoServer().start()
+    # A tiny switch interval interleaves the server's request threads as much as possible.
+    server = MotoServer(switch_interval=1e-6).start()
     try:
         yield server
     finally:
@@ -37,7 +37,7 @@ def test_concurrent_conditional_puts_let_exactly_one_writer_win(server: MotoServ
     each item has one winner (moto alone has no per-table lock to guarantee it)."""
     setup = _client(server)
     setup.create_table(**table_definition("race"))
-    writers, items = 8, 80
+    writers, items = 10, 150
     wins: list[int] = [0] * writers
     barrier = threading.Barrier(writers)
 
@@ -56,15 +56,10 @@ def test_concurrent_conditional_puts_let_exactly_one_writer_win(server: MotoServ
                 pass
 
     threads = [threading.Thread(target=claim, args=(w,)) for w in range(writers)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # the server runs in this process: interleave its threads
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert sum(wins) == items
     assert server.requests["dynamodb"] >= writers * items
 
@@ -81,3 +76,13 @@ def test_requests_are_counted_by_service(server: MotoServer) -> None:
     s3.create_bucket(Bucket="counted")
     s3.put_object(Bucket="counted", Key="k", Body=b"v")
     assert server.requests["s3"] - before.get("s3", 0) == 2
+
+
+def test_mock_aws_in_this_process_leaves_the_server_alone(server: MotoServer) -> None:
+    """The server's backends live in its own process: ``mock_aws`` here resets only ours."""
+    from moto import mock_aws
+
+    _client(server).create_table(**table_definition("survivor"))
+    with mock_aws():
+        pass
+    assert _client(server).describe_table(TableName="survivor")["Table"]["TableName"] == "survivor"

@@ -148,7 +148,8 @@ def test_functions_are_resolved_from_the_template(session: Any) -> None:
         "POWERTOOLS_SERVICE_NAME": "flowless",
         "POWERTOOLS_METRICS_NAMESPACE": "flowless",
     }
-    assert dict(flow.environment) == dict(task.environment) == expected
+    assert dict(flow.environment) == expected
+    assert dict(task.environment) == {**expected, "FLOWLESS_INVOKER": "local"}
 
 
 def test_only_lambda_resources_are_left_out_of_the_moto_stack() -> None:

@@ -133,11 +133,8 @@ def test_each_role_grants_exactly_what_its_function_does(cfn_template: dict[str,
 
     by_sid = {name: {s["Sid"]: s for s in _statements(role)} for name, role in roles.items()}
     for name in roles:
-        table = by_sid[name]["StateTable"]["Resource"]
-        assert table == [
-            {"Fn::GetAtt": ["StateTable", "Arn"]},
-            {"Fn::Sub": "${StateTable.Arn}/index/*"},
-        ]
+        # The table only: no function queries an index (listing runs is the CLI's).
+        assert by_sid[name]["StateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
         assert by_sid[name]["ResultObjects"]["Resource"] == {"Fn::Sub": "${ResultsBucket.Arn}/*"}
         logs = by_sid[name]["WriteOwnLogs"]["Resource"]
         assert logs == {"Fn::GetAtt": [name.replace("Role", "LogGroup"), "Arn"]}
@@ -163,7 +160,8 @@ def _client_calls(module: Path) -> set[str]:
 
 
 def test_every_aws_call_in_the_sdk_is_granted() -> None:
-    """What the store, the results and the invoker call is granted (task runs don't invoke)."""
+    """What the store, the results and the invoker call is granted. Task runs don't invoke:
+    the task-run function runs nested task runs in process (FLOWLESS_INVOKER=local)."""
     sdk = REPO / "sdk" / "flowless"
     dynamodb = (sdk / "store" / "_dynamodb.py").read_text()
     operations = set(re.findall(r'_call\(\s*"[^"]*",\s*"(\w+)"', dynamodb))
@@ -206,6 +204,10 @@ def test_functions_layer_and_environment(sam_template: dict[str, Any]) -> None:
     assert layer["Properties"]["ContentUri"] == "sdk/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
 
+    task_env = resources["TaskRunFunction"]["Properties"]["Environment"]["Variables"]
+    assert task_env == {"FLOWLESS_INVOKER": "local"}
+    assert "Environment" not in resources["FlowRunFunction"]["Properties"]
+
     for name, handler in (("FlowRunFunction", "flow_run"), ("TaskRunFunction", "task_run")):
         function = resources[name]
         assert function["Metadata"] == {"BuildMethod": "makefile"}
@@ -222,6 +224,9 @@ def test_functions_layer_and_environment(sam_template: dict[str, Any]) -> None:
         assert copy == 'cp handlers/*.py examples/*.py "/artifacts/"'
         assert "--requirement examples/requirements.txt" in install
         assert '--target "/artifacts"' in install
+        # Wheels for Lambda's platform, whatever machine runs the build.
+        assert "--platform manylinux2014_x86_64 --python-version 311" in install
+        assert "--only-binary=:all:" in install
 
     assert {k: v["Value"] for k, v in sam_template["Outputs"].items()} == {
         "StateTableName": {"Ref": "StateTable"},

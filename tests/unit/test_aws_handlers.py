@@ -3,7 +3,9 @@ invocation do, and that a malformed event is refused without touching any record
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,18 @@ from flowless.store import TaskRunRecord
 from tests import aws_tasks
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+class Context:
+    """What Lambda passes as ``context`` (the attributes Powertools reads)."""
+
+    function_name = "flowless-task-run"
+    memory_limit_in_mb = 512
+    aws_request_id = "request-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:flowless-task-run"
+
+
+CONTEXT = Context()
 
 
 @pytest.fixture
@@ -81,7 +95,7 @@ def _result(response: dict[str, Any], results: Results) -> Any:
 def test_task_run_handler_runs_and_records(aws: dict[str, Any]) -> None:
     import task_run
 
-    response = task_run.handler(_event(aws_tasks.add, {"a": 2, "b": 3}), None)
+    response = task_run.handler(_event(aws_tasks.add, {"a": 2, "b": 3}), CONTEXT)
     assert response["state"] == {"type": "COMPLETED", "name": "Completed", "message": None}
     assert _result(response, _runtime().results) == 5
     [record] = _runtime().store.read_task_runs("fr-1")
@@ -91,7 +105,7 @@ def test_task_run_handler_runs_and_records(aws: dict[str, Any]) -> None:
 def test_task_run_handler_retries_inside_one_invocation(aws: dict[str, Any]) -> None:
     import task_run
 
-    response = task_run.handler(_event(aws_tasks.flaky_once, {"marker": []}), None)
+    response = task_run.handler(_event(aws_tasks.flaky_once, {"marker": []}), CONTEXT)
     assert response["state"]["name"] == "Completed" and response["run_count"] == 2
 
 
@@ -99,7 +113,7 @@ def test_failure_travels_with_the_exception(aws: dict[str, Any]) -> None:
     import task_run
     from flowless.invoke._wire import error_from_wire
 
-    response = task_run.handler(_event(aws_tasks.boom, {}), None)
+    response = task_run.handler(_event(aws_tasks.boom, {}), CONTEXT)
     assert response["state"]["type"] == "FAILED"
     exc = error_from_wire(response["error"])
     assert isinstance(exc, KeyError) and exc.args == ("missing thing",)
@@ -108,7 +122,7 @@ def test_failure_travels_with_the_exception(aws: dict[str, Any]) -> None:
 def test_result_that_cannot_travel_fails_the_run(aws: dict[str, Any]) -> None:
     import task_run
 
-    response = task_run.handler(_event(aws_tasks.unserializable, {}), None)
+    response = task_run.handler(_event(aws_tasks.unserializable, {}), CONTEXT)
     assert response["state"]["type"] == "FAILED"
     assert "cannot be sent back from AWS Lambda" in response["state"]["message"]
 
@@ -116,7 +130,7 @@ def test_result_that_cannot_travel_fails_the_run(aws: dict[str, Any]) -> None:
 def test_large_result_goes_to_s3(aws: dict[str, Any]) -> None:
     import task_run
 
-    response = task_run.handler(_event(aws_tasks.big, {"n": 200_000}), None)
+    response = task_run.handler(_event(aws_tasks.big, {"n": 200_000}), CONTEXT)
     assert response["result"]["location"].startswith("s3://results/results/")
     assert response["result"]["data"] is None
     assert _result(response, _runtime().results) == "x" * 200_000
@@ -145,7 +159,7 @@ def test_malformed_task_event_touches_nothing(
 ) -> None:
     import task_run
 
-    response = task_run.handler(event, None)
+    response = task_run.handler(event, CONTEXT)
     assert message in response["error_response"]
     items = boto3.client("dynamodb").scan(TableName="state")["Items"]
     assert items == []
@@ -161,15 +175,17 @@ def test_flow_run_handler_starts_and_continues(aws: dict[str, Any]) -> None:
     object.__setattr__(
         runtime, "invoker", LocalInvoker(TaskRunExecutor(runtime.store, runtime.results))
     )
-    response = flow_run.handler({"flow": "tests.aws_tasks:sum_flow", "parameters": {"n": 3}}, None)
+    response = flow_run.handler(
+        {"flow": "tests.aws_tasks:sum_flow", "parameters": {"n": 3}}, CONTEXT
+    )
     assert response["state"]["name"] == "Completed"
     assert _result(response, runtime.results) == 6
     again = flow_run.handler(
-        {"flow": "tests.aws_tasks:sum_flow", "flow_run_id": response["flow_run_id"]}, None
+        {"flow": "tests.aws_tasks:sum_flow", "flow_run_id": response["flow_run_id"]}, CONTEXT
     )
     assert again["flow_run_id"] == response["flow_run_id"] and again["state"]["name"] == "Completed"
     rejected = flow_run.handler(
-        {"flow": "tests.aws_tasks:sum_flow", "parameters": {"n": "x"}}, None
+        {"flow": "tests.aws_tasks:sum_flow", "parameters": {"n": "x"}}, CONTEXT
     )
     assert (
         rejected["state"]["type"] == "FAILED"
@@ -191,7 +207,7 @@ def test_malformed_flow_event_touches_nothing(
 ) -> None:
     import flow_run
 
-    assert message in flow_run.handler(event, None)["error_response"]
+    assert message in flow_run.handler(event, CONTEXT)["error_response"]
     assert boto3.client("dynamodb").scan(TableName="state")["Items"] == []
 
 
@@ -200,3 +216,41 @@ def test_payload_round_trip() -> None:
 
     payload = Payload("pickle", b"\x00\x01", None)
     assert payload_from_wire(json.loads(json.dumps(payload_to_wire(payload)))) == payload
+
+
+@pytest.fixture
+def function_log() -> Iterator[io.StringIO]:
+    """What the functions write to CloudWatch. The handler's stream is swapped rather
+    than captured: it was bound to ``sys.stdout`` when the handlers were first imported,
+    which may be under another test's capture."""
+    from _lambda_logging import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
+
+
+def test_log_lines_carry_their_own_runs_ids_only(
+    aws: dict[str, Any], function_log: io.StringIO
+) -> None:
+    """A warm function serves many runs: one invocation's keys must not label the next
+    invocation's lines in CloudWatch."""
+    import task_run
+
+    task_run.handler(_event(aws_tasks.add, {"a": 1, "b": 1}, run_id="tr-first"), CONTEXT)
+    task_run.handler({"task": 42}, CONTEXT)  # malformed: its error line names no run
+    lines = [json.loads(line) for line in function_log.getvalue().splitlines()]
+    finished = [line for line in lines if line.get("message") == "Finished in state Completed()"]
+    assert [(line["task_run_id"], line["flow_run_id"]) for line in finished] == [
+        ("tr-first", "fr-1")
+    ]
+    # The engine's own lines carry the invocation's keys too.
+    assert finished[0]["function_request_id"] == "request-1"
+    [malformed] = [line for line in lines if "Malformed" in str(line.get("message"))]
+    assert "task_run_id" not in malformed and "flow_run_id" not in malformed
+    assert malformed["function_request_id"] == "request-1"

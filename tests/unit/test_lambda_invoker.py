@@ -211,3 +211,24 @@ def test_aws_backend_names_missing_settings(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("FLOWLESS_BACKEND", "azure")
     with pytest.raises(ConfigurationError, match="'azure' is not a backend"):
         current_runtime()
+
+
+def test_a_huge_error_travels_without_its_pickle_and_with_its_message_cut() -> None:
+    """A task-run response must stay under Lambda's 6 MB: the error is bounded."""
+    from flowless.exceptions import RemoteTaskError
+    from flowless.invoke._wire import MAX_ERROR_MESSAGE_CHARS, error_from_wire
+
+    class Heavy(Exception):
+        def __init__(self) -> None:
+            super().__init__("x" * (10 * 1024 * 1024))
+
+    wire = error_to_wire(Heavy())
+    assert wire["pickled"] is None
+    assert len(json.dumps(wire)) < 100 * 1024
+    assert wire["message"].endswith(
+        f"({10 * 1024 * 1024 - MAX_ERROR_MESSAGE_CHARS} more characters)"
+    )
+    rebuilt = error_from_wire(wire)
+    assert isinstance(rebuilt, RemoteTaskError)
+    small = error_from_wire(error_to_wire(KeyError("k")))
+    assert isinstance(small, KeyError)

@@ -6,10 +6,20 @@ Installed through botocore's event hooks on every botocore session the process c
 line per call to the file named by ``FLOWLESS_BENCH_CALL_LOG`` (appends of one short line
 are atomic, so the bench process and every Lambda worker share one file).
 
-Capacity follows DynamoDB's on-demand rules: a write costs one write unit per started
-KB of the item (a failed condition costs the same); a read costs one read unit per
-started 4 KB (half for an eventually consistent read, at least that for an item that is
-not there); a query sums the sizes of the items it returns first.
+Capacity follows DynamoDB's on-demand rules:
+
+- A write costs one write unit per started KB of the larger of the old and the new item.
+  The old item is known only when the response returns it, so a successful put that
+  replaces an item is counted at the new item's size (our puts rewrite records of about
+  the same size, so this rarely changes the count).
+- A write whose condition fails costs the existing item's size (which our store asks
+  back with ``ReturnValuesOnConditionCheckFailure=ALL_OLD``), or one unit if there is none.
+- A successful write of an item that carries the flow-runs index's key (``gsi1pk``) also
+  writes the index: the index projects ALL attributes, so that is one more write unit per
+  started KB of the item plus DynamoDB's 100 bytes of index-entry overhead.
+- A read costs one read unit per started 4 KB (half for an eventually consistent read,
+  at least that for an item that is not there); a query sums the sizes of the items it
+  returns first.
 """
 
 from __future__ import annotations
@@ -57,13 +67,28 @@ def _read_units(size: int, consistent: bool) -> float:
     return units if consistent else units / 2
 
 
-def capacity(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> tuple[float, float]:
-    """(read units, write units) of one DynamoDB call."""
+INDEX_KEY = "gsi1pk"
+INDEX_ENTRY_OVERHEAD = 100
+
+
+def _write_units(size: int) -> float:
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def capacity(
+    operation: str, params: dict[str, Any], parsed: dict[str, Any], ok: bool = True
+) -> tuple[float, float]:
+    """(read units, write units) of one DynamoDB call; ``ok`` is false for an error answer."""
     consistent = bool(params.get("ConsistentRead"))
     if operation in ("PutItem", "UpdateItem", "DeleteItem"):
         old = parsed.get("Item") or parsed.get("Attributes") or {}
-        size = max(item_size(params.get("Item", {})), item_size(old))
-        return 0.0, float(max(1, math.ceil(size / 1024)))
+        if not ok:  # a failed condition: the existing item's size (ALL_OLD), else 1
+            return 0.0, _write_units(item_size(old))
+        new = params.get("Item", {})
+        units = _write_units(max(item_size(new), item_size(old)))
+        if INDEX_KEY in new:
+            units += _write_units(item_size(new) + INDEX_ENTRY_OVERHEAD)
+        return 0.0, units
     if operation == "GetItem":
         return _read_units(item_size(parsed.get("Item") or {}), consistent), 0.0
     if operation in ("Query", "Scan"):
@@ -84,7 +109,8 @@ def _log_call(
     params = context.get("flowless_bench_params", {})
     rru = wru = 0.0
     if service == "dynamodb":
-        rru, wru = capacity(operation, params, parsed)
+        status = getattr(http_response, "status_code", 200)
+        rru, wru = capacity(operation, params, parsed, ok=status < 300)
     line = {
         "pid": os.getpid(),
         "where": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "caller"),

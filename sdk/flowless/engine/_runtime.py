@@ -67,12 +67,13 @@ AWS_INLINE_MAX_BYTES = 100 * 1024
 
 
 def _aws(settings: Settings) -> Runtime:
+    invokes = settings.invoker == "lambda"
     missing = [
         variable
         for variable, value in (
             ("FLOWLESS_TABLE", settings.table),
             ("FLOWLESS_BUCKET", settings.bucket),
-            ("FLOWLESS_TASK_FUNCTION", settings.task_function),
+            ("FLOWLESS_TASK_FUNCTION", settings.task_function if invokes else "-"),
         )
         if not value
     ]
@@ -91,12 +92,14 @@ def _aws(settings: Settings) -> Runtime:
 
     session = boto3.session.Session()
     retrying = Config(retries={"mode": "standard", "max_attempts": 5})
-    # An invocation is never retried by botocore: if its response is lost it may have run.
-    invoking = Config(read_timeout=905, connect_timeout=10, retries={"max_attempts": 1})
+    # An invocation is never retried by botocore (one attempt in total: ``max_attempts``
+    # would count retries): if its response is lost it may have run. Throttles are
+    # retried by the invoker itself, before anything ran.
+    invoking = Config(read_timeout=905, connect_timeout=10, retries={"total_max_attempts": 1})
     try:
         dynamodb = session.client("dynamodb", config=retrying)
         s3 = session.client("s3", config=retrying)
-        lambda_client = session.client("lambda", config=invoking)
+        lambda_client = session.client("lambda", config=invoking) if invokes else None
     except NoRegionError:
         raise ConfigurationError(
             "FLOWLESS_BACKEND=aws needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)."
@@ -106,7 +109,11 @@ def _aws(settings: Settings) -> Runtime:
         S3BlobStorage(settings.bucket, s3),
         min(settings.results_inline_max_bytes, AWS_INLINE_MAX_BYTES),
     )
-    invoker = LambdaInvoker(settings.task_function, lambda_client, store, results)
+    invoker: Invoker = (
+        LambdaInvoker(settings.task_function, lambda_client, store, results)
+        if invokes
+        else LocalInvoker(TaskRunExecutor(store, results))
+    )
     return Runtime(settings, store, results, invoker)
 
 

@@ -221,7 +221,7 @@ def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> Sta
 
 def _invoked(scope: Scope, call: TaskCall, state: State[Any]) -> State[Any]:
     """A state the invoker returned; logged here when the run was logged elsewhere."""
-    if scope.invoker.remote:
+    if getattr(scope.invoker, "remote", False):  # invokers written before ``remote``
         level = INFO if state.type is StateType.COMPLETED else ERROR
         _logger(call).emit(level, "Finished in state %s", state)
     return state

@@ -43,7 +43,12 @@ _TASK_LOGGER = logging.getLogger("flowless.task_runs")
 def task_run_logger(run: TaskRunRecord, task_name: str) -> RunLoggerAdapter:
     return RunLoggerAdapter(
         _TASK_LOGGER,
-        {"task_run_name": run.name, "task_run_id": run.id, "task_name": task_name},
+        {
+            "task_run_name": run.name,
+            "task_run_id": run.id,
+            "task_name": task_name,
+            "flow_run_id": run.flow_run_id,
+        },
     )
 
 

@@ -195,17 +195,29 @@ def state_from_wire(data: Any, payload_data: Any = None) -> State[Any]:
     )
 
 
+#: An error travels in the task-run function's response, which Lambda caps at 6 MB: a
+#: larger pickled exception is left out (the flow side rebuilds a ``RemoteTaskError``
+#: from type and message), and a longer message is cut.
+MAX_PICKLED_ERROR_BYTES = 256 * 1024
+MAX_ERROR_MESSAGE_CHARS = 64 * 1024
+
+
 def error_to_wire(exc: BaseException) -> dict[str, Any]:
     kind = type(exc)
     try:
         import cloudpickle
 
-        pickled: str | None = base64.b64encode(cloudpickle.dumps(exc)).decode()
+        raw = cloudpickle.dumps(exc)
+        pickled = base64.b64encode(raw).decode() if len(raw) <= MAX_PICKLED_ERROR_BYTES else None
     except Exception:
         pickled = None
+    message = str(exc)
+    if len(message) > MAX_ERROR_MESSAGE_CHARS:
+        cut = len(message) - MAX_ERROR_MESSAGE_CHARS
+        message = f"{message[:MAX_ERROR_MESSAGE_CHARS]}... ({cut} more characters)"
     return {
         "type": f"{kind.__module__}.{kind.__qualname__}",
-        "message": str(exc),
+        "message": message,
         "pickled": pickled,
     }
 

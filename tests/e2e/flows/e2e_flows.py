@@ -108,3 +108,14 @@ def sleepy(seconds: float) -> str:
 def naps(n: int, seconds: float) -> list[str]:
     """``n`` naps at once: more concurrent invocations than a small function allows."""
     return nap.map([seconds] * n).result()
+
+
+@task
+def outer(x: int) -> int:
+    """A task that calls a task: on Lambda the inner run happens in this invocation."""
+    return square(x) + 1
+
+
+@flow
+def nested(x: int) -> int:
+    return outer(x)
