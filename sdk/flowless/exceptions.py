@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AcquireConcurrencySlotTimeoutError",
     "CancelledRun",
     "ConcurrencySlotAcquisitionError",
     "ConfigurationError",
@@ -135,6 +136,10 @@ class ConfigurationError(FlowlessException, ValueError):
 
 class ConcurrencySlotAcquisitionError(FlowlessException):
     """Slots of a concurrency limit could not be acquired."""
+
+
+class AcquireConcurrencySlotTimeoutError(FlowlessException, TimeoutError):
+    """Slots were not free within ``timeout_seconds`` (Prefect's name, a TimeoutError)."""
 
 
 class StoreError(FlowlessException):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from flowless.cli._limits import add_parsers as add_limit_parsers
 from flowless.exceptions import FlowlessException
 
 __all__ = ["main"]
@@ -13,7 +15,9 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="flowless", description="Inspect flowless runs recorded in FLOWLESS_HOME."
+        prog="flowless",
+        description="Inspect flowless runs and manage concurrency limits, in FLOWLESS_HOME "
+        "(or the AWS table, with FLOWLESS_BACKEND=aws).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("version", help="print the flowless version")
@@ -24,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--flow-name", help="only runs of this flow")
     inspect = verbs.add_parser("inspect", help="a flow run and its task runs")
     inspect.add_argument("id", help="flow run id, id prefix, or name")
+    add_limit_parsers(commands)
     return parser
 
 
@@ -34,32 +39,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    from flowless.cli._flow_run import inspect_flow_run, list_flow_runs
-    from flowless.results import LocalFileStorage, Results
     from flowless.settings import current_settings
-    from flowless.store import SQLiteStore
 
-    settings = current_settings()
-    database = settings.home / "flowless.db"
-    if not database.exists():
+    try:
+        settings = current_settings()
+        if args.command in ("gcl", "global-concurrency-limit", "concurrency-limit"):
+            return _limits(args, settings)
+        return _flow_runs(args, settings)
+    except FlowlessException as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _limits(args: argparse.Namespace, settings: Any) -> int:
+    from flowless.cli._limits import run_concurrency_limit, run_gcl
+    from flowless.cli._stores import open_limits
+
+    limits = open_limits(settings)
+    run = run_concurrency_limit if args.command == "concurrency-limit" else run_gcl
+    return run(args, limits, sys.stdout, sys.stderr)
+
+
+def _flow_runs(args: argparse.Namespace, settings: Any) -> int:
+    from flowless.cli._flow_run import inspect_flow_run, list_flow_runs
+    from flowless.cli._stores import open_run_store
+
+    opened = open_run_store(settings)
+    if opened is None:
+        database = settings.home / "flowless.db"
         nothing = f"nothing has run with FLOWLESS_HOME={settings.home} yet"
         if args.verb == "ls":
             print(f"No flow runs in {database} ({nothing}).")
             return 0
         print(f"Error: No flow run with id or name {args.id!r} ({nothing}).", file=sys.stderr)
         return 1
+    store, results = opened
     try:
-        store = SQLiteStore.open_read_only(database)  # never waits behind writing flows
-        try:
-            if args.verb == "ls":
-                return list_flow_runs(store, sys.stdout, args.limit, args.flow_name)
-            results = Results(LocalFileStorage(settings.home / "results"), 0)
-            return inspect_flow_run(store, results, sys.stdout, args.id)
-        finally:
-            store.close()
-    except FlowlessException as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        if args.verb == "ls":
+            return list_flow_runs(store, sys.stdout, args.limit, args.flow_name)
+        return inspect_flow_run(store, results, sys.stdout, args.id)
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

@@ -1,19 +1,25 @@
-"""``concurrency`` and ``rate_limit`` with Prefect's signatures.
+"""``concurrency`` and ``rate_limit`` with Prefect's signatures and messages.
 
-No store offers named limits yet (``flowless gcl create`` arrives with the concurrency
-issue), so every name is a limit that does not exist, and Prefect's rule for that case
-applies: warn ``Concurrency limits [...] do not exist - skipping acquisition.`` and go
-on, or raise with ``strict=True``.
+Limits are created beforehand (``flowless gcl create NAME --limit N``, or
+``flowless.concurrency.create_limit``). A name that does not exist warns ``Concurrency
+limits [...] do not exist - skipping acquisition.`` and the block runs without its slots
+(``strict=True`` raises instead); a disabled limit is skipped silently; several names are
+taken all or nothing. A wait shows in the run's log once the slots are taken.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from flowless.concurrency._acquire import Acquired, acquire, release
+from flowless.concurrency._leases import keep, stop_keeping
 from flowless.context import get_run_context
-from flowless.exceptions import ConcurrencySlotAcquisitionError, MissingContextError
+from flowless.exceptions import MissingContextError
 
 __all__ = ["concurrency", "rate_limit"]
 
@@ -22,18 +28,43 @@ def _names(names: str | list[str]) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
-def _missing(names: list[str], occupy: int, strict: bool) -> None:
-    if occupy < 1:
-        raise ValueError(f"occupy must be at least 1, got {occupy}.")
-    if strict:
-        raise ConcurrencySlotAcquisitionError(
-            f"Concurrency limits {names!r} must be created before acquiring slots"
-        )
-    message = f"Concurrency limits {names!r} do not exist - skipping acquisition."
+def _logger() -> Any:
     try:
-        get_run_context().logger.warning(message)
+        return get_run_context().logger
     except MissingContextError:
-        logging.getLogger("flowless.concurrency").warning(message)
+        return logging.getLogger("flowless.concurrency")
+
+
+def _holder() -> str:
+    try:
+        ctx: Any = get_run_context()
+        run = getattr(ctx, "task_run", None) or getattr(ctx, "flow_run", None)
+        if run is not None:
+            return f"{run.name} ({run.id})"
+    except MissingContextError:
+        pass
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _report(acquired: Acquired) -> None:
+    logger = _logger()
+    if acquired.missing:
+        logger.warning(
+            "Concurrency limits %r do not exist - skipping acquisition.", list(acquired.missing)
+        )
+    if acquired.names and acquired.waited >= 0.001:
+        logger.info(
+            "Waited %.2fs for %d slot(s) of %r",
+            acquired.waited,
+            acquired.occupy,
+            list(acquired.names),
+        )
+
+
+def _limits() -> Any:
+    from flowless.engine._runtime import current_runtime
+
+    return current_runtime().limits
 
 
 def rate_limit(
@@ -42,8 +73,20 @@ def rate_limit(
     timeout_seconds: float | None = None,
     strict: bool = False,
 ) -> None:
-    """Take ``occupy`` slots of each named rate limit, waiting for them to decay free."""
-    _missing(_names(names), occupy, strict)
+    """Take ``occupy`` slots of each named rate limit, waiting for them to decay free.
+    The slots are never given back: they drain at the limit's ``slot_decay_per_second``."""
+    wanted = _names(names)
+    if not wanted:
+        return
+    acquired = acquire(
+        _limits(),
+        wanted,
+        occupy,
+        lease_duration=None,
+        timeout_seconds=timeout_seconds,
+        strict=strict,
+    )
+    _report(acquired)
 
 
 @contextmanager
@@ -55,6 +98,37 @@ def concurrency(
     lease_duration: float = 300,
     strict: bool = False,
 ) -> Iterator[None]:
-    """Hold ``occupy`` slots of each named limit for the duration of the block."""
-    _missing(_names(names), occupy, strict)
-    yield
+    """Hold ``occupy`` slots of each named limit for the duration of the block.
+
+    The slots are a lease of ``lease_duration`` seconds, renewed in the background while
+    the block runs: if the process dies, they are free again within that time."""
+    wanted = _names(names)
+    if not wanted:
+        yield
+        return
+    if lease_duration <= 0:
+        raise ValueError(f"lease_duration must be positive, got {lease_duration}.")
+    limits = _limits()
+    acquired = acquire(
+        limits,
+        wanted,
+        occupy,
+        lease_duration=lease_duration,
+        timeout_seconds=timeout_seconds,
+        max_retries=max_retries,
+        strict=strict,
+        holder=_holder(),
+    )
+    _report(acquired)
+    keep(limits, acquired, lease_duration)
+    try:
+        yield
+    finally:
+        stop_keeping(acquired)
+        lost = release(limits, acquired)
+        if lost:
+            _logger().warning(
+                "The concurrency lease on %r had expired before it was released: its slots "
+                "may have been given to someone else meanwhile.",
+                lost,
+            )

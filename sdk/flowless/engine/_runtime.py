@@ -20,7 +20,7 @@ from flowless.invoke import Invoker, LocalInvoker
 from flowless.logging._console import setup_console_logging
 from flowless.results import LocalFileStorage, Results
 from flowless.settings import Settings, current_settings
-from flowless.store import SQLiteStore, Store
+from flowless.store import LimitStore, SQLiteLimits, SQLiteStore, Store
 
 __all__ = ["Runtime", "close_home", "current_runtime"]
 
@@ -31,9 +31,12 @@ class Runtime:
     store: Store
     results: Results
     invoker: Invoker
+    #: Concurrency limits: in the same SQLite file, or the same DynamoDB table.
+    limits: LimitStore
 
 
 _stores: dict[Path, Store] = {}
+_limits: dict[Path, SQLiteLimits] = {}
 _runtimes: dict[Settings, Runtime] = {}
 _lock = threading.Lock()
 
@@ -56,10 +59,14 @@ def _local(settings: Settings) -> Runtime:
     store = _stores.get(settings.home)
     if store is None:
         store = _stores[settings.home] = SQLiteStore(settings.home / "flowless.db")
+    limits = _limits.get(settings.home)
+    if limits is None:
+        limits = _limits[settings.home] = SQLiteLimits(settings.home / "flowless.db")
     results = Results(
         LocalFileStorage(settings.home / "results"), settings.results_inline_max_bytes
     )
-    return Runtime(settings, store, results, LocalInvoker(TaskRunExecutor(store, results)))
+    invoker = LocalInvoker(TaskRunExecutor(store, results))
+    return Runtime(settings, store, results, invoker, limits)
 
 
 #: DynamoDB items must stay under 400 KB; larger results go to S3 whatever the setting.
@@ -88,7 +95,7 @@ def _aws(settings: Settings) -> Runtime:
 
     from flowless.invoke import LambdaInvoker
     from flowless.results import S3BlobStorage
-    from flowless.store import DynamoDBStore
+    from flowless.store import DynamoDBLimits, DynamoDBStore
 
     session = boto3.session.Session()
     retrying = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -114,22 +121,26 @@ def _aws(settings: Settings) -> Runtime:
         if invokes
         else LocalInvoker(TaskRunExecutor(store, results))
     )
-    return Runtime(settings, store, results, invoker)
+    return Runtime(settings, store, results, invoker, DynamoDBLimits(settings.table, dynamodb))
 
 
 def close_home(home: Path) -> None:
     """Close the store of one ``FLOWLESS_HOME`` and forget it (tests, harnesses)."""
     with _lock:
         store = _stores.pop(Path(home), None)
+        limits = _limits.pop(Path(home), None)
         for settings in [s for s in _runtimes if s.home == Path(home)]:
             del _runtimes[settings]
     if store is not None:
         store.close()
+    if limits is not None:
+        limits.close()
 
 
 #: Stores inherited by a forked child: kept referenced and never closed, because closing
 #: a connection opened by the parent could disturb the parent's use of the database.
 _inherited: list[Store] = []
+_inherited_limits: list[SQLiteLimits] = []
 
 
 def _forget_after_fork() -> None:
@@ -137,7 +148,9 @@ def _forget_after_fork() -> None:
     (which does not exist in the child): it opens a store of its own on first use."""
     global _lock
     _inherited.extend(_stores.values())
+    _inherited_limits.extend(_limits.values())
     _stores.clear()
+    _limits.clear()
     _runtimes.clear()
     _lock = threading.Lock()
 
@@ -149,5 +162,8 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 def _close_stores() -> None:
     for store in _stores.values():
         store.close()
+    for limits in _limits.values():
+        limits.close()
     _stores.clear()
+    _limits.clear()
     _runtimes.clear()

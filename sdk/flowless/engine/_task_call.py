@@ -25,6 +25,7 @@ from flowless.engine._hooks import run_hooks
 from flowless.engine._names import render_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
 from flowless.engine._runtime import Runtime, current_runtime
+from flowless.engine._tag_limits import with_tag_slots, with_tag_slots_async
 from flowless.engine._task_run import task_run_logger
 from flowless.engine._timeouts import enter_engine, leave_engine
 from flowless.exceptions import (
@@ -239,7 +240,8 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     own failures, which are the returned state."""
     state = _decide(scope, call, wait_for)
     if state is None:
-        state = _invoked(scope, call, scope.invoker.run(call))
+        state = with_tag_slots(scope.store, call, partial(scope.invoker.run, call))
+        state = _invoked(scope, call, state)
     return _settled(scope, call, state)
 
 
@@ -249,7 +251,8 @@ async def _orchestrate_async(
     """The same for an awaited async task: its coroutine runs on the caller's loop."""
     state = _decide(scope, call, wait_for)
     if state is None:
-        state = _invoked(scope, call, await scope.invoker.arun(call))
+        state = await with_tag_slots_async(scope.store, call, partial(scope.invoker.arun, call))
+        state = _invoked(scope, call, state)
     return _settled(scope, call, state)
 
 

@@ -1,10 +1,12 @@
-"""Where runs are recorded: the ``Store`` protocol, its records, and its backends.
+"""Where runs are recorded: the ``Store`` protocol, its records, and its backends; and
+where concurrency limits live (``LimitStore``).
 
-``DynamoDBStore`` is imported on first use, so the embedded engine never loads boto3.
+The DynamoDB classes are imported on first use, so the embedded engine never loads boto3.
 """
 
 from typing import Any
 
+from flowless.store._limits import Lease, LimitRecord, LimitStore
 from flowless.store._protocol import Store
 from flowless.store._records import (
     CacheEntry,
@@ -14,13 +16,19 @@ from flowless.store._records import (
     TaskRunRecord,
 )
 from flowless.store._sqlite import SQLiteStore
+from flowless.store._sqlite_limits import SQLiteLimits
 
 __all__ = [
     "CacheEntry",
-    "DynamoDBStore",
     "CorruptRecord",
+    "DynamoDBLimits",
+    "DynamoDBStore",
     "FlowRunRecord",
+    "Lease",
+    "LimitRecord",
+    "LimitStore",
     "Payload",
+    "SQLiteLimits",
     "SQLiteStore",
     "Store",
     "TaskRunRecord",
@@ -32,4 +40,8 @@ def __getattr__(name: str) -> Any:
         from flowless.store._dynamodb import DynamoDBStore
 
         return DynamoDBStore
+    if name == "DynamoDBLimits":
+        from flowless.store._dynamodb_limits import DynamoDBLimits
+
+        return DynamoDBLimits
     raise AttributeError(f"module 'flowless.store' has no attribute {name!r}")

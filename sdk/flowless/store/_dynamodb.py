@@ -4,7 +4,7 @@ Every write that can race is a conditional PutItem: a flow run is created once, 
 only from the version that was read, and a task run's completion is written once (the
 loser gets the winner back with the failed condition, at no extra read). Each write is
 durable when it returns, so ``flush`` has nothing to do. The client is injected; all
-botocore errors become flowless errors in ``_call``, the one boundary.
+botocore errors become flowless errors in ``_dynamodb_calls.call``, the one boundary.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from flowless.exceptions import (
     RecordExistsError,
     RecordNotFoundError,
     StoreError,
-    StoreUnavailableError,
 )
 from flowless.states import StateType
+from flowless.store._dynamodb_calls import ConditionFailed, Item, call
 from flowless.store._dynamodb_items import (
     FLOW_RUNS_INDEX,
-    Item,
     cache_from_item,
     cache_item,
     cache_key,
@@ -46,11 +45,6 @@ __all__ = ["DynamoDBStore", "ITEM_LIMIT_BYTES"]
 ITEM_LIMIT_BYTES = 390 * 1024
 _NOT_COMPLETED = "attribute_not_exists(pk) OR state_type <> :completed"
 _COMPLETED_VALUES = {":completed": {"S": StateType.COMPLETED.value}}
-
-
-class _ConditionFailed(Exception):
-    def __init__(self, item: Item | None) -> None:
-        self.item = item
 
 
 def _size(item: Item) -> int:
@@ -80,30 +74,7 @@ class DynamoDBStore:
     # -- the boundary --------------------------------------------------------------------
 
     def _call(self, action: str, operation: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return getattr(self.client, operation)(TableName=self.table_name, **kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                item: Item | None = exc.response.get("Item")  # type: ignore[assignment]
-                raise _ConditionFailed(item) from None
-            if code == "ResourceNotFoundException":
-                raise StoreUnavailableError(
-                    f"The DynamoDB table {self.table_name!r} does not exist in {self.location}. "
-                    "Create it with `sam deploy` (template.yaml), or set FLOWLESS_TABLE to the "
-                    "name of the deployed table."
-                ) from exc
-            raise StoreError(
-                f"DynamoDB could not {action} in {self.location}: {code}: "
-                f"{error.get('Message', exc)}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailableError(
-                f"Cannot reach DynamoDB to {action} in {self.location}: {exc}"
-            ) from exc
+        return call(self.client, self.table_name, self.location, action, operation, **kwargs)
 
     def _put(self, action: str, item: Item, **kwargs: Any) -> None:
         size = _size(item)
@@ -124,7 +95,7 @@ class DynamoDBStore:
                 flow_run_item(run),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
 
     def update_flow_run(self, run: FlowRunRecord) -> None:
@@ -138,7 +109,7 @@ class DynamoDBStore:
                 ExpressionAttributeValues={":expected": {"N": str(expected)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except _ConditionFailed as failed:
+        except ConditionFailed as failed:
             run.version = expected
             if not failed.item:
                 raise RecordNotFoundError(
@@ -197,7 +168,7 @@ class DynamoDBStore:
     # -- task runs -----------------------------------------------------------------------
 
     def start_task_run(self, run: TaskRunRecord) -> None:
-        with contextlib.suppress(_ConditionFailed):  # already completed: left as it is
+        with contextlib.suppress(ConditionFailed):  # already completed: left as it is
             self._put(
                 "record a task run start",
                 task_run_item(run),
@@ -214,7 +185,7 @@ class DynamoDBStore:
                 ExpressionAttributeValues=_COMPLETED_VALUES,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except _ConditionFailed as failed:
+        except ConditionFailed as failed:
             try:
                 return task_run_from_item(failed.item or {})
             except (ValueError, TypeError) as exc:

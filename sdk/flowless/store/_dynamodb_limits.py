@@ -1,0 +1,244 @@
+"""Concurrency limits in the DynamoDB table (layout in ``docs/dynamodb-table.md``).
+
+Each limit is one item, ``pk = LIMIT#<name>``, ``sk = LIMIT``, holding its settings, its
+decaying pool and its leases (a map): every acquisition, release and renewal is one
+PutItem conditioned on the version that was read, and several limits change together in
+one TransactWriteItems. A second, tiny item per limit (``pk = LIMITS``, ``sk = <name>``)
+is the registry that ``list_limits`` queries, so listing needs neither a Scan nor an
+index write on every acquisition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flowless.exceptions import (
+    CorruptRecordError,
+    RecordConflictError,
+    RecordExistsError,
+    RecordNotFoundError,
+)
+from flowless.store._dynamodb_calls import (
+    ConditionFailed,
+    Item,
+    TransactionFailed,
+    call,
+)
+from flowless.store._limits import Lease, LimitRecord
+from flowless.store._records import CorruptRecord
+
+__all__ = ["DynamoDBLimits"]
+
+REGISTRY = "LIMITS"
+_VERSION_IS = "attribute_exists(pk) AND version = :expected"
+
+
+def limit_key(name: str) -> Item:
+    return {"pk": {"S": f"LIMIT#{name}"}, "sk": {"S": "LIMIT"}}
+
+
+def _registry_key(name: str) -> Item:
+    return {"pk": {"S": REGISTRY}, "sk": {"S": name}}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(value)}
+
+
+def limit_item(limit: LimitRecord, version: int) -> Item:
+    return {
+        **limit_key(limit.name),
+        "name": {"S": limit.name},
+        "limit": _n(limit.limit),
+        "decay": _n(limit.slot_decay_per_second),
+        "active": {"BOOL": limit.active},
+        "pool": _n(limit.pool),
+        "pool_time": _n(limit.pool_time),
+        "leases": {
+            "M": {x.id: {"L": [_n(x.slots), _n(x.expires), {"S": x.holder}]} for x in limit.leases}
+        },
+        "created": _n(limit.created),
+        "updated": _n(limit.updated),
+        "version": _n(version),
+    }
+
+
+def _number(item: Item, name: str) -> float:
+    value = item[name]
+    if "N" not in value:
+        raise TypeError(f"{name} is not a number")
+    return float(value["N"])
+
+
+def _integer(item: Item, name: str) -> int:
+    number = _number(item, name)
+    if number != int(number):
+        raise ValueError(f"{name} is not an integer")
+    return int(number)
+
+
+def limit_from_item(item: Item) -> LimitRecord:
+    name = item["name"].get("S")
+    if not isinstance(name, str):
+        raise TypeError("name is not a string")
+    active = item["active"].get("BOOL")
+    if not isinstance(active, bool):
+        raise TypeError("active is not a boolean")
+    leases = []
+    for lease_id, value in item["leases"]["M"].items():
+        slots, expires, holder = value["L"]
+        leases.append(Lease(lease_id, int(slots["N"]), float(expires["N"]), str(holder["S"])))
+    return LimitRecord(
+        name=name,
+        limit=_integer(item, "limit"),
+        slot_decay_per_second=_number(item, "decay"),
+        active=active,
+        pool=_number(item, "pool"),
+        pool_time=_number(item, "pool_time"),
+        leases=tuple(leases),
+        created=_number(item, "created"),
+        updated=_number(item, "updated"),
+        version=_integer(item, "version"),
+    )
+
+
+class DynamoDBLimits:
+    """``LimitStore`` on the DynamoDB table, through an injected low-level boto3 client."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table_name = table_name
+        self.client = client
+        region = getattr(getattr(client, "meta", None), "region_name", None)
+        self.location = f"dynamodb://{table_name}" + (f" ({region})" if region else "")
+
+    def _call(self, action: str, operation: str, **kwargs: Any) -> Any:
+        return call(self.client, self.table_name, self.location, action, operation, **kwargs)
+
+    def _decode(self, name: str, item: Item) -> LimitRecord:
+        try:
+            return limit_from_item(item)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise CorruptRecordError(
+                f"Concurrency limit {name!r} in {self.location} is corrupt: {exc!r}"
+            ) from None
+
+    def create_limit(self, limit: LimitRecord) -> None:
+        try:
+            self._call(
+                "create a concurrency limit",
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": limit_item(limit, 0),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table_name, "Item": _registry_key(limit.name)}},
+                ],
+            )
+        except TransactionFailed:
+            raise RecordExistsError(f"Concurrency limit {limit.name!r} already exists.") from None
+
+    def read_limits(self, names: Sequence[str]) -> dict[str, LimitRecord]:
+        found: dict[str, LimitRecord] = {}
+        for name in dict.fromkeys(names):
+            response = self._call(
+                "read a concurrency limit", "get_item", Key=limit_key(name), ConsistentRead=True
+            )
+            item = response.get("Item")
+            if item is not None:
+                found[name] = self._decode(name, item)
+        return found
+
+    def list_limits(self) -> list[LimitRecord | CorruptRecord]:
+        names: list[str] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :registry",
+            "ExpressionAttributeValues": {":registry": {"S": REGISTRY}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._call("list concurrency limits", "query", **kwargs)
+            names.extend(item["sk"]["S"] for item in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        out: list[LimitRecord | CorruptRecord] = []
+        for name in names:
+            try:
+                out.extend(self.read_limits([name]).values())
+            except CorruptRecordError as exc:
+                out.append(CorruptRecord("concurrency limit", name, str(exc)))
+        return out
+
+    def write_limits(self, limits: Sequence[LimitRecord]) -> None:
+        if len(limits) == 1:
+            [limit] = limits
+            try:
+                self._call(
+                    "write a concurrency limit",
+                    "put_item",
+                    Item=limit_item(limit, limit.version + 1),
+                    ConditionExpression=_VERSION_IS,
+                    ExpressionAttributeValues={":expected": _n(limit.version)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ConditionFailed as failed:
+                raise self._refused(limit, failed.item) from None
+            return
+        try:
+            self._call(
+                "write concurrency limits",
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": limit_item(limit, limit.version + 1),
+                            "ConditionExpression": _VERSION_IS,
+                            "ExpressionAttributeValues": {":expected": _n(limit.version)},
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    }
+                    for limit in limits
+                ],
+            )
+        except TransactionFailed as failed:
+            for limit, reason, item in zip(limits, failed.reasons, failed.items, strict=False):
+                if reason == "ConditionalCheckFailed":
+                    raise self._refused(limit, item) from None
+            raise RecordConflictError("Concurrency limits changed during the write.") from None
+
+    def _refused(self, limit: LimitRecord, item: Item | None) -> Exception:
+        if not item:
+            return RecordNotFoundError(f"Concurrency limit {limit.name!r} not found.")
+        stored = item.get("version", {}).get("N", "?")
+        return RecordConflictError(
+            f"Concurrency limit {limit.name!r} was changed by someone else (version {stored}, "
+            f"this write expected {limit.version})."
+        )
+
+    def delete_limit(self, name: str) -> None:
+        try:
+            self._call(
+                "delete a concurrency limit",
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": limit_key(name),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {"Delete": {"TableName": self.table_name, "Key": _registry_key(name)}},
+                ],
+            )
+        except TransactionFailed:
+            raise RecordNotFoundError(f"Concurrency limit {name!r} not found.") from None
+
+    def close(self) -> None:
+        """Nothing to release: the client belongs to whoever made it."""

@@ -1,0 +1,190 @@
+"""The LimitStore contract: every backend of concurrency limits must pass this file.
+
+The policy (decay, leases, waiting) is above the backends and tested on its own; what a
+backend promises is small and exact: versioned records, conditional writes that are all
+or nothing, and names that are unique.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowless.exceptions import (
+    CorruptRecordError,
+    RecordConflictError,
+    RecordExistsError,
+    RecordNotFoundError,
+)
+from flowless.store import (
+    CorruptRecord,
+    DynamoDBLimits,
+    Lease,
+    LimitRecord,
+    LimitStore,
+    SQLiteLimits,
+)
+from tests.aws import dynamodb_table
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def limits(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LimitStore]:
+    if request.param == "sqlite":
+        store: LimitStore = SQLiteLimits(tmp_path / "limits.db")
+        assert isinstance(store, LimitStore)
+        yield store
+        return
+    with dynamodb_table() as (client, table):
+        store = DynamoDBLimits(table, client=client)
+        assert isinstance(store, LimitStore)
+        yield store
+
+
+def limit(name: str = "github-api", **changes: object) -> LimitRecord:
+    record = LimitRecord(name=name, limit=3, slot_decay_per_second=0.5, created=1.0, updated=1.0)
+    return dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+
+
+def test_a_created_limit_reads_back_at_version_zero(limits: LimitStore) -> None:
+    limits.create_limit(limit(version=7))
+    assert limits.read_limits(["github-api"]) == {"github-api": limit(version=0)}
+
+
+def test_every_field_round_trips(limits: LimitStore) -> None:
+    full = limit(
+        active=False,
+        pool=2.25,
+        pool_time=1234.5,
+        leases=(Lease("a1", 2, 99.5, "task run 'x'"), Lease("b2", 1, 100.0, "")),
+        created=10.0,
+        updated=11.5,
+    )
+    limits.create_limit(full)
+    assert limits.read_limits(["github-api"])["github-api"] == full
+
+
+def test_names_are_unique(limits: LimitStore) -> None:
+    limits.create_limit(limit())
+    with pytest.raises(RecordExistsError, match="'github-api' already exists"):
+        limits.create_limit(limit(limit=9))
+    assert limits.read_limits(["github-api"])["github-api"].limit == 3
+
+
+def test_reading_names_that_do_not_exist_leaves_them_out(limits: LimitStore) -> None:
+    limits.create_limit(limit("a"))
+    assert set(limits.read_limits(["a", "nope", "a"])) == {"a"}
+    assert limits.read_limits([]) == {}
+
+
+def test_a_write_bumps_the_version_and_one_from_an_old_read_is_refused(
+    limits: LimitStore,
+) -> None:
+    limits.create_limit(limit())
+    read = limits.read_limits(["github-api"])["github-api"]
+    limits.write_limits([dataclasses.replace(read, pool=1.0)])
+    stored = limits.read_limits(["github-api"])["github-api"]
+    assert (stored.version, stored.pool) == (1, 1.0)
+    with pytest.raises(RecordConflictError, match="changed by someone else"):
+        limits.write_limits([dataclasses.replace(read, pool=2.0)])
+    assert limits.read_limits(["github-api"])["github-api"] == stored
+
+
+def test_writing_several_limits_is_all_or_nothing(limits: LimitStore) -> None:
+    limits.create_limit(limit("a"))
+    limits.create_limit(limit("b"))
+    a, b = (limits.read_limits(["a", "b"])[n] for n in "ab")
+    limits.write_limits([dataclasses.replace(b, pool=1.0)])  # b moves on
+    with pytest.raises(RecordConflictError, match="'b'"):
+        limits.write_limits([dataclasses.replace(a, pool=3.0), dataclasses.replace(b, pool=3.0)])
+    after = limits.read_limits(["a", "b"])
+    assert (after["a"].pool, after["a"].version) == (0.0, 0)  # a untouched
+    assert (after["b"].pool, after["b"].version) == (1.0, 1)
+    limits.write_limits([dataclasses.replace(after["a"], pool=2.0), after["b"]])
+    both = limits.read_limits(["a", "b"])
+    assert (both["a"].version, both["b"].version) == (1, 2)
+
+
+def test_writing_a_limit_that_is_gone_says_so(limits: LimitStore) -> None:
+    limits.create_limit(limit())
+    read = limits.read_limits(["github-api"])["github-api"]
+    limits.delete_limit("github-api")
+    with pytest.raises(RecordNotFoundError, match="'github-api' not found"):
+        limits.write_limits([read])
+    assert limits.read_limits(["github-api"]) == {}  # the write did not create it
+
+
+def test_delete_and_list(limits: LimitStore) -> None:
+    for name in ("b", "a", "tag:etl"):
+        limits.create_limit(limit(name))
+    assert [x.name for x in limits.list_limits() if isinstance(x, LimitRecord)] == [
+        "a",
+        "b",
+        "tag:etl",
+    ]
+    limits.delete_limit("b")
+    with pytest.raises(RecordNotFoundError, match="'b' not found"):
+        limits.delete_limit("b")
+    assert [x.name for x in limits.list_limits() if isinstance(x, LimitRecord)] == ["a", "tag:etl"]
+    limits.create_limit(limit("b", limit=1))  # the name is free again
+    assert limits.read_limits(["b"])["b"].limit == 1
+
+
+def test_concurrent_writers_from_one_read_only_one_wins(limits: LimitStore) -> None:
+    limits.create_limit(limit())
+    read = limits.read_limits(["github-api"])["github-api"]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def writer(i: int) -> None:
+        barrier.wait()
+        try:
+            limits.write_limits([dataclasses.replace(read, pool=float(i))])
+            outcomes.append("won")
+        except RecordConflictError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["won"]
+    assert limits.read_limits(["github-api"])["github-api"].version == 1
+
+
+def test_a_corrupt_sqlite_row_is_reported_and_others_still_list(tmp_path: Path) -> None:
+    store = SQLiteLimits(tmp_path / "limits.db")
+    store.create_limit(limit("good"))
+    store.create_limit(limit("bad"))
+    conn = sqlite3.connect(tmp_path / "limits.db")
+    conn.execute("UPDATE concurrency_limits SET body = '{\"limit\": \"three\"}' WHERE name='bad'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorruptRecordError, match=r"'bad'.* is corrupt"):
+        store.read_limits(["bad"])
+    listed = store.list_limits()
+    assert [type(x) for x in listed] == [CorruptRecord, LimitRecord]
+    assert "limit is str" in listed[0].describe()  # type: ignore[union-attr]
+
+
+def test_a_corrupt_dynamodb_item_is_reported_and_others_still_list() -> None:
+    with dynamodb_table() as (client, table):
+        store = DynamoDBLimits(table, client=client)
+        store.create_limit(limit("good"))
+        store.create_limit(limit("bad"))
+        client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "LIMIT#bad"}, "sk": {"S": "LIMIT"}},
+            UpdateExpression="SET #l = :s",
+            ExpressionAttributeNames={"#l": "limit"},
+            ExpressionAttributeValues={":s": {"S": "three"}},
+        )
+        with pytest.raises(CorruptRecordError, match=r"'bad'.* is corrupt"):
+            store.read_limits(["bad"])
+        assert [type(x) for x in store.list_limits()] == [CorruptRecord, LimitRecord]
+        assert store.read_limits(["good"])["good"].limit == 3

@@ -1,0 +1,257 @@
+"""``concurrency`` and ``rate_limit`` as a Prefect user calls them, on the embedded store."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+from flowless import flow, task
+from flowless.concurrency import (
+    AcquireConcurrencySlotTimeoutError,
+    ConcurrencySlotAcquisitionError,
+    create_limit,
+    delete_limit,
+    list_limits,
+    read_limit,
+    update_limit,
+)
+from flowless.concurrency.sync import concurrency, rate_limit
+from flowless.engine import current_runtime
+from flowless.exceptions import ConfigurationError, RecordExistsError, RecordNotFoundError
+from flowless.states import StateType
+from tests.conftest import log_lines
+
+
+def test_a_missing_limit_warns_and_the_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    ran = []
+    with concurrency("nope"):
+        ran.append(1)
+    rate_limit(["nope", "nada"])
+    assert ran == [1]
+    assert log_lines(capsys.readouterr().err) == [
+        "WARNING | flowless.concurrency - Concurrency limits ['nope'] do not exist - skipping "
+        "acquisition.",
+        "WARNING | flowless.concurrency - Concurrency limits ['nope', 'nada'] do not exist - "
+        "skipping acquisition.",
+    ]
+
+
+def test_strict_raises_for_a_missing_limit_and_takes_nothing() -> None:
+    create_limit("real", 1)
+    with pytest.raises(
+        ConcurrencySlotAcquisitionError,
+        match=r"Concurrency limits \['nope'\] must be created before acquiring slots",
+    ):
+        with concurrency(["real", "nope"], strict=True):
+            pass
+    assert read_limit("real").active_slots == 0
+
+
+def test_occupy_above_the_limit_is_an_error() -> None:
+    create_limit("small", 2)
+    with pytest.raises(
+        ConcurrencySlotAcquisitionError,
+        match=r"Unable to acquire concurrency slots on \['small'\]: Slots requested is greater",
+    ):
+        with concurrency("small", occupy=3):
+            pass
+    with pytest.raises(ValueError, match="occupy must be at least 1"):
+        rate_limit("small", occupy=0)
+
+
+def test_rate_limit_needs_a_decaying_limit() -> None:
+    create_limit("flat", 5)
+    with pytest.raises(
+        ConcurrencySlotAcquisitionError,
+        match=re.escape(
+            "Only concurrency limits with slot decay can be used for rate limiting. The "
+            "following limits do not have a decay configured: 'flat'"
+        ),
+    ):
+        rate_limit("flat")
+
+
+def test_a_timeout_raises_prefects_error_and_takes_nothing() -> None:
+    create_limit("one", 1)
+    with concurrency("one"):
+        started = time.monotonic()
+        with pytest.raises(
+            AcquireConcurrencySlotTimeoutError,
+            match=r"Attempt to acquire concurrency slots timed out after 0.3 second\(s\)",
+        ):
+            with concurrency("one", timeout_seconds=0.3):
+                pass
+        assert time.monotonic() - started >= 0.3
+        assert read_limit("one").active_slots == 1
+    assert read_limit("one").active_slots == 0
+    assert isinstance(AcquireConcurrencySlotTimeoutError("x"), TimeoutError)
+
+
+def test_max_retries_gives_up_after_that_many_looks() -> None:
+    create_limit("one", 1)
+    with concurrency("one"):
+        with pytest.raises(ConcurrencySlotAcquisitionError, match="after 0 retries"):
+            with concurrency("one", max_retries=0):
+                pass
+
+
+def test_a_disabled_limit_is_skipped_silently(capsys: pytest.CaptureFixture[str]) -> None:
+    create_limit("off", 1, active=False)
+    with concurrency("off"), concurrency("off"):  # would deadlock if it counted
+        pass
+    assert "off" not in capsys.readouterr().err
+    update_limit("off", active=True)
+    with concurrency("off"):
+        assert read_limit("off").active_slots == 1
+
+
+def test_several_names_are_all_or_nothing() -> None:
+    create_limit("a", 2)
+    create_limit("b", 1)
+    with concurrency("b"):  # b is full
+        with pytest.raises(AcquireConcurrencySlotTimeoutError):
+            with concurrency(["a", "b"], timeout_seconds=0.2):
+                pass
+        assert read_limit("a").active_slots == 0  # a's slot was not kept
+    with concurrency(["a", "b"]):
+        assert (read_limit("a").active_slots, read_limit("b").active_slots) == (1, 1)
+    assert (read_limit("a").active_slots, read_limit("b").active_slots) == (0, 0)
+
+
+def test_slots_are_given_back_when_the_block_raises() -> None:
+    create_limit("one", 1)
+    with pytest.raises(KeyError):
+        with concurrency("one"):
+            raise KeyError("boom")
+    assert read_limit("one").active_slots == 0
+
+
+def test_a_long_holder_renews_its_lease() -> None:
+    create_limit("one", 1)
+    with concurrency("one", lease_duration=0.4):
+        time.sleep(1.0)  # 2.5 lease durations: without renewal the slot would be free
+        with pytest.raises(AcquireConcurrencySlotTimeoutError):
+            with concurrency("one", timeout_seconds=0.1):
+                pass
+    with concurrency("one", timeout_seconds=1):
+        pass
+
+
+def test_rate_limit_paces_and_ls_shows_decay_applied() -> None:
+    create_limit("api", 2, slot_decay_per_second=10)
+    started = time.monotonic()
+    for _ in range(5):
+        rate_limit("api")
+    elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 2  # 2 at once, then one per 0.1 s
+    assert read_limit("api").active_slots > 1
+    time.sleep(0.25)
+    assert read_limit("api").active_slots == 0  # drained, not a stale counter
+
+
+def test_waits_show_in_the_run_log(capsys: pytest.CaptureFixture[str]) -> None:
+    create_limit("api", 1, slot_decay_per_second=5)
+
+    @task
+    def call_api(i: int) -> int:
+        rate_limit("api")
+        return i
+
+    @flow
+    def paced() -> list[int]:
+        return [call_api(i) for i in range(3)]
+
+    assert paced() == [0, 1, 2]
+    waits = [line for line in log_lines(capsys.readouterr().err) if "Waited" in line]
+    assert len(waits) == 2
+    assert all(
+        "for 1 slot(s) of ['api']" in line and "Task run 'call_api-" in line for line in waits
+    )
+
+
+def test_task_concurrency_by_tag_across_flow_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    create_limit("tag:db", 2)
+    running, peak, lock = [0], [0], threading.Lock()
+
+    @task(tags=["db"])
+    def query(i: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return i
+
+    @flow
+    def load() -> list[int]:
+        return query.map(range(4)).result()
+
+    flows = [threading.Thread(target=load) for _ in range(2)]  # two flow runs at once
+    for t in flows:
+        t.start()
+    for t in flows:
+        t.join()
+    assert peak[0] == 2
+    assert read_limit("tag:db").active_slots == 0
+    assert any(
+        "Waited" in line and "['tag:db']" in line for line in log_lines(capsys.readouterr().err)
+    )
+
+
+def test_a_tag_limit_of_zero_fails_the_task_run_and_the_rest_go_on() -> None:
+    create_limit("tag:frozen", 0)
+
+    @task(tags=["frozen"])
+    def never() -> int:
+        raise AssertionError("must not run")
+
+    @task
+    def other() -> int:
+        return 1
+
+    @flow
+    def mixed() -> tuple[StateType, int]:
+        return never(return_state=True).type, other()
+
+    assert mixed() == (StateType.FAILED, 1)
+
+
+def test_managing_limits_from_python() -> None:
+    created = create_limit("github-api", 60, slot_decay_per_second=0.016)
+    assert (created.limit, created.slot_decay_per_second, created.active) == (60, 0.016, True)
+    with pytest.raises(RecordExistsError):
+        create_limit("github-api", 1)
+    assert update_limit("github-api", limit=10, active=False).limit == 10
+    assert [x.name for x in list_limits()] == ["github-api"]  # type: ignore[union-attr]
+    delete_limit("github-api")
+    with pytest.raises(RecordNotFoundError, match="'github-api' not found"):
+        read_limit("github-api")
+    for bad in (
+        lambda: create_limit("", 1),
+        lambda: create_limit("x", -1),
+        lambda: create_limit("x", 1.5),  # type: ignore[arg-type]
+        lambda: create_limit("x", 1, slot_decay_per_second=-2),
+    ):
+        with pytest.raises(ConfigurationError):
+            bad()
+    assert list_limits() == []
+
+
+def test_a_corrupt_limit_is_a_clear_error_and_harms_no_other() -> None:
+    create_limit("good", 1)
+    create_limit("bad", 1)
+    limits = current_runtime().limits
+    conn = limits._conn  # type: ignore[attr-defined]
+    conn.execute("UPDATE concurrency_limits SET body = 'not json' WHERE name = 'bad'")
+    from flowless.exceptions import CorruptRecordError
+
+    with pytest.raises(CorruptRecordError, match=r"Concurrency limit 'bad' .* is corrupt"):
+        with concurrency("bad"):
+            pass
+    with concurrency("good"):
+        assert read_limit("good").active_slots == 1
+    assert read_limit("good").active_slots == 0

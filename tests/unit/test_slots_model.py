@@ -1,0 +1,129 @@
+"""Property tests: the slot arithmetic (``flowless.concurrency._slots``) against a model.
+
+The model keeps every grant as an event (who took how many slots, when, until when) and
+answers "how many slots are in use at t" by replaying the events; the code under test
+keeps one folded record (live leases plus a decaying pool). Random sequences of takes,
+releases, renewals and waiting must get the same answers from both, and the limit must
+never be exceeded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowless.concurrency._slots import free_in, occupied, released, renewed, taken
+from flowless.store import Lease, LimitRecord
+
+TOLERANCE = 1e-6
+
+
+@dataclass
+class Model:
+    limit: int
+    decay: float
+    #: lease id -> (slots, expires); removed on release
+    leases: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: (time, slots) of every rate-limit grant, in time order
+    rate_grants: list[tuple[float, int]] = field(default_factory=list)
+
+    def pool(self, t: float) -> float:
+        """A leaky bucket, replayed grant by grant."""
+        level, last = 0.0, 0.0
+        for at, slots in self.rate_grants:
+            level = max(0.0, level - self.decay * (at - last)) + slots
+            last = at
+        return max(0.0, level - self.decay * (t - last)) if self.rate_grants else 0.0
+
+    def used(self, t: float) -> float:
+        return sum(s for s, exp in self.leases.values() if exp > t) + self.pool(t)
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("lease"), st.integers(1, 4), st.floats(0.1, 5.0)),
+        st.tuples(st.just("rate"), st.integers(1, 4), st.just(0.0)),
+        st.tuples(st.just("release"), st.integers(0, 20), st.just(0.0)),
+        st.tuples(st.just("renew"), st.integers(0, 20), st.floats(0.1, 5.0)),
+        st.tuples(st.just("wait"), st.just(0), st.floats(0.0, 3.0)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(limit=st.integers(1, 6), decay=st.sampled_from([0.0, 0.5, 2.0, 10.0]), steps=ops)
+def test_the_record_agrees_with_the_event_model(
+    limit: int, decay: float, steps: list[tuple[str, int, float]]
+) -> None:
+    record = LimitRecord("m", limit, slot_decay_per_second=decay)
+    model = Model(limit, decay)
+    now = 0.0
+    ids: list[str] = []
+    for kind, n, x in steps:
+        if kind == "wait":
+            now += x
+        elif kind in ("lease", "rate"):
+            if kind == "rate" and decay == 0:
+                continue  # rate_limit refuses limits without decay before any arithmetic
+            lease = Lease(f"l{len(ids)}", n, now + x) if kind == "lease" else None
+            fits = model.used(now) + n <= limit + TOLERANCE
+            wait = free_in(record, n, now)
+            new = taken(record, n, now, lease)
+            assert (new is not None) == fits, (kind, n, now, model.used(now))
+            if new is None:
+                # free_in is never too early: nothing frees before it says
+                if math.isfinite(wait) and wait > 1e-3:
+                    assert taken(record, n, now + wait - 1e-3, lease) is None
+                # ...and, when it is finite, exactly then the slots are free
+                if math.isfinite(wait):
+                    assert taken(record, n, now + wait + 1e-7, lease) is not None
+            else:
+                assert wait == 0.0
+                record = new
+                if lease is not None:
+                    ids.append(lease.id)
+                    model.leases[lease.id] = (n, lease.expires)
+                else:
+                    model.rate_grants.append((now, n))
+        elif kind == "release" and ids:
+            lease_id = ids[n % len(ids)]
+            new = released(record, lease_id, now)
+            held = lease_id in model.leases and model.leases[lease_id][1] > now
+            if new is None:
+                assert not held
+            else:
+                record = new
+            model.leases.pop(lease_id, None)
+        elif kind == "renew" and ids:
+            lease_id = ids[n % len(ids)]
+            new = renewed(record, lease_id, now + x, now)
+            held = lease_id in model.leases and model.leases[lease_id][1] > now
+            assert (new is not None) == held
+            if new is not None:
+                record = new
+                model.leases[lease_id] = (model.leases[lease_id][0], now + x)
+        used = occupied(record, now)
+        assert abs(used - model.used(now)) < TOLERANCE
+        assert used <= limit + TOLERANCE
+
+
+@given(
+    limit=st.integers(1, 10),
+    decay=st.floats(0.1, 20.0),
+    gaps=st.lists(st.floats(0.0, 0.5), min_size=1, max_size=60),
+)
+def test_rate_grants_never_outrun_limit_plus_decay_times_elapsed(
+    limit: int, decay: float, gaps: list[float]
+) -> None:
+    """The rate-limit invariant: by any time t, at most limit + decay * t were granted."""
+    record = LimitRecord("r", limit, slot_decay_per_second=decay)
+    now, granted = 0.0, 0
+    for gap in gaps:
+        now += gap
+        while (new := taken(record, 1, now, None)) is not None:
+            record, granted = new, granted + 1
+        assert granted <= limit + decay * now + TOLERANCE
