@@ -1,10 +1,14 @@
-"""``make demo``: the GitHub-stars tutorial, offline, run twice to show retries and caching.
+"""``make demo``: the GitHub-stars tutorial, offline, run twice to show rate limiting,
+retries and caching.
 
-Starts the fake GitHub API in this process, then runs ``github_stars.py`` twice as separate
-programs (as a user would type ``python my_data_pipeline.py`` twice), sharing one
-``FLOWLESS_HOME``. Run 1 fetches, with some requests failing and being retried; run 2 must
-be answered entirely from the task cache, so the fake API must see no request at all.
-Exits non-zero if a run fails or run 2 touches the API.
+Starts the fake GitHub API in this process, creates the tutorial's ``github-api`` rate
+limit with the ``flowless gcl create`` command (paced for a demo: 1 request at once, then
+2 per second, where the tutorial has GitHub's 60 per hour), then runs ``github_stars.py``
+twice as separate programs (as a user would type ``python my_data_pipeline.py`` twice),
+sharing one ``FLOWLESS_HOME``. Each run's ``rate_limit("github-api")`` calls wait their
+turn, and the log says for how long. Run 1 fetches, with some requests failing and being
+retried; run 2 must be answered entirely from the task cache, so the fake API must see no
+request at all. Exits non-zero if a run fails or run 2 touches the API.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +27,12 @@ from fake_github_api import FakeGitHubAPI
 
 PIPELINE = Path(__file__).resolve().with_name("github_stars.py")
 RUNS = (
-    "Run 1: fetches from the fake GitHub API (some requests fail and are retried)",
+    "Run 1: fetches from the fake GitHub API (paced by the rate limit; some requests fail "
+    "and are retried)",
     "Run 2: same inputs -> every fetch_stats is a cache hit",
 )
+#: The demo's pace; the tutorial's GitHub limit is --limit 60 --slot-decay-per-second 0.016.
+RATE_LIMIT = ("--limit", "1", "--slot-decay-per-second", "2")
 
 
 @dataclass
@@ -34,6 +42,7 @@ class RunResult:
     returncode: int
     requests: int
     failures: int
+    seconds: float
 
 
 def banner(text: str) -> None:
@@ -45,8 +54,28 @@ def banner(text: str) -> None:
 def run_pipeline(api: FakeGitHubAPI, env: dict[str, str]) -> RunResult:
     """Run github_stars.py in a fresh interpreter, streaming its output to ours."""
     requests, failures = api.total_requests, api.failures
+    started = time.monotonic()
     proc = subprocess.run([sys.executable, str(PIPELINE)], env=env, check=False)
-    return RunResult(proc.returncode, api.total_requests - requests, api.failures - failures)
+    return RunResult(
+        proc.returncode,
+        api.total_requests - requests,
+        api.failures - failures,
+        time.monotonic() - started,
+    )
+
+
+def create_rate_limit(env: dict[str, str]) -> int:
+    """``flowless gcl create github-api ...``, as the tutorial has you type it (or
+    ``update``, when FLOWLESS_HOME already has the limit from an earlier demo)."""
+    cli = [sys.executable, "-m", "flowless"]
+    print(f"$ {cli_command()} gcl create github-api {' '.join(RATE_LIMIT)}", flush=True)
+    made = subprocess.run([*cli, "gcl", "create", "github-api", *RATE_LIMIT], env=env, check=False)
+    if made.returncode != 0:
+        print(f"$ {cli_command()} gcl update github-api {' '.join(RATE_LIMIT)}", flush=True)
+        made = subprocess.run(
+            [*cli, "gcl", "update", "github-api", *RATE_LIMIT], env=env, check=False
+        )
+    return made.returncode
 
 
 def cli_command() -> str:
@@ -67,6 +96,9 @@ def main() -> int:
     with FakeGitHubAPI(latency=0.02) as api:
         env = {**os.environ, "GITHUB_API_URL": api.url, "FLOWLESS_HOME": home}
         print(f"Fake GitHub API on {api.url}; FLOWLESS_HOME={home}", flush=True)
+        banner("Setup: the tutorial's rate limit on GitHub requests")
+        if create_rate_limit(env) != 0:
+            return 1
         for title in RUNS:
             banner(title)
             results.append(run_pipeline(api, env))
@@ -78,14 +110,15 @@ def main() -> int:
         detail = f"{result.failures} answered 503 and retried" if result.requests else "all cached"
         print(
             f"Run {n}: exit code {result.returncode}, {result.requests} request(s) to the "
-            f"fake GitHub API ({detail})"
+            f"fake GitHub API ({detail}), {result.seconds:.1f} s"
         )
     ok = len(results) == len(RUNS) and all(r.returncode == 0 for r in results)
     if len(results) == len(RUNS) and results[1].requests:
         print("Run 2 should have been served from the cache, but it called the API.")
         ok = False
-    print("\nThe runs are recorded; list them with:")
+    print("\nThe runs are recorded; list them, and see the limit's slots decay, with:")
     print(f"  FLOWLESS_HOME={shlex.quote(home)} {cli_command()} flow-run ls")
+    print(f"  FLOWLESS_HOME={shlex.quote(home)} {cli_command()} gcl ls")
     print("\nDemo OK" if ok else "\nDemo FAILED", flush=True)
     return 0 if ok else 1
 

@@ -6,12 +6,16 @@ printed for it (captured, never hand-written); ``NAME.log``, when present, lists
 expressions that must each match some line of stderr (Prefect's console log lines).
 Programs named ``*_tworuns.py`` run twice against the same ``FLOWLESS_HOME`` (cache
 persistence across processes); their expected stdout and stderr are both runs, in order.
+``NAME.setup``, when present, holds CLI commands run first, one per line, as a Prefect
+user types them after ``prefect`` (``gcl create database --limit 1``): here after
+``flowless``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +50,26 @@ def _run(program: Path, home: Path, cwd: Path) -> subprocess.CompletedProcess[st
     )
 
 
+def _setup(program: Path, home: Path, cwd: Path) -> None:
+    setup = program.with_suffix(".setup")
+    if not setup.exists():
+        return
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLESS_")}
+    env["FLOWLESS_HOME"] = str(home)
+    for line in setup.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            proc = subprocess.run(
+                [sys.executable, "-m", "flowless", *shlex.split(line)],
+                env=env,
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_SECONDS,
+                check=False,
+            )
+            assert proc.returncode == 0, f"setup `flowless {line}` failed: {proc.stderr}"
+
+
 def _log_patterns(program: Path) -> list[str]:
     log_file = program.with_suffix(".log")
     if not log_file.exists():
@@ -61,7 +85,7 @@ def test_every_program_has_expected_output() -> None:
     orphans = [
         f.name
         for f in PROGRAMS_DIR.iterdir()
-        if f.suffix in {".stdout", ".log"} and not f.with_suffix(".py").exists()
+        if f.suffix in {".stdout", ".log", ".setup"} and not f.with_suffix(".py").exists()
     ]
     assert not orphans, f"expected-output files without a program: {orphans}"
 
@@ -72,6 +96,7 @@ def test_program_matches_prefect(program: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     stdout, stderr = "", ""
+    _setup(program, home, tmp_path)
     for attempt in range(_runs(program)):
         proc = _run(program, home, tmp_path)
         assert proc.returncode == 0, (

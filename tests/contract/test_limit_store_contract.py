@@ -188,3 +188,85 @@ def test_a_corrupt_dynamodb_item_is_reported_and_others_still_list() -> None:
             store.read_limits(["bad"])
         assert [type(x) for x in store.list_limits()] == [CorruptRecord, LimitRecord]
         assert store.read_limits(["good"])["good"].limit == 3
+
+
+def flat(name: str = "db", limit_: int = 3, **changes: object) -> LimitRecord:
+    return limit(name, limit=limit_, slot_decay_per_second=0.0, **changes)
+
+
+def test_add_lease_takes_room_until_the_limit_is_full(limits: LimitStore) -> None:
+    limits.create_limit(flat())
+    assert limits.add_lease(["db"], Lease("a", 2, 50.0, "me"), {"db": 3}) == {}
+    refused = limits.add_lease(["db"], Lease("b", 2, 50.0), {"db": 3})
+    assert [x.id for x in refused["db"].leases] == ["a"]  # the stored record comes back
+    assert limits.add_lease(["db"], Lease("c", 1, 50.0), {"db": 3}) == {}
+    stored = limits.read_limits(["db"])["db"]
+    assert [(x.id, x.slots, x.holder) for x in stored.leases] == [
+        ("a", 2, "me"),
+        ("c", 1, ""),
+    ]
+    assert stored.version == 2  # every change bumps it, so versioned writers see it
+
+
+def test_add_lease_refuses_when_the_limit_changed_under_it(limits: LimitStore) -> None:
+    limits.create_limit(flat())
+    read = limits.read_limits(["db"])["db"]
+    limits.write_limits([dataclasses.replace(read, limit=1)])  # lowered meanwhile
+    assert "db" in limits.add_lease(["db"], Lease("a", 1, 50.0), {"db": 3})
+    assert limits.add_lease(["db"], Lease("a", 1, 50.0), {"db": 1}) == {}
+    limits.create_limit(limit("decaying"))  # decay: leases need the versioned path
+    assert "decaying" in limits.add_lease(["decaying"], Lease("a", 1, 50.0), {"decaying": 3})
+    limits.create_limit(flat("off", active=False))
+    assert "off" in limits.add_lease(["off"], Lease("a", 1, 50.0), {"off": 3})
+
+
+def test_add_lease_on_several_limits_is_all_or_nothing(limits: LimitStore) -> None:
+    limits.create_limit(flat("a", 2))
+    limits.create_limit(flat("b", 1))
+    assert limits.add_lease(["b"], Lease("x", 1, 50.0), {"b": 1}) == {}
+    refused = limits.add_lease(["a", "b"], Lease("y", 1, 50.0), {"a": 2, "b": 1})
+    assert set(refused) == {"b"}
+    assert limits.read_limits(["a"])["a"].leases == ()  # a took nothing
+    assert limits.remove_lease("b", "x", 1)
+    assert limits.add_lease(["a", "b"], Lease("y", 1, 50.0), {"a": 2, "b": 1}) == {}
+    both = limits.read_limits(["a", "b"])
+    assert [x.id for x in both["a"].leases] == [x.id for x in both["b"].leases] == ["y"]
+
+
+def test_add_lease_on_a_deleted_limit_says_so(limits: LimitStore) -> None:
+    limits.create_limit(flat("a"))
+    limits.create_limit(flat("b"))
+    limits.delete_limit("b")
+    with pytest.raises(RecordNotFoundError):
+        limits.add_lease(["a", "b"], Lease("y", 1, 50.0), {"a": 3, "b": 3})
+    assert limits.read_limits(["a"])["a"].leases == ()
+
+
+def test_remove_and_renew_leases(limits: LimitStore) -> None:
+    limits.create_limit(flat(limit_=2))
+    limits.add_lease(["db"], Lease("a", 1, 50.0), {"db": 2})
+    limits.add_lease(["db"], Lease("b", 1, 50.0), {"db": 2})
+    assert limits.renew_lease("db", "a", 80.0)
+    assert not limits.remove_lease("db", "a", 1, expires=50.0)  # renewed: not reclaimable
+    assert limits.remove_lease("db", "a", 1, expires=80.0)
+    assert not limits.remove_lease("db", "a", 1)  # twice: nothing to give back
+    assert not limits.renew_lease("db", "a", 90.0)  # gone: the renewal says so
+    assert limits.remove_lease("db", "b", 1)
+    assert limits.read_limits(["db"])["db"].leases == ()
+    # The room is whole again: two leases fit, a third does not.
+    assert limits.add_lease(["db"], Lease("c", 2, 50.0), {"db": 2}) == {}
+    assert "db" in limits.add_lease(["db"], Lease("d", 1, 50.0), {"db": 2})
+    assert not limits.remove_lease("nope", "c", 1)
+    assert not limits.renew_lease("nope", "c", 1.0)
+
+
+def test_versioned_writes_and_lease_updates_keep_one_count(limits: LimitStore) -> None:
+    """A full write (gcl update, reset) and versionless lease updates on one limit agree
+    on how many slots are held."""
+    limits.create_limit(flat(limit_=2))
+    limits.add_lease(["db"], Lease("a", 1, 50.0), {"db": 2})
+    read = limits.read_limits(["db"])["db"]
+    limits.write_limits([dataclasses.replace(read, leases=())])  # a reset
+    assert limits.add_lease(["db"], Lease("b", 2, 50.0), {"db": 2}) == {}
+    assert not limits.remove_lease("db", "a", 1)  # the reset took it
+    assert "db" in limits.add_lease(["db"], Lease("c", 1, 50.0), {"db": 2})

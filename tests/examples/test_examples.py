@@ -133,3 +133,15 @@ def test_demo_runs_twice_and_run_2_is_all_cache_hits(runner: ExampleRunner) -> N
     assert f"FLOWLESS_HOME={runner.home}" in run.stdout
     assert "flow-run ls" in run.stdout
     assert run.stderr.count(CACHED) == len(SEED_REPOS), str(run)
+    # The tutorial's limit, created with the CLI, paces both runs' rate_limit() calls:
+    # the first of a run takes the free slot, each later one waits ~0.5 s for decay.
+    assert "gcl create github-api --limit 1 --slot-decay-per-second 2" in run.stdout
+    assert RATE_LIMIT_WARNING not in run.stderr
+    waits = re.findall(
+        LOG_PREFIX
+        + r"Flow run '[\w-]+' - Waited (\d+\.\d\d)s for 1 slot\(s\) of \['github-api'\]$",
+        run.stderr,
+        re.MULTILINE,
+    )
+    assert len(waits) >= 2 * (len(SEED_REPOS) - 1), str(run)
+    assert "gcl ls" in run.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -20,6 +21,7 @@ FLOW_ACTIONS = {
     "logs:PutLogEvents",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
     "dynamodb:Query",
     "s3:GetObject",
     "s3:PutObject",
@@ -151,6 +153,27 @@ def test_flow_role_invokes_only_the_task_run_function(
     assert invoke["Resource"][0]["Fn::Sub"].removeprefix(prefix) == name
 
 
+#: What ``concurrency()``, ``rate_limit()`` and tag limits call at run time.
+RUNTIME_LIMIT_METHODS = {"read_limits", "write_limits", "add_lease", "remove_lease", "renew_lease"}
+
+
+def _limit_actions(module: Path, methods: set[str]) -> set[str]:
+    """The IAM actions the named methods of the limits store need: their calls, and for a
+    transaction the actions inside it (IAM checks those, not TransactWriteItems)."""
+    source = module.read_text()
+    actions: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name in methods:
+            body = ast.get_source_segment(source, node) or ""
+            for op in re.findall(r'_call\(\s*"[^"]*",\s*"(\w+)"', body):
+                if op == "transact_write_items":
+                    for kind in re.findall(r'"(Put|Update|Delete|ConditionCheck)":', body):
+                        actions.add(f"dynamodb:{kind}Item")
+                else:
+                    actions.add(f"dynamodb:{_camel(op)}")
+    return actions
+
+
 def _camel(operation: str) -> str:
     return "".join(part.capitalize() for part in operation.split("_"))
 
@@ -171,6 +194,13 @@ def test_every_aws_call_in_the_sdk_is_granted() -> None:
     used |= {f"s3:{_camel(op)}" for op in _client_calls(sdk / "results" / "_s3.py")}
     assert {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"} <= used  # the scan works
     assert used <= TASK_ACTIONS, used - TASK_ACTIONS
+
+    limits = _limit_actions(sdk / "store" / "_dynamodb_limits.py", RUNTIME_LIMIT_METHODS)
+    assert {"dynamodb:GetItem", "dynamodb:UpdateItem"} <= limits  # the scan works
+    assert limits <= TASK_ACTIONS, limits - TASK_ACTIONS
+    # Deleting a limit is the CLI's, from the user's machine: no function may.
+    admin = _limit_actions(sdk / "store" / "_dynamodb_limits.py", {"delete_limit"})
+    assert "dynamodb:DeleteItem" in admin and admin - TASK_ACTIONS == {"dynamodb:DeleteItem"}
 
     invoker = {f"lambda:{_camel(op)}" for op in _client_calls(sdk / "invoke" / "_aws_lambda.py")}
     invoker = {"lambda:InvokeFunction" if a == "lambda:Invoke" else a for a in invoker}

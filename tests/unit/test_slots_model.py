@@ -1,10 +1,11 @@
-"""Property tests: the slot arithmetic (``flowless.concurrency._slots``) against a model.
+"""Property tests: slots taken, given back and renewed, against a model.
 
 The model keeps every grant as an event (who took how many slots, when, until when) and
-answers "how many slots are in use at t" by replaying the events; the code under test
-keeps one folded record (live leases plus a decaying pool). Random sequences of takes,
-releases, renewals and waiting must get the same answers from both, and the limit must
-never be exceeded.
+answers "how many slots are in use at t" by replaying the events. The code under test is
+the acquisition step of ``flowless.concurrency._acquire`` (versioned writes where decay
+is computed, versionless lease updates where it is not) on a real SQLite ``LimitStore``,
+which folds everything into one record. Random sequences of takes, releases, renewals and
+waiting must get the same answers from both, and the limit must never be exceeded.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowless.concurrency._slots import free_in, occupied, released, renewed, taken
-from flowless.store import Lease, LimitRecord
+from flowless.concurrency._acquire import _take_lease, _take_versioned
+from flowless.concurrency._slots import free_in, occupied, taken
+from flowless.store import Lease, LimitRecord, SQLiteLimits
 
 TOLERANCE = 1e-6
 
@@ -50,16 +53,36 @@ ops = st.lists(
         st.tuples(st.just("renew"), st.integers(0, 20), st.floats(0.1, 5.0)),
         st.tuples(st.just("wait"), st.just(0), st.floats(0.0, 3.0)),
     ),
-    max_size=40,
+    max_size=30,
 )
 
 
-@settings(max_examples=300, deadline=None)
+def attempt(store: SQLiteLimits, n: int, now: float, lease: Lease | None) -> bool:
+    """One acquisition at ``now`` as ``acquire`` makes it, without waiting: True if the
+    slots were taken. (A look that reclaimed expired leases is followed by another.)"""
+    for _ in range(3):
+        [record] = store.read_limits(["m"]).values()
+        if lease is not None and record.slot_decay_per_second == 0:
+            blocking, _ = _take_lease(store, [record], lease, now)
+        else:
+            blocking = _take_versioned(store, [record], n, lease, now)
+        if blocking is not None:
+            return not blocking
+    raise AssertionError("reclaiming expired leases did not settle")
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(limit=st.integers(1, 6), decay=st.sampled_from([0.0, 0.5, 2.0, 10.0]), steps=ops)
-def test_the_record_agrees_with_the_event_model(
-    limit: int, decay: float, steps: list[tuple[str, int, float]]
+def test_the_stored_limit_agrees_with_the_event_model(
+    tmp_path_factory: pytest.TempPathFactory,
+    limit: int,
+    decay: float,
+    steps: list[tuple[str, int, float]],
 ) -> None:
-    record = LimitRecord("m", limit, slot_decay_per_second=decay)
+    store = SQLiteLimits(tmp_path_factory.mktemp("model") / "limits.db")
+    store.create_limit(LimitRecord("m", limit, slot_decay_per_second=decay))
     model = Model(limit, decay)
     now = 0.0
     ids: list[str] = []
@@ -71,44 +94,40 @@ def test_the_record_agrees_with_the_event_model(
                 continue  # rate_limit refuses limits without decay before any arithmetic
             lease = Lease(f"l{len(ids)}", n, now + x) if kind == "lease" else None
             fits = model.used(now) + n <= limit + TOLERANCE
-            wait = free_in(record, n, now)
-            new = taken(record, n, now, lease)
-            assert (new is not None) == fits, (kind, n, now, model.used(now))
-            if new is None:
-                # free_in is never too early: nothing frees before it says
+            [before] = store.read_limits(["m"]).values()
+            wait = free_in(before, n, now)
+            assert attempt(store, n, now, lease) == fits, (kind, n, now, model.used(now))
+            if not fits:
+                # free_in is never too early: nothing frees before it says...
                 if math.isfinite(wait) and wait > 1e-3:
-                    assert taken(record, n, now + wait - 1e-3, lease) is None
+                    assert taken(before, n, now + wait - 1e-3, lease) is None
                 # ...and, when it is finite, exactly then the slots are free
                 if math.isfinite(wait):
-                    assert taken(record, n, now + wait + 1e-7, lease) is not None
+                    assert taken(before, n, now + wait + 1e-7, lease) is not None
+            elif lease is not None:
+                ids.append(lease.id)
+                model.leases[lease.id] = (n, lease.expires)
             else:
-                assert wait == 0.0
-                record = new
-                if lease is not None:
-                    ids.append(lease.id)
-                    model.leases[lease.id] = (n, lease.expires)
-                else:
-                    model.rate_grants.append((now, n))
+                model.rate_grants.append((now, n))
         elif kind == "release" and ids:
             lease_id = ids[n % len(ids)]
-            new = released(record, lease_id, now)
-            held = lease_id in model.leases and model.leases[lease_id][1] > now
-            if new is None:
-                assert not held
-            else:
-                record = new
+            slots = model.leases.get(lease_id, (0, 0.0))[0]
+            live = lease_id in model.leases and model.leases[lease_id][1] > now
+            removed = store.remove_lease("m", lease_id, slots)
+            assert removed or not live  # a live lease is always there to give back
             model.leases.pop(lease_id, None)
         elif kind == "renew" and ids:
             lease_id = ids[n % len(ids)]
-            new = renewed(record, lease_id, now + x, now)
-            held = lease_id in model.leases and model.leases[lease_id][1] > now
-            assert (new is not None) == held
-            if new is not None:
-                record = new
+            live = lease_id in model.leases and model.leases[lease_id][1] > now
+            renewed = store.renew_lease("m", lease_id, now + x)
+            assert renewed or not live  # a live lease is never lost
+            if renewed:  # an expired one not yet reclaimed may be renewed: it still counted
                 model.leases[lease_id] = (model.leases[lease_id][0], now + x)
+        [record] = store.read_limits(["m"]).values()
         used = occupied(record, now)
         assert abs(used - model.used(now)) < TOLERANCE
         assert used <= limit + TOLERANCE
+    store.close()
 
 
 @given(

@@ -1,8 +1,17 @@
 """Taking and giving back slots on a ``LimitStore``: the waiting policy.
 
-An attempt reads the limits, computes the new records (``_slots``), and writes them all
-conditionally on their versions. A refused write means someone else got there first:
-retry at once, after a few milliseconds of jitter. Limits that are full are waited on:
+An attempt reads the limits and decides locally whether the slots fit (a read is cheaper
+than a refused write). Then:
+
+- a lease on limits without decay is one versionless conditional update (``add_lease``:
+  ``held <= :limit_minus_n``), so holders never make each other retry; a limit that is
+  full because of expired leases gets them removed (a crashed holder's slots come back);
+- anything with decay (rate limits, or a lease on a decaying limit) computes the new
+  record (``_slots``) and writes it conditionally on the version read; a refused write
+  means someone else got there first: retry at once, after a few milliseconds of jitter.
+
+Giving back and renewing a lease are single updates, with no read. Limits that are full
+are waited on:
 
 - a limit whose only occupants are draining (rate limits) is free at a known time, so the
   waiter sleeps until then, plus a little jitter so waiters do not all arrive together;
@@ -10,8 +19,8 @@ retry at once, after a few milliseconds of jitter. Limits that are full are wait
   waiter backs off exponentially with jitter from 10 ms up to 1 s (and never past the
   earliest lease expiry).
 
-On DynamoDB an attempt costs one strongly consistent read and, when it can take, one
-write: a waiter polling once a second is ~1 read unit per second.
+On DynamoDB a waiter costs one strongly consistent read per look: ~1 read unit per second
+at the longest backoff.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flowless.concurrency._slots import free_in, released, renewed, taken
+from flowless.concurrency._slots import free_in, taken
 from flowless.exceptions import (
     AcquireConcurrencySlotTimeoutError,
     ConcurrencySlotAcquisitionError,
@@ -46,10 +55,13 @@ class Acquired:
     occupy: int
     #: The lease's id for ``concurrency`` slots; None for ``rate_limit`` (they decay).
     lease_id: str | None
-    #: Seconds spent waiting for slots (0.0 if they were free at the first look).
+    #: Seconds spent waiting for full limits (0.0 if the slots were free at the first look;
+    #: a few milliseconds lost to another writer's race do not count).
     waited: float
     #: Names asked for that do not exist (skipped, with a warning by the caller).
     missing: tuple[str, ...] = ()
+    #: The clock time (epoch seconds) the slots were taken at: what decay counts from.
+    at: float = 0.0
 
 
 def _unable(names: Sequence[str], why: str) -> ConcurrencySlotAcquisitionError:
@@ -95,8 +107,10 @@ def acquire(
     lease_id = uuid.uuid4().hex[:16] if lease_duration is not None else None
     missing: tuple[str, ...] | None = None
     full = conflicts = 0
+    fresh: dict[str, LimitRecord] | None = None  # what a refused write told us
     while True:
-        records = limits.read_limits(wanted)
+        records = fresh if fresh is not None else limits.read_limits(wanted)
+        fresh = None
         if missing is None:
             missing = tuple(n for n in wanted if n not in records)
             if missing and strict:
@@ -105,26 +119,30 @@ def acquire(
                 )
         active = [records[n] for n in wanted if n in records and records[n].active]
         if not active:
-            return Acquired((), occupy, None, time.monotonic() - started, missing)
+            return Acquired((), occupy, None, 0.0, missing, clock())
         _check(active, wanted, occupy, lease_duration is None)
         now = clock()
         lease = None
         if lease_id is not None and lease_duration is not None:
             lease = Lease(lease_id, occupy, now + lease_duration, holder)
-        new = [taken(r, occupy, now, lease) for r in active]
-        if all(r is not None for r in new):
-            try:
-                limits.write_limits([r for r in new if r is not None])
-            except (RecordConflictError, RecordNotFoundError):
-                conflicts += 1  # someone wrote first: look again, almost at once
-                sleep(random.uniform(0, 0.002 * 2 ** min(conflicts, 5)))
-                continue
-            names_taken = tuple(r.name for r in active)
-            return Acquired(names_taken, occupy, lease_id, time.monotonic() - started, missing)
+        try:
+            if lease is not None and all(r.slot_decay_per_second == 0 for r in active):
+                blocking, fresh = _take_lease(limits, active, lease, now)
+            else:
+                blocking = _take_versioned(limits, active, occupy, lease, now)
+        except (RecordConflictError, RecordNotFoundError):
+            blocking = None  # someone wrote first, or a limit went: look again, almost at once
+        if blocking is None:
+            conflicts += 1
+            sleep(random.uniform(0, 0.002 * 2 ** min(conflicts, 5)))
+            continue
+        if not blocking:
+            waited = time.monotonic() - started if full else 0.0
+            taken_names = tuple(r.name for r in active)
+            return Acquired(taken_names, occupy, lease_id, waited, missing, now)
         full += 1
         if max_retries is not None and full > max_retries:
             raise _unable(wanted, f"no slots were free after {max_retries} retries")
-        blocking = [r for r, n in zip(active, new, strict=True) if n is None]
         delay = _delay(blocking, occupy, now, full)
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -135,6 +153,43 @@ def acquire(
                 )
             delay = min(delay, left)
         sleep(delay)
+        fresh = None
+
+
+def _take_versioned(
+    limits: LimitStore, active: list[LimitRecord], occupy: int, lease: Lease | None, now: float
+) -> list[LimitRecord]:
+    """Where decay must be computed: new records written on the versions read. Returns
+    the limits that are full ([] once written); a race raises ``RecordConflictError``."""
+    new = [taken(r, occupy, now, lease) for r in active]
+    blocking = [r for r, n in zip(active, new, strict=True) if n is None]
+    if not blocking:
+        limits.write_limits([n for n in new if n is not None])
+    return blocking
+
+
+def _take_lease(
+    limits: LimitStore, active: list[LimitRecord], lease: Lease, now: float
+) -> tuple[list[LimitRecord] | None, dict[str, LimitRecord] | None]:
+    """Limits without decay: one versionless conditional update (``add_lease``). Returns
+    (the full limits, or None to look again at once; records to look at instead of a read).
+
+    A limit that looks full because of expired leases gets them removed first: that is
+    how a crashed holder's slots come back."""
+    held = {r.name: sum(x.slots for x in r.leases) for r in active}
+    full = [r for r in active if held[r.name] + lease.slots > r.limit]
+    if full:
+        expired = [(r.name, x) for r in full for x in r.leases if x.expires <= now]
+        for name, old in expired:
+            limits.remove_lease(name, old.id, old.slots, expires=old.expires)
+        return (None if expired else full), None
+    refused = limits.add_lease([r.name for r in active], lease, {r.name: r.limit for r in active})
+    if not refused:
+        return [], None
+    # Someone took the room between our read and our write: their write is in ``refused``.
+    records = {r.name: r for r in active}
+    records.update(refused)
+    return None, records
 
 
 def _delay(blocking: list[LimitRecord], occupy: int, now: float, attempt: int) -> float:
@@ -147,46 +202,15 @@ def _delay(blocking: list[LimitRecord], occupy: int, now: float, attempt: int) -
     return min(known, random.uniform(backoff / 2, backoff))
 
 
-def _update(
-    limits: LimitStore,
-    names: Sequence[str],
-    change: Callable[[LimitRecord, float], LimitRecord | None],
-    clock: Callable[[], float],
-) -> list[str]:
-    """Apply ``change`` to each limit and write, retrying on conflicts; the names whose
-    ``change`` returned None (their lease was not there) come back."""
-    attempt = 0
-    while True:
-        records = limits.read_limits(names)
-        now = clock()
-        changed, lost = [], []
-        for name in names:
-            if name not in records:
-                continue  # deleted meanwhile: nothing to give back
-            new = change(records[name], now)
-            if new is None:
-                lost.append(name)
-            else:
-                changed.append(new)
-        if not changed:
-            return lost
-        try:
-            limits.write_limits(changed)
-            return lost
-        except (RecordConflictError, RecordNotFoundError):
-            attempt += 1
-            time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))
-
-
-def release(
-    limits: LimitStore, acquired: Acquired, clock: Callable[[], float] = time.time
-) -> list[str]:
+def release(limits: LimitStore, acquired: Acquired) -> list[str]:
     """Give a lease's slots back. Returns the limits where the lease was already gone
     (it expired and its slots were reclaimed while the holder still ran)."""
     lease_id = acquired.lease_id
-    if lease_id is None or not acquired.names:
+    if lease_id is None:
         return []
-    return _update(limits, acquired.names, lambda r, now: released(r, lease_id, now), clock)
+    return [
+        name for name in acquired.names if not limits.remove_lease(name, lease_id, acquired.occupy)
+    ]
 
 
 def renew(
@@ -196,13 +220,9 @@ def renew(
     clock: Callable[[], float] = time.time,
 ) -> list[str]:
     """Push a lease's expiry to ``lease_duration`` from now. Returns the limits where the
-    lease was lost (expired before this renewal)."""
+    lease was lost (it expired and someone reclaimed it before this renewal)."""
     lease_id = acquired.lease_id
-    if lease_id is None or not acquired.names:
+    if lease_id is None:
         return []
-    return _update(
-        limits,
-        acquired.names,
-        lambda r, now: renewed(r, lease_id, now + lease_duration, now),
-        clock,
-    )
+    expires = clock() + lease_duration
+    return [name for name in acquired.names if not limits.renew_lease(name, lease_id, expires)]

@@ -1,8 +1,8 @@
 """The arithmetic of slots: what a limit has occupied now, and who may take what.
 
 Pure functions of a ``LimitRecord`` and a time, shared by every backend (a backend only
-reads and conditionally writes records). Property-tested against a simple model in
-``tests/unit/test_slots_model.py``.
+reads and conditionally writes records). Property-tested, with the SQLite backend's lease
+primitives, against a simple model in ``tests/unit/test_slots_model.py``.
 
 Occupied slots at time t are the slots of unexpired leases plus what is left of the
 decaying pool: ``max(0, pool - decay * (t - pool_time))``. A take succeeds when
@@ -17,7 +17,7 @@ import math
 
 from flowless.store._limits import Lease, LimitRecord
 
-__all__ = ["free_in", "occupied", "pool_at", "released", "renewed", "taken"]
+__all__ = ["free_in", "occupied", "pool_at", "taken"]
 
 #: Float slack: the pool drains continuously, so ``5 - 10 * 0.5`` must count as free.
 EPSILON = 1e-9
@@ -52,25 +52,6 @@ def taken(limit: LimitRecord, occupy: int, now: float, lease: Lease | None) -> L
     else:
         pool += occupy
     return dataclasses.replace(limit, leases=live, pool=pool, pool_time=now, updated=now)
-
-
-def released(limit: LimitRecord, lease_id: str, now: float) -> LimitRecord | None:
-    """The record without the lease (and without expired ones), or None if the lease is
-    not held (it expired and someone reclaimed it, or it was released already)."""
-    if not any(lease.id == lease_id for lease in limit.leases):
-        return None
-    live = tuple(x for x in _live(limit, now) if x.id != lease_id)
-    return dataclasses.replace(limit, leases=live, updated=now)
-
-
-def renewed(limit: LimitRecord, lease_id: str, expires: float, now: float) -> LimitRecord | None:
-    """The record with the lease's expiry moved to ``expires``, or None if the lease is
-    no longer held (expired: its slots may already be someone else's)."""
-    live = _live(limit, now)
-    if not any(lease.id == lease_id for lease in live):
-        return None
-    leases = tuple(dataclasses.replace(x, expires=expires) if x.id == lease_id else x for x in live)
-    return dataclasses.replace(limit, leases=leases, updated=now)
 
 
 def free_in(limit: LimitRecord, occupy: int, now: float) -> float:

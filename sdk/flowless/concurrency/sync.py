@@ -28,11 +28,12 @@ def _names(names: str | list[str]) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
-def _logger() -> Any:
+def _logger() -> tuple[Any, bool]:
+    """The run's logger (and True), or the module's outside runs."""
     try:
-        return get_run_context().logger
+        return get_run_context().logger, True
     except MissingContextError:
-        return logging.getLogger("flowless.concurrency")
+        return logging.getLogger("flowless.concurrency"), False
 
 
 def _holder() -> str:
@@ -47,13 +48,15 @@ def _holder() -> str:
 
 
 def _report(acquired: Acquired) -> None:
-    logger = _logger()
+    logger, in_run = _logger()
     if acquired.missing:
         logger.warning(
             "Concurrency limits %r do not exist - skipping acquisition.", list(acquired.missing)
         )
-    if acquired.names and acquired.waited >= 0.001:
-        logger.info(
+    if acquired.names and acquired.waited > 0:
+        # In a run's log a wait explains its duration; outside runs it is noise (DEBUG).
+        logger.log(
+            logging.INFO if in_run else logging.DEBUG,
             "Waited %.2fs for %d slot(s) of %r",
             acquired.waited,
             acquired.occupy,
@@ -127,7 +130,7 @@ def concurrency(
         stop_keeping(acquired)
         lost = release(limits, acquired)
         if lost:
-            _logger().warning(
+            _logger()[0].warning(
                 "The concurrency lease on %r had expired before it was released: its slots "
                 "may have been given to someone else meanwhile.",
                 lost,

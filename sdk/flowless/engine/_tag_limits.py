@@ -61,7 +61,7 @@ def _refused(store: Store, call: TaskCall, exc: ConcurrencySlotAcquisitionError)
 
 
 def _waited(call: TaskCall, acquired: Acquired) -> None:
-    if acquired.names and acquired.waited >= 0.001:
+    if acquired.names and acquired.waited > 0:
         task_run_logger(call.task_run, call.task.name).emit(
             INFO,
             "Waited %.2fs for a slot of concurrency limit(s) %r",

@@ -10,7 +10,8 @@ index write on every acquisition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowless.exceptions import (
@@ -61,6 +62,9 @@ def limit_item(limit: LimitRecord, version: int) -> Item:
         "created": _n(limit.created),
         "updated": _n(limit.updated),
         "version": _n(version),
+        # Slots of the leases, kept beside them so that taking a lease is one comparison
+        # in a condition (``held <= :room``): DynamoDB conditions cannot sum a map.
+        "held": _n(sum(x.slots for x in limit.leases)),
     }
 
 
@@ -239,6 +243,100 @@ class DynamoDBLimits:
             )
         except TransactionFailed:
             raise RecordNotFoundError(f"Concurrency limit {name!r} not found.") from None
+
+    # -- leases without versions ---------------------------------------------------------
+
+    def _add_action(self, name: str, lease: Lease, limit: int) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "Key": limit_key(name),
+            "UpdateExpression": "SET leases.#id = :lease, held = held + :slots, "
+            "version = version + :one, updated = :now",
+            "ConditionExpression": "attribute_exists(pk) AND #limit = :limit AND active = :true "
+            "AND decay = :zero AND held <= :room",
+            "ExpressionAttributeNames": {"#id": lease.id, "#limit": "limit"},
+            "ExpressionAttributeValues": {
+                ":lease": {"L": [_n(lease.slots), _n(lease.expires), {"S": lease.holder}]},
+                ":slots": _n(lease.slots),
+                ":one": _n(1),
+                ":now": _n(time.time()),
+                ":limit": _n(limit),
+                ":true": {"BOOL": True},
+                ":zero": _n(0),
+                ":room": _n(limit - lease.slots),
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def add_lease(
+        self, names: Sequence[str], lease: Lease, limit: Mapping[str, int]
+    ) -> dict[str, LimitRecord]:
+        actions = [self._add_action(n, lease, limit[n]) for n in dict.fromkeys(names)]
+        refused: dict[str, LimitRecord] = {}
+        try:
+            if len(actions) == 1:
+                try:
+                    self._call(
+                        "take concurrency slots",
+                        "update_item",
+                        **{k: v for k, v in actions[0].items() if k != "TableName"},
+                    )
+                except ConditionFailed as failed:
+                    items: list[Item | None] = [failed.item]
+                    raise TransactionFailed(["ConditionalCheckFailed"], items) from None
+            else:
+                self._call(
+                    "take concurrency slots",
+                    "transact_write_items",
+                    TransactItems=[{"Update": action} for action in actions],
+                )
+        except TransactionFailed as failed:
+            for reason, item in zip(failed.reasons, failed.items, strict=False):
+                if reason != "ConditionalCheckFailed":
+                    continue
+                if not item:
+                    raise RecordNotFoundError("A concurrency limit was deleted.") from None
+                record = self._decode(item.get("name", {}).get("S", "?"), item)
+                refused[record.name] = record
+        return refused
+
+    def remove_lease(
+        self, name: str, lease_id: str, slots: int, expires: float | None = None
+    ) -> bool:
+        condition = "attribute_exists(leases.#id)"
+        values: dict[str, Any] = {":slots": _n(slots), ":one": _n(1)}
+        if expires is not None:
+            condition += " AND leases.#id[1] = :expires"
+            values[":expires"] = _n(expires)
+        try:
+            self._call(
+                "give back concurrency slots",
+                "update_item",
+                Key=limit_key(name),
+                UpdateExpression="REMOVE leases.#id SET held = held - :slots, "
+                "version = version + :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#id": lease_id},
+                ExpressionAttributeValues=values,
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def renew_lease(self, name: str, lease_id: str, expires: float) -> bool:
+        try:
+            self._call(
+                "renew a concurrency lease",
+                "update_item",
+                Key=limit_key(name),
+                UpdateExpression="SET leases.#id[1] = :expires, version = version + :one",
+                ConditionExpression="attribute_exists(leases.#id)",
+                ExpressionAttributeNames={"#id": lease_id},
+                ExpressionAttributeValues={":expires": _n(expires), ":one": _n(1)},
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def close(self) -> None:
         """Nothing to release: the client belongs to whoever made it."""

@@ -7,6 +7,10 @@ holder could leave wrong. Slots are held two ways:
 - **leases**, taken by ``concurrency()`` and by tag limits: each names its slots and an
   expiry. A holder renews its lease while it runs; a holder that dies stops renewing, and
   the next acquirer drops the expired lease, so the slots come back with no one's help.
+  On a limit without decay, taking, giving back and renewing a lease are single
+  conditional updates with no version (``add_lease`` compares the slots held with the
+  room left, ``held <= :limit_minus_n``), so holders of one limit never make each other
+  retry; only a full limit refuses.
 - the **decaying pool**, taken by ``rate_limit()``: slots that are never released but
   drain at ``slot_decay_per_second`` (``pool`` slots as of ``pool_time``).
 
@@ -17,7 +21,7 @@ contract suite proves every backend means the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -78,3 +82,24 @@ class LimitStore(Protocol):
 
     def delete_limit(self, name: str) -> None:
         """Remove a limit; ``RecordNotFoundError`` if there is none of that name."""
+
+    # -- leases on limits without decay: no version, so holders never race each other ----
+
+    def add_lease(
+        self, names: Sequence[str], lease: Lease, limit: Mapping[str, int]
+    ) -> dict[str, LimitRecord]:
+        """Add ``lease`` to every named limit, all or nothing, if on each: the limit is
+        still ``limit[name]``, active, without decay, and the slots of its leases (expired
+        ones included: they count until someone removes them) plus ``lease.slots`` fit.
+        Returns ``{}`` on success, else the limits that refused, as stored now.
+        ``RecordNotFoundError`` if one of them is gone."""
+
+    def remove_lease(
+        self, name: str, lease_id: str, slots: int, expires: float | None = None
+    ) -> bool:
+        """Take the lease off the limit (only if its expiry is still ``expires``, when
+        given: reclaiming an expired lease must not remove one just renewed). False if
+        it was not there."""
+
+    def renew_lease(self, name: str, lease_id: str, expires: float) -> bool:
+        """Move the lease's expiry to ``expires``; False if it is no longer there."""

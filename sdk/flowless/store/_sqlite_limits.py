@@ -13,9 +13,11 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flowless.exceptions import (
     CorruptRecordError,
@@ -29,6 +31,8 @@ from flowless.store._limits import Lease, LimitRecord
 from flowless.store._records import CorruptRecord
 
 __all__ = ["SQLiteLimits"]
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS concurrency_limits (
@@ -168,18 +172,11 @@ class SQLiteLimits:
         return found
 
     def write_limits(self, limits: Sequence[LimitRecord]) -> None:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for limit in limits:
-                        self._write_one(limit)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise self._error("write concurrency limits", exc) from exc
+        def write() -> None:
+            for limit in limits:
+                self._write_one(limit)
+
+        self._transaction("write concurrency limits", write)
 
     def _write_one(self, limit: LimitRecord) -> None:
         cursor = self._conn.execute(
@@ -209,6 +206,89 @@ class SQLiteLimits:
             raise self._error("delete a concurrency limit", exc) from exc
         if cursor.rowcount == 0:
             raise RecordNotFoundError(f"Concurrency limit {name!r} not found.")
+
+    # -- leases without versions: read, check and write inside one write transaction -----
+
+    def _transaction(self, action: str, body: Callable[[], _T]) -> _T:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = body()
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from exc
+
+    def _current(self, name: str) -> LimitRecord | None:
+        row = self._conn.execute(
+            "SELECT name, version, body FROM concurrency_limits WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else self._decode_row(row)
+
+    def _put(self, limit: LimitRecord) -> None:
+        self._conn.execute(
+            "UPDATE concurrency_limits SET version = version + 1, body = ? WHERE name = ?",
+            (_body(limit), limit.name),
+        )
+
+    def add_lease(
+        self, names: Sequence[str], lease: Lease, limit: Mapping[str, int]
+    ) -> dict[str, LimitRecord]:
+        def add() -> dict[str, LimitRecord]:
+            current = {n: r for n in dict.fromkeys(names) if (r := self._current(n)) is not None}
+            refused = {
+                n: r
+                for n, r in current.items()
+                if r.limit != limit[n]
+                or not r.active
+                or r.slot_decay_per_second != 0
+                or sum(x.slots for x in r.leases) + lease.slots > r.limit
+            }
+            if len(current) < len(set(names)):
+                raise RecordNotFoundError("A concurrency limit was deleted.")
+            if refused:
+                return refused
+            for record in current.values():
+                self._put(replace(record, leases=(*record.leases, lease), updated=time.time()))
+            return {}
+
+        return self._transaction("take concurrency slots", add)
+
+    def remove_lease(
+        self, name: str, lease_id: str, slots: int, expires: float | None = None
+    ) -> bool:
+        def remove() -> bool:
+            record = self._current(name)
+            if record is None:
+                return False
+            kept = tuple(
+                x
+                for x in record.leases
+                if x.id != lease_id or (expires is not None and x.expires != expires)
+            )
+            if len(kept) == len(record.leases):
+                return False
+            self._put(replace(record, leases=kept, updated=time.time()))
+            return True
+
+        return self._transaction("give back concurrency slots", remove)
+
+    def renew_lease(self, name: str, lease_id: str, expires: float) -> bool:
+        def renew() -> bool:
+            record = self._current(name)
+            if record is None or not any(x.id == lease_id for x in record.leases):
+                return False
+            leases = tuple(
+                replace(x, expires=expires) if x.id == lease_id else x for x in record.leases
+            )
+            self._put(replace(record, leases=leases, updated=time.time()))
+            return True
+
+        return self._transaction("renew a concurrency lease", renew)
 
     def close(self) -> None:
         with self._lock:

@@ -119,3 +119,17 @@ def outer(x: int) -> int:
 @flow
 def nested(x: int) -> int:
     return outer(x)
+
+
+@task(tags=["e2e-serial"])
+def serial_step(i: int) -> list[float]:
+    """Holds its tag's slot for 50 ms; returns when (CLOCK_MONOTONIC: one clock for all
+    processes on the machine)."""
+    start = time.monotonic()
+    time.sleep(0.05)
+    return [start, time.monotonic()]
+
+
+@flow
+def serial_fanout(n: int = 4) -> list[list[float]]:
+    return serial_step.map(range(n)).result()
