@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -255,3 +258,24 @@ def test_a_corrupt_limit_is_a_clear_error_and_harms_no_other() -> None:
     with concurrency("good"):
         assert read_limit("good").active_slots == 1
     assert read_limit("good").active_slots == 0
+
+
+def test_sync_programs_with_tag_limits_never_import_asyncio(tmp_path: Path) -> None:
+    """Cold start: a synchronous program, tags and a tag limit included, loads no asyncio
+    (it costs ~3 MB and ~40 modules)."""
+    script = (
+        "import sys\n"
+        "from flowless import flow, task\n"
+        "from flowless.concurrency import create_limit\n"
+        "create_limit('tag:db', 1)\n"
+        "@task(tags=['db'])\n"
+        "def q() -> int:\n"
+        "    return 1\n"
+        "@flow\n"
+        "def f() -> int:\n"
+        "    return q() + q.submit().result()\n"
+        "assert f() == 2\n"
+        "assert 'asyncio' not in sys.modules, 'imported asyncio'\n"
+    )
+    env = {"FLOWLESS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)

@@ -35,7 +35,7 @@ class Runtime:
     limits: LimitStore
 
 
-_stores: dict[Path, Store] = {}
+_stores: dict[Path, Store] = {}  # SQLiteStore; typed as the protocol the engine uses
 _limits: dict[Path, SQLiteLimits] = {}
 _runtimes: dict[Settings, Runtime] = {}
 _lock = threading.Lock()
@@ -61,7 +61,8 @@ def _local(settings: Settings) -> Runtime:
         store = _stores[settings.home] = SQLiteStore(settings.home / "flowless.db")
     limits = _limits.get(settings.home)
     if limits is None:
-        limits = _limits[settings.home] = SQLiteLimits(settings.home / "flowless.db")
+        shared = store if isinstance(store, SQLiteStore) else None
+        limits = _limits[settings.home] = SQLiteLimits(settings.home / "flowless.db", shared)
     results = Results(
         LocalFileStorage(settings.home / "results"), settings.results_inline_max_bytes
     )

@@ -10,13 +10,10 @@ Tags without a limit cost one read per task run and are otherwise ignored, as in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from logging import ERROR, INFO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowless.concurrency._acquire import Acquired, acquire, release
-from flowless.concurrency._leases import keep, stop_keeping
 from flowless.engine._outcome import stamp
 from flowless.engine._runtime import current_runtime
 from flowless.engine._task_run import task_run_logger
@@ -26,12 +23,17 @@ from flowless.states import State, StateType
 from flowless.store import LimitStore, Store
 from flowless.store._limits import TAG_PREFIX
 
+if TYPE_CHECKING:
+    from flowless.concurrency._acquire import Acquired
+
 __all__ = ["TAG_LEASE_SECONDS", "with_tag_slots", "with_tag_slots_async"]
 
 TAG_LEASE_SECONDS = 60.0
 
 
 def _take(limits: LimitStore, call: TaskCall) -> Acquired:
+    from flowless.concurrency._acquire import acquire  # only for tasks with tags
+
     run = call.task_run
     return acquire(
         limits,
@@ -80,6 +82,9 @@ def with_tag_slots(store: Store, call: TaskCall, run: Callable[[], State[Any]]) 
     except ConcurrencySlotAcquisitionError as exc:
         return _refused(store, call, exc)
     _waited(call, acquired)
+    from flowless.concurrency._acquire import release
+    from flowless.concurrency._leases import keep, stop_keeping
+
     keep(limits, acquired, TAG_LEASE_SECONDS)
     try:
         return run()
@@ -94,12 +99,17 @@ async def with_tag_slots_async(
     """The same around an awaited task; the waits run off the event loop."""
     if not call.task_run.tags:
         return await run()
+    import asyncio  # here, not at the top: sync-only programs never import asyncio
+
     limits = current_runtime().limits
     try:
         acquired = await asyncio.to_thread(_take, limits, call)
     except ConcurrencySlotAcquisitionError as exc:
         return _refused(store, call, exc)
     _waited(call, acquired)
+    from flowless.concurrency._acquire import release
+    from flowless.concurrency._leases import keep, stop_keeping
+
     keep(limits, acquired, TAG_LEASE_SECONDS)
     try:
         return await run()
