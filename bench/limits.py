@@ -1,7 +1,9 @@
 """Concurrency limits under contention, and rate limits against the clock, on both stores.
 
 - contention: W workers (threads in one process, or separate processes) each take a slot
-  of a limit of 3 with ``concurrency()`` A times, holding it ~1 ms. Every holder records
+  of a limit of 3 with ``concurrency()`` A times, holding it ~1 ms (20 ms on the local
+  cloud, whose DynamoDB serves one request at a time, ~6 ms each: shorter holds would
+  rarely overlap there). Every holder records
   the interval it held the slot; the table shows the most held at any instant (must be
   <= 3) and acquisitions per second.
 - rate: ``rate_limit()`` on a limit of 5 with decay 10/s, 100 grants shared by 4 workers.
@@ -81,11 +83,12 @@ def take_rate(name: str, count: int) -> list[float]:
 
 def _worker(argv: list[str]) -> int:
     kind, name, count, start_at = argv[0], argv[1], int(argv[2]), float(argv[3])
+    hold = float(argv[4])
     from flowless.engine import current_runtime
 
     current_runtime()  # imports and connections before the start line
     time.sleep(max(0.0, start_at - time.time()))
-    out = hold_slots(name, count, 0.001) if kind == "hold" else take_rate(name, count)
+    out = hold_slots(name, count, hold) if kind == "hold" else take_rate(name, count)
     print(json.dumps(out))
     return 0
 
@@ -100,7 +103,13 @@ class Run:
 
 
 def run_workers(
-    env: Mapping[str, str], kind: str, name: str, workers: int, count: int, processes: bool
+    env: Mapping[str, str],
+    kind: str,
+    name: str,
+    workers: int,
+    count: int,
+    processes: bool,
+    hold: float = 0.001,
 ) -> Run:
     if not processes:
         results: list[list[object]] = [[] for _ in range(workers)]
@@ -109,7 +118,7 @@ def run_workers(
         def work(i: int) -> None:
             barrier.wait()
             if kind == "hold":
-                results[i] = list(hold_slots(name, count, 0.001))
+                results[i] = list(hold_slots(name, count, hold))
             else:
                 results[i] = list(take_rate(name, count))
 
@@ -128,7 +137,16 @@ def run_workers(
     child_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--worker", kind, name, str(count), str(start_at)],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                kind,
+                name,
+                str(count),
+                str(start_at),
+                str(hold),
+            ],
             env=child_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -210,9 +228,12 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(2):
                 create_limit(f"contended-{i}", LIMIT)
             create_limit("rated", RATE_LIMIT, slot_decay_per_second=RATE_DECAY)
+        # moto serves one DynamoDB request at a time (~6 ms): holders there hold 20 ms, or
+        # they would rarely overlap and the limit would never be reached.
+        hold = 0.02 if store == "dynamodb" else 0.001
         for i, processes in enumerate((False, True)):
             run = run_workers(
-                env, "hold", f"contended-{i}", args.workers, args.acquisitions, processes
+                env, "hold", f"contended-{i}", args.workers, args.acquisitions, processes, hold
             )
             intervals = [tuple(x) for r in run.results for x in r]
             total = len(intervals)

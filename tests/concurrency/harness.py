@@ -36,10 +36,12 @@ with concurrency("crash", occupy=2, lease_duration=float(sys.argv[1])):
 """
 
 
-def contention(env: Mapping[str, str], name: str, processes: bool) -> tuple[int, int, float]:
-    """8 workers x 200 acquisitions on ``name`` (a limit of 3): (acquisitions, most held
-    at one instant, acquisitions per second)."""
-    run = bench.run_workers(env, "hold", name, 8, 200, processes)
+def contention(
+    env: Mapping[str, str], name: str, processes: bool, hold: float = 0.001
+) -> tuple[int, int, float]:
+    """8 workers x 200 acquisitions on ``name`` (a limit of 3), each holding its slot
+    ``hold`` seconds: (acquisitions, most held at one instant, acquisitions per second)."""
+    run = bench.run_workers(env, "hold", name, 8, 200, processes, hold)
     intervals = [tuple(x) for r in run.results for x in r]
     rate, peak = len(intervals) / run.elapsed, bench.most_held(intervals)
     print(f"\n{name}: {len(intervals)} acquisitions, {rate:.0f}/s, most held {peak}")

@@ -22,7 +22,7 @@ def test_never_more_than_the_limit_held(env: dict[str, str], processes: bool) ->
     create_limit("three", 3)
     acquisitions, most_held, _ = contention(env, "three", processes)
     assert acquisitions == 1600
-    assert 1 <= most_held <= 3
+    assert most_held == 3  # the limit is reached, and never passed
     assert read_limit("three").active_slots == 0  # every slot came back
 
 

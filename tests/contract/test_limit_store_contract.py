@@ -22,22 +22,31 @@ from flowless.exceptions import (
     RecordNotFoundError,
 )
 from flowless.store import (
+    CacheEntry,
     CorruptRecord,
     DynamoDBLimits,
     Lease,
     LimitRecord,
     LimitStore,
+    Payload,
     SQLiteLimits,
+    SQLiteStore,
 )
 from tests.aws import dynamodb_table
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "sqlite-shared", "dynamodb"])
 def limits(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LimitStore]:
     if request.param == "sqlite":
         store: LimitStore = SQLiteLimits(tmp_path / "limits.db")
         assert isinstance(store, LimitStore)
         yield store
+        return
+    if request.param == "sqlite-shared":  # as the engine has it: the run store's connection
+        runs = SQLiteStore(tmp_path / "flowless.db")
+        store = SQLiteLimits(tmp_path / "flowless.db", runs)
+        yield store
+        runs.close()
         return
     with dynamodb_table() as (client, table):
         store = DynamoDBLimits(table, client=client)
@@ -270,3 +279,48 @@ def test_versioned_writes_and_lease_updates_keep_one_count(limits: LimitStore) -
     assert limits.add_lease(["db"], Lease("b", 2, 50.0), {"db": 2}) == {}
     assert not limits.remove_lease("db", "a", 1)  # the reset took it
     assert "db" in limits.add_lease(["db"], Lease("c", 1, 50.0), {"db": 2})
+
+
+def test_a_retried_add_lease_takes_the_slots_once(limits: LimitStore) -> None:
+    """botocore retries a request whose answer was lost: the retry must not count the
+    lease twice, or the limit would leak slots for good."""
+    limits.create_limit(flat(limit_=2))
+    lease = Lease("a", 1, 50.0)
+    assert limits.add_lease(["db"], lease, {"db": 2}) == {}
+    assert limits.add_lease(["db"], lease, {"db": 2}) == {}  # the retry: success, no change
+    assert [x.id for x in limits.read_limits(["db"])["db"].leases] == ["a"]
+    assert limits.remove_lease("db", "a", 1)
+    assert limits.add_lease(["db"], Lease("b", 2, 50.0), {"db": 2}) == {}  # all room is back
+
+
+def test_a_drifted_held_count_heals_on_the_next_refusal() -> None:
+    """An item whose ``held`` says more than its leases (an update applied twice before
+    the guard above existed) is rewritten by the acquirer it refuses."""
+    with dynamodb_table() as (client, table):
+        store = DynamoDBLimits(table, client=client)
+        store.create_limit(flat(limit_=1))
+        client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "LIMIT#db"}, "sk": {"S": "LIMIT"}},
+            UpdateExpression="SET held = :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        assert "db" in store.add_lease(["db"], Lease("a", 1, 50.0), {"db": 1})  # refused...
+        assert store.add_lease(["db"], Lease("a", 1, 50.0), {"db": 1}) == {}  # ...then fine
+
+
+def test_a_refused_limits_write_keeps_the_run_stores_pending_writes(tmp_path: Path) -> None:
+    runs = SQLiteStore(tmp_path / "flowless.db")
+    shared = SQLiteLimits(tmp_path / "flowless.db", runs)
+    shared.create_limit(limit("a"))
+    read = shared.read_limits(["a"])["a"]
+    shared.write_limits([dataclasses.replace(read, pool=1.0)])
+    entry = CacheEntry("k", Payload("json", b"1"), created=1.0)
+    runs.write_cache_entry(entry)  # pending in the group commit
+    with pytest.raises(RecordConflictError):
+        shared.write_limits([dataclasses.replace(read, pool=2.0)])  # rolled back: its part only
+    runs.close()
+    reopened = SQLiteStore(tmp_path / "flowless.db")
+    assert reopened.read_cache_entry("k", now=2.0) == entry
+    assert SQLiteLimits(tmp_path / "flowless.db").read_limits(["a"])["a"].pool == 1.0
+    reopened.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -61,8 +62,13 @@ def test_occupy_above_the_limit_is_an_error() -> None:
     ):
         with concurrency("small", occupy=3):
             pass
-    with pytest.raises(ValueError, match="occupy must be at least 1"):
-        rate_limit("small", occupy=0)
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(ValueError, match="occupy must be a whole number of slots >= 1"):
+            with concurrency("small", occupy=bad):  # type: ignore[arg-type]
+                pass
+    assert read_limit("small").leases == ()  # nothing half-written
+    with concurrency("small", occupy=2):
+        pass
 
 
 def test_rate_limit_needs_a_decaying_limit() -> None:
@@ -93,12 +99,21 @@ def test_a_timeout_raises_prefects_error_and_takes_nothing() -> None:
     assert isinstance(AcquireConcurrencySlotTimeoutError("x"), TimeoutError)
 
 
-def test_max_retries_gives_up_after_that_many_looks() -> None:
+def test_max_retries_gives_up_after_the_first_look_and_that_many_more() -> None:
     create_limit("one", 1)
+    looks: list[float] = []
+    from flowless.concurrency._acquire import acquire
+
+    limits = current_runtime().limits
     with concurrency("one"):
-        with pytest.raises(ConcurrencySlotAcquisitionError, match="after 0 retries"):
-            with concurrency("one", max_retries=0):
-                pass
+        for retries in (0, 2):
+            looks.clear()
+            with pytest.raises(ConcurrencySlotAcquisitionError, match=f"after {retries} retries"):
+                acquire(
+                    limits, ["one"], 1, lease_duration=5, max_retries=retries, sleep=looks.append
+                )
+            assert len(looks) == retries  # one sleep between looks
+    assert read_limit("one").active_slots == 0
 
 
 def test_a_disabled_limit_is_skipped_silently(capsys: pytest.CaptureFixture[str]) -> None:
@@ -222,6 +237,22 @@ def test_a_tag_limit_of_zero_fails_the_task_run_and_the_rest_go_on() -> None:
 
     assert mixed() == (StateType.FAILED, 1)
 
+    create_limit("tag:fine", 5)
+
+    @task(tags=["fine", "frozen"])
+    def both() -> int:
+        raise AssertionError("must not run")
+
+    @flow
+    def blamed() -> str | None:
+        return both(return_state=True).message
+
+    assert blamed() == (
+        'The concurrency limit on tag "frozen" is 0 and will deadlock if the task tries to '
+        "run again."
+    )
+    assert read_limit("tag:fine").active_slots == 0
+
 
 def test_managing_limits_from_python() -> None:
     created = create_limit("github-api", 60, slot_decay_per_second=0.016)
@@ -279,3 +310,25 @@ def test_sync_programs_with_tag_limits_never_import_asyncio(tmp_path: Path) -> N
     )
     env = {"FLOWLESS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+
+
+def test_setting_decay_to_zero_drops_the_rate_limited_slots() -> None:
+    create_limit("api", 5, slot_decay_per_second=1)
+    rate_limit("api", occupy=3)
+    update_limit("api", slot_decay_per_second=0)
+    assert read_limit("api").active_slots == 0  # nothing would ever drain them
+    with concurrency("api", occupy=5):
+        assert read_limit("api").active_slots == 5
+
+
+def test_a_forked_child_renews_none_of_its_parents_leases() -> None:
+    from flowless.concurrency import _leases
+
+    create_limit("held", 1)
+    with concurrency("held", lease_duration=60):
+        assert len(_leases._kept) == 1
+        pid = os.fork()
+        if pid == 0:  # the child: exit status says what it inherited
+            os._exit(len(_leases._kept))
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0

@@ -11,6 +11,8 @@ waiting must get the same answers from both, and the limit must never be exceede
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,7 +21,8 @@ from hypothesis import strategies as st
 
 from flowless.concurrency._acquire import _take_lease, _take_versioned
 from flowless.concurrency._slots import free_in, occupied, taken
-from flowless.store import Lease, LimitRecord, SQLiteLimits
+from flowless.store import DynamoDBLimits, Lease, LimitRecord, LimitStore, SQLiteLimits
+from tests.aws import dynamodb_table
 
 TOLERANCE = 1e-6
 
@@ -57,11 +60,11 @@ ops = st.lists(
 )
 
 
-def attempt(store: SQLiteLimits, n: int, now: float, lease: Lease | None) -> bool:
+def attempt(store: LimitStore, name: str, n: int, now: float, lease: Lease | None) -> bool:
     """One acquisition at ``now`` as ``acquire`` makes it, without waiting: True if the
     slots were taken. (A look that reclaimed expired leases is followed by another.)"""
     for _ in range(3):
-        [record] = store.read_limits(["m"]).values()
+        [record] = store.read_limits([name]).values()
         if lease is not None and record.slot_decay_per_second == 0:
             blocking, _ = _take_lease(store, [record], lease, now)
         else:
@@ -71,18 +74,42 @@ def attempt(store: SQLiteLimits, n: int, now: float, lease: Lease | None) -> boo
     raise AssertionError("reclaiming expired leases did not settle")
 
 
+@pytest.fixture(scope="module")
+def moto_limits() -> Iterator[LimitStore]:
+    """One in-process moto table for every example (each uses a limit of its own)."""
+    with dynamodb_table() as (client, table):
+        yield DynamoDBLimits(table, client=client)
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(limit=st.integers(1, 6), decay=st.sampled_from([0.0, 0.5, 2.0, 10.0]), steps=ops)
-def test_the_stored_limit_agrees_with_the_event_model(
+def test_sqlite_agrees_with_the_event_model(
     tmp_path_factory: pytest.TempPathFactory,
     limit: int,
     decay: float,
     steps: list[tuple[str, int, float]],
 ) -> None:
     store = SQLiteLimits(tmp_path_factory.mktemp("model") / "limits.db")
-    store.create_limit(LimitRecord("m", limit, slot_decay_per_second=decay))
+    check_against_model(store, "m", limit, decay, steps)
+    store.close()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(limit=st.integers(1, 6), decay=st.sampled_from([0.0, 2.0]), steps=ops)
+def test_dynamodb_agrees_with_the_event_model(
+    moto_limits: LimitStore, limit: int, decay: float, steps: list[tuple[str, int, float]]
+) -> None:
+    check_against_model(moto_limits, f"m-{uuid.uuid4().hex}", limit, decay, steps)
+
+
+def check_against_model(
+    store: LimitStore, name: str, limit: int, decay: float, steps: list[tuple[str, int, float]]
+) -> None:
+    store.create_limit(LimitRecord(name, limit, slot_decay_per_second=decay))
     model = Model(limit, decay)
     now = 0.0
     ids: list[str] = []
@@ -94,9 +121,9 @@ def test_the_stored_limit_agrees_with_the_event_model(
                 continue  # rate_limit refuses limits without decay before any arithmetic
             lease = Lease(f"l{len(ids)}", n, now + x) if kind == "lease" else None
             fits = model.used(now) + n <= limit + TOLERANCE
-            [before] = store.read_limits(["m"]).values()
+            [before] = store.read_limits([name]).values()
             wait = free_in(before, n, now)
-            assert attempt(store, n, now, lease) == fits, (kind, n, now, model.used(now))
+            assert attempt(store, name, n, now, lease) == fits, (kind, n, now, model.used(now))
             if not fits:
                 # free_in is never too early: nothing frees before it says...
                 if math.isfinite(wait) and wait > 1e-3:
@@ -113,21 +140,20 @@ def test_the_stored_limit_agrees_with_the_event_model(
             lease_id = ids[n % len(ids)]
             slots = model.leases.get(lease_id, (0, 0.0))[0]
             live = lease_id in model.leases and model.leases[lease_id][1] > now
-            removed = store.remove_lease("m", lease_id, slots)
+            removed = store.remove_lease(name, lease_id, slots)
             assert removed or not live  # a live lease is always there to give back
             model.leases.pop(lease_id, None)
         elif kind == "renew" and ids:
             lease_id = ids[n % len(ids)]
             live = lease_id in model.leases and model.leases[lease_id][1] > now
-            renewed = store.renew_lease("m", lease_id, now + x)
+            renewed = store.renew_lease(name, lease_id, now + x)
             assert renewed or not live  # a live lease is never lost
             if renewed:  # an expired one not yet reclaimed may be renewed: it still counted
                 model.leases[lease_id] = (model.leases[lease_id][0], now + x)
-        [record] = store.read_limits(["m"]).values()
+        [record] = store.read_limits([name]).values()
         used = occupied(record, now)
         assert abs(used - model.used(now)) < TOLERANCE
         assert used <= limit + TOLERANCE
-    store.close()
 
 
 @given(

@@ -70,6 +70,12 @@ def _unable(names: Sequence[str], why: str) -> ConcurrencySlotAcquisitionError:
     )
 
 
+def _timed_out(timeout_seconds: float | None) -> AcquireConcurrencySlotTimeoutError:
+    return AcquireConcurrencySlotTimeoutError(
+        f"Attempt to acquire concurrency slots timed out after {timeout_seconds} second(s)"
+    )
+
+
 def _check(records: list[LimitRecord], names: Sequence[str], occupy: int, rate: bool) -> None:
     if any(occupy > r.limit for r in records):
         raise _unable(names, "Slots requested is greater than the limit")
@@ -99,8 +105,10 @@ def acquire(
     """Take ``occupy`` slots of every named limit, all or nothing, waiting while they are
     full. ``lease_duration`` None takes them into the decaying pool (``rate_limit``);
     otherwise as a lease that expires unless renewed (``concurrency``)."""
-    if occupy < 1:
-        raise ValueError(f"occupy must be at least 1, got {occupy}.")
+    if isinstance(occupy, bool) or not isinstance(occupy, int) or occupy < 1:
+        # Checked before anything is written: a lease of 1.5 slots would be stored, and
+        # every later read of the limit would fail on it.
+        raise ValueError(f"occupy must be a whole number of slots >= 1, got {occupy!r}.")
     wanted = list(dict.fromkeys(names))
     started = time.monotonic()
     deadline = None if timeout_seconds is None else started + timeout_seconds
@@ -134,6 +142,8 @@ def acquire(
             blocking = None  # someone wrote first, or a limit went: look again, almost at once
         if blocking is None:
             conflicts += 1
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timed_out(timeout_seconds)
             sleep(random.uniform(0, 0.002 * 2 ** min(conflicts, 5)))
             continue
         if not blocking:
@@ -147,10 +157,7 @@ def acquire(
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AcquireConcurrencySlotTimeoutError(
-                    "Attempt to acquire concurrency slots timed out after "
-                    f"{timeout_seconds} second(s)"
-                )
+                raise _timed_out(timeout_seconds)
             delay = min(delay, left)
         sleep(delay)
         fresh = None

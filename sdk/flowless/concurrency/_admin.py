@@ -80,7 +80,9 @@ def _validate(name: str | None, limit: int | None, decay: float | None) -> None:
         or not math.isfinite(decay)
         or decay < 0
     ):
-        raise ConfigurationError(f"slot_decay_per_second must be >= 0, got {decay!r}.")
+        raise ConfigurationError(
+            f"slot_decay_per_second must be a finite number >= 0, got {decay!r}."
+        )
 
 
 def create_limit(
@@ -152,10 +154,10 @@ def update_limit(
             # Settle the pool at the old rate before the new one applies.
             from flowless.concurrency._slots import pool_at
 
+            # A limit without decay has no rate-limited slots: nothing would drain them.
+            pool = pool_at(record, now) if slot_decay_per_second > 0 else 0.0
             changes.update(
-                slot_decay_per_second=float(slot_decay_per_second),
-                pool=pool_at(record, now),
-                pool_time=now,
+                slot_decay_per_second=float(slot_decay_per_second), pool=pool, pool_time=now
             )
         if active is not None:
             changes["active"] = active

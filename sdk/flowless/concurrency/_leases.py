@@ -10,6 +10,7 @@ may now be over-allocated, which is Prefect's behaviour too.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -81,7 +82,9 @@ def _renew(kept: _Kept) -> None:
         with _lock:
             kept.due = time.monotonic() + min(1.0, kept.duration / 10)
         return
-    if lost:
+    with _lock:
+        still_kept = kept.acquired.lease_id in _kept
+    if lost and still_kept:  # not merely released between picking it and renewing it
         _logger.warning(
             "Concurrency lease renewal failed - slots are no longer reserved on %r. Execution "
             "will continue, but concurrency limits may be exceeded.",
@@ -89,3 +92,15 @@ def _renew(kept: _Kept) -> None:
         )
         with _lock:
             _kept.pop(kept.acquired.lease_id or "", None)
+
+
+def _forget_after_fork() -> None:
+    """A forked child holds none of its parent's leases (renewing them would keep a dead
+    parent's slots alive), and the parent's lock or thread may be mid-use."""
+    global _lock, _thread
+    _kept.clear()
+    _lock = threading.Condition()
+    _thread = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)

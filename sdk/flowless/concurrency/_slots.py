@@ -51,7 +51,10 @@ def taken(limit: LimitRecord, occupy: int, now: float, lease: Lease | None) -> L
         live = (*live, lease)
     else:
         pool += occupy
-    return dataclasses.replace(limit, leases=live, pool=pool, pool_time=now, updated=now)
+    # Never move pool_time back (a writer whose clock is behind the last one's): the
+    # pool would decay over the same seconds twice.
+    pool_time = max(now, limit.pool_time)
+    return dataclasses.replace(limit, leases=live, pool=pool, pool_time=pool_time, updated=now)
 
 
 def free_in(limit: LimitRecord, occupy: int, now: float) -> float:

@@ -44,14 +44,17 @@ def _take(limits: LimitStore, call: TaskCall) -> Acquired:
     )
 
 
-def _refused(store: Store, call: TaskCall, exc: ConcurrencySlotAcquisitionError) -> State[Any]:
+def _refused(
+    store: Store, limits: LimitStore, call: TaskCall, exc: ConcurrencySlotAcquisitionError
+) -> State[Any]:
     """A limit of 0 on one of the tags: the task run can never run (Prefect aborts it)."""
     run = call.task_run
-    zero = [t for t in run.tags if f"'{TAG_PREFIX}{t}'" in str(exc)] or run.tags
+    found = limits.read_limits([TAG_PREFIX + tag for tag in run.tags])
+    zero = [t for t in run.tags if (x := found.get(TAG_PREFIX + t)) and x.active and x.limit < 1]
     message = (
         f'The concurrency limit on tag "{zero[0]}" is 0 and will deadlock if the task tries '
         "to run again."
-        if "greater than the limit" in str(exc)
+        if zero
         else str(exc)
     )
     state: State[Any] = State(StateType.FAILED, "Failed", message)
@@ -80,7 +83,7 @@ def with_tag_slots(store: Store, call: TaskCall, run: Callable[[], State[Any]]) 
     try:
         acquired = _take(limits, call)
     except ConcurrencySlotAcquisitionError as exc:
-        return _refused(store, call, exc)
+        return _refused(store, limits, call, exc)
     _waited(call, acquired)
     from flowless.concurrency._acquire import release
     from flowless.concurrency._leases import keep, stop_keeping
@@ -105,7 +108,7 @@ async def with_tag_slots_async(
     try:
         acquired = await asyncio.to_thread(_take, limits, call)
     except ConcurrencySlotAcquisitionError as exc:
-        return _refused(store, call, exc)
+        return _refused(store, limits, call, exc)
     _waited(call, acquired)
     from flowless.concurrency._acquire import release
     from flowless.concurrency._leases import keep, stop_keeping

@@ -1,8 +1,10 @@
 """Concurrency limits in the DynamoDB table (layout in ``docs/dynamodb-table.md``).
 
 Each limit is one item, ``pk = LIMIT#<name>``, ``sk = LIMIT``, holding its settings, its
-decaying pool and its leases (a map): every acquisition, release and renewal is one
-PutItem conditioned on the version that was read, and several limits change together in
+decaying pool, its leases (a map) and ``held``, the sum of their slots. Leases on limits
+without decay are taken, given back and renewed with versionless conditional
+UpdateItems (``held <= :limit_minus_n``); whatever computes decay, and any settings
+change, is a PutItem conditioned on the version read. Several limits change together in
 one TransactWriteItems. A second, tiny item per limit (``pk = LIMITS``, ``sk = <name>``)
 is the registry that ``list_limits`` queries, so listing needs neither a Scan nor an
 index write on every acquisition.
@@ -10,6 +12,7 @@ index write on every acquisition.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -44,7 +47,8 @@ def _registry_key(name: str) -> Item:
 
 
 def _n(value: float) -> dict[str, str]:
-    return {"N": repr(value)}
+    # DynamoDB numbers stop at a magnitude of 1e-130: a pool drained to 1e-300 is empty.
+    return {"N": repr(0.0 if abs(value) < 1e-100 else value)}
 
 
 def limit_item(limit: LimitRecord, version: int) -> Item:
@@ -252,8 +256,10 @@ class DynamoDBLimits:
             "Key": limit_key(name),
             "UpdateExpression": "SET leases.#id = :lease, held = held + :slots, "
             "version = version + :one, updated = :now",
-            "ConditionExpression": "attribute_exists(pk) AND #limit = :limit AND active = :true "
-            "AND decay = :zero AND held <= :room",
+            # Not already there: botocore retries a request whose answer was lost, and a
+            # second ``held + :slots`` for one lease would leak slots for good.
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(leases.#id) "
+            "AND #limit = :limit AND active = :true AND decay = :zero AND held <= :room",
             "ExpressionAttributeNames": {"#id": lease.id, "#limit": "limit"},
             "ExpressionAttributeValues": {
                 ":lease": {"L": [_n(lease.slots), _n(lease.expires), {"S": lease.holder}]},
@@ -297,8 +303,21 @@ class DynamoDBLimits:
                 if not item:
                     raise RecordNotFoundError("A concurrency limit was deleted.") from None
                 record = self._decode(item.get("name", {}).get("S", "?"), item)
+                if any(x.id == lease.id for x in record.leases):
+                    continue  # our own retried request got there: the lease is taken
+                self._heal(item, record)
                 refused[record.name] = record
         return refused
+
+    def _heal(self, item: Item, record: LimitRecord) -> None:
+        """Rewrite an item whose ``held`` is not its leases' sum (a write whose effect
+        was applied twice, by an older flowless or a hand edit): a versioned put stores
+        the true sum, so the next look is not refused by slots nobody holds."""
+        held = item.get("held", {}).get("N")
+        if held is not None and float(held) == sum(x.slots for x in record.leases):
+            return
+        with contextlib.suppress(RecordConflictError, RecordNotFoundError):
+            self.write_limits([record])
 
     def remove_lease(
         self, name: str, lease_id: str, slots: int, expires: float | None = None

@@ -276,16 +276,21 @@ class SQLiteLimits:
             refused = {
                 n: r
                 for n, r in current.items()
-                if r.limit != limit[n]
-                or not r.active
-                or r.slot_decay_per_second != 0
-                or sum(x.slots for x in r.leases) + lease.slots > r.limit
+                if not any(x.id == lease.id for x in r.leases)  # (a retry: taken already)
+                and (
+                    r.limit != limit[n]
+                    or not r.active
+                    or r.slot_decay_per_second != 0
+                    or sum(x.slots for x in r.leases) + lease.slots > r.limit
+                )
             }
             if len(current) < len(set(names)):
                 raise RecordNotFoundError("A concurrency limit was deleted.")
             if refused:
                 return refused
             for record in current.values():
+                if any(x.id == lease.id for x in record.leases):
+                    continue  # taken already (a retried call): never twice
                 self._put(replace(record, leases=(*record.leases, lease), updated=time.time()))
             return {}
 
