@@ -45,6 +45,7 @@ lint: install
 bench: install
 	$(PY) bench/overhead.py
 	$(PY) bench/aws_calls.py
+	$(PY) bench/limits.py
 
 # template.yaml's stack on 127.0.0.1 (moto + a local Lambda) until Ctrl-C; it prints the
 # variables that point flowless (and the AWS CLI, boto3) at it.
