@@ -123,3 +123,17 @@ def test_flow_run_ls_before_any_run_but_after_a_limit(capsys: pytest.CaptureFixt
     run(capsys, "gcl", "create", "x", "--limit", "1")
     code, out, _ = run(capsys, "flow-run", "ls")
     assert code == 0 and out.startswith("No flow runs in")
+
+
+def test_delete_asks_at_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "gcl", "create", "keep-me", "--limit", "1")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda: "n")
+    code, out, _ = run(capsys, "gcl", "delete", "keep-me")
+    assert code == 1 and out.endswith("Deletion aborted.\n")  # (the terminal echoes Enter)
+    assert "Are you sure you want to delete global concurrency limit with name 'keep-me'?" in out
+    assert read_limit("keep-me").limit == 1
+    monkeypatch.setattr("builtins.input", lambda: "y")
+    assert run(capsys, "gcl", "delete", "keep-me")[0] == 0

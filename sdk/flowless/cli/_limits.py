@@ -4,6 +4,7 @@ messages. Task concurrency limits are the global limits named ``tag:<tag>``."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import TextIO
 
@@ -65,6 +66,17 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         ("reset", "give back every slot of a tag limit"),
     ):
         tag_verbs.add_parser(verb, help=text).add_argument("tag")
+
+
+def _confirmed(question: str, out: TextIO) -> bool:
+    """Ask at a terminal, as Prefect does (default no); scripts and pipes are not asked."""
+    if not sys.stdin.isatty():
+        return True
+    print(f"{question} [y/N]: ", end="", file=out, flush=True)
+    try:
+        return input().strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _slots(value: float) -> str:
@@ -169,6 +181,13 @@ def run_gcl(args: argparse.Namespace, limits: LimitStore, out: TextIO, err: Text
             verb = {"enable": "Enabled", "disable": "Disabled"}.get(args.verb, "Updated")
             print(f"{verb} global concurrency limit with name {name!r}.", file=out)
         elif args.verb == "delete":
+            read_limit(name, limits=limits)  # not found: say so before asking
+            question = (
+                f"Are you sure you want to delete global concurrency limit with name {name!r}?"
+            )
+            if not _confirmed(question, out):
+                print("Deletion aborted.", file=out)
+                return 1
             delete_limit(name, limits=limits)
             print(f"Deleted global concurrency limit with name {name!r}.", file=out)
     except RecordNotFoundError:
@@ -209,6 +228,11 @@ def run_concurrency_limit(
         elif args.verb == "inspect":
             _describe(read_limit(name, limits=limits), out)
         elif args.verb == "delete":
+            read_limit(name, limits=limits)
+            question = f"Are you sure you want to delete concurrency limit with tag {tag!r}?"
+            if not _confirmed(question, out):
+                print("Deletion aborted.", file=out)
+                return 1
             delete_limit(name, limits=limits)
             print(f"Deleted concurrency limit set on the tag: {tag}", file=out)
         elif args.verb == "reset":
