@@ -35,13 +35,17 @@ def _runs(program: Path) -> int:
     return 2 if program.stem.endswith("_tworuns") else 1
 
 
-def _run(program: Path, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _env(home: Path) -> dict[str, str]:
     # Programs expect default settings: drop any FLOWLESS_* configuration of the caller.
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLESS_")}
     env["FLOWLESS_HOME"] = str(home)
+    return env
+
+
+def _run(program: Path, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(program)],
-        env=env,
+        env=_env(home),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -54,13 +58,11 @@ def _setup(program: Path, home: Path, cwd: Path) -> None:
     setup = program.with_suffix(".setup")
     if not setup.exists():
         return
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLESS_")}
-    env["FLOWLESS_HOME"] = str(home)
     for line in setup.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             proc = subprocess.run(
                 [sys.executable, "-m", "flowless", *shlex.split(line)],
-                env=env,
+                env=_env(home),
                 cwd=cwd,
                 capture_output=True,
                 text=True,

@@ -15,6 +15,7 @@ from flowless.concurrency._admin import (
     delete_limit,
     list_limits,
     read_limit,
+    reset_limit,
     update_limit,
 )
 from flowless.exceptions import RecordExistsError, RecordNotFoundError
@@ -236,28 +237,9 @@ def run_concurrency_limit(
             delete_limit(name, limits=limits)
             print(f"Deleted concurrency limit set on the tag: {tag}", file=out)
         elif args.verb == "reset":
-            _reset(limits, name)
+            reset_limit(name, limits=limits)
             print(f"Reset concurrency limit set on the tag: {tag}", file=out)
     except RecordNotFoundError:
         print(f"No concurrency limit found for the tag: {tag}", file=err)
         return 1
     return 0
-
-
-def _reset(limits: LimitStore, name: str) -> None:
-    """Drop every lease and the pool: the holders' releases then find nothing."""
-    import dataclasses
-
-    from flowless.exceptions import RecordConflictError
-
-    while True:
-        found = limits.read_limits([name])
-        if name not in found:
-            raise RecordNotFoundError(name)
-        now = time.time()
-        cleared = dataclasses.replace(found[name], leases=(), pool=0.0, pool_time=now, updated=now)
-        try:
-            limits.write_limits([cleared])
-            return
-        except RecordConflictError:
-            continue

@@ -6,8 +6,7 @@ the table (and, to show results, the bucket), not a task-run function to invoke.
 
 from __future__ import annotations
 
-from typing import Any
-
+from flowless.engine._runtime import aws_clients
 from flowless.exceptions import ConfigurationError, StoreUnavailableError
 from flowless.results import LocalFileStorage, Results
 from flowless.settings import Settings
@@ -16,37 +15,25 @@ from flowless.store import LimitStore, SQLiteLimits, SQLiteStore, Store
 __all__ = ["open_limits", "open_run_store"]
 
 
-def _dynamodb(settings: Settings) -> Any:
+def _table(settings: Settings) -> str:
     if not settings.table:
         raise ConfigurationError(
             "FLOWLESS_BACKEND=aws needs FLOWLESS_TABLE: the name of the table deployed by "
             "template.yaml (see docs/aws.md)."
         )
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import NoRegionError
-
-    try:
-        return boto3.session.Session().client(
-            "dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5})
-        )
-    except NoRegionError:
-        raise ConfigurationError(
-            "FLOWLESS_BACKEND=aws needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)."
-        ) from None
+    return settings.table
 
 
 def open_run_store(settings: Settings) -> tuple[Store, Results] | None:
     """The run store and results to read, or None if nothing has run here yet."""
     if settings.backend == "aws":
-        import boto3
-
         from flowless.results import S3BlobStorage
         from flowless.store import DynamoDBStore
 
-        store = DynamoDBStore(settings.table or "", _dynamodb(settings))
-        storage = S3BlobStorage(settings.bucket or "", boto3.session.Session().client("s3"))
-        return store, Results(storage, 0)
+        table = _table(settings)
+        clients = aws_clients("dynamodb", "s3")
+        store = DynamoDBStore(table, clients["dynamodb"])
+        return store, Results(S3BlobStorage(settings.bucket or "", clients["s3"]), 0)
     database = settings.home / "flowless.db"
     if not database.exists():
         return None
@@ -63,6 +50,7 @@ def open_limits(settings: Settings) -> LimitStore:
     if settings.backend == "aws":
         from flowless.store import DynamoDBLimits
 
-        limits: LimitStore = DynamoDBLimits(settings.table or "", _dynamodb(settings))
+        table = _table(settings)
+        limits: LimitStore = DynamoDBLimits(table, aws_clients("dynamodb")["dynamodb"])
         return limits
     return SQLiteLimits(settings.home / "flowless.db")

@@ -160,7 +160,6 @@ def acquire(
                 raise _timed_out(timeout_seconds)
             delay = min(delay, left)
         sleep(delay)
-        fresh = None
 
 
 def _take_versioned(

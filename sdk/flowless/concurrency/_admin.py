@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flowless.concurrency._slots import occupied
-from flowless.exceptions import ConfigurationError, RecordConflictError
+from flowless.concurrency._slots import occupied, pool_at
+from flowless.exceptions import ConfigurationError, RecordConflictError, RecordNotFoundError
 from flowless.store._limits import TAG_PREFIX, Lease, LimitRecord, LimitStore
 from flowless.store._records import CorruptRecord
 
@@ -22,6 +23,7 @@ __all__ = [
     "delete_limit",
     "list_limits",
     "read_limit",
+    "reset_limit",
     "update_limit",
 ]
 
@@ -111,8 +113,6 @@ def create_limit(
 
 def read_limit(name: str, *, limits: LimitStore | None = None) -> GlobalConcurrencyLimit:
     """The limit as it is now (``RecordNotFoundError`` if there is none)."""
-    from flowless.exceptions import RecordNotFoundError
-
     found = _store(limits).read_limits([name])
     if name not in found:
         raise RecordNotFoundError(f"Concurrency limit {name!r} not found.")
@@ -128,6 +128,26 @@ def list_limits(
     ]
 
 
+def _rewrite(
+    store: LimitStore, name: str, change: Callable[[LimitRecord, float], dict[str, object]]
+) -> tuple[LimitRecord, float]:
+    """Apply ``change`` (the fields to replace, from the record and the time) with a
+    versioned write, again on the new state whenever a holder got in between; the stored
+    record and the time."""
+    while True:
+        found = store.read_limits([name])
+        if name not in found:
+            raise RecordNotFoundError(f"Concurrency limit {name!r} not found.")
+        now = time.time()
+        changes = change(found[name], now)
+        new = dataclasses.replace(found[name], updated=now, **changes)  # type: ignore[arg-type]
+        try:
+            store.write_limits([new])
+        except RecordConflictError:
+            continue
+        return dataclasses.replace(new, version=new.version + 1), now
+
+
 def update_limit(
     name: str,
     *,
@@ -138,35 +158,34 @@ def update_limit(
 ) -> GlobalConcurrencyLimit:
     """Change a limit's settings; holders keep their slots (a lower limit makes new
     acquirers wait until enough are given back)."""
-    from flowless.exceptions import RecordNotFoundError
-
     _validate(None, limit, slot_decay_per_second)
-    store = _store(limits)
-    while True:
-        found = store.read_limits([name])
-        if name not in found:
-            raise RecordNotFoundError(f"Concurrency limit {name!r} not found.")
-        record, now = found[name], time.time()
-        changes: dict[str, object] = {"updated": now}
+
+    def change(record: LimitRecord, now: float) -> dict[str, object]:
+        changes: dict[str, object] = {}
         if limit is not None:
             changes["limit"] = limit
         if slot_decay_per_second is not None:
-            # Settle the pool at the old rate before the new one applies.
-            from flowless.concurrency._slots import pool_at
-
-            # A limit without decay has no rate-limited slots: nothing would drain them.
+            # Settle the pool at the old rate before the new one applies; a limit without
+            # decay has no rate-limited slots, since nothing would drain them.
             pool = pool_at(record, now) if slot_decay_per_second > 0 else 0.0
             changes.update(
                 slot_decay_per_second=float(slot_decay_per_second), pool=pool, pool_time=now
             )
         if active is not None:
             changes["active"] = active
-        new = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
-        try:
-            store.write_limits([new])
-        except RecordConflictError:
-            continue  # a holder took or gave back slots meanwhile: apply to the new state
-        return _view(dataclasses.replace(new, version=new.version + 1), now)
+        return changes
+
+    return _view(*_rewrite(_store(limits), name, change))
+
+
+def reset_limit(name: str, *, limits: LimitStore | None = None) -> GlobalConcurrencyLimit:
+    """Give back every slot (``concurrency-limit reset``): leases and pool are dropped,
+    and the holders' releases then find nothing to give back."""
+    return _view(
+        *_rewrite(
+            _store(limits), name, lambda _, now: {"leases": (), "pool": 0.0, "pool_time": now}
+        )
+    )
 
 
 def delete_limit(name: str, *, limits: LimitStore | None = None) -> None:

@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flowless.engine._task_run import TaskRunExecutor
 from flowless.exceptions import ConfigurationError
@@ -22,7 +23,7 @@ from flowless.results import LocalFileStorage, Results
 from flowless.settings import Settings, current_settings
 from flowless.store import LimitStore, SQLiteLimits, SQLiteStore, Store
 
-__all__ = ["Runtime", "close_home", "current_runtime"]
+__all__ = ["Runtime", "aws_clients", "close_home", "current_runtime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,28 +91,18 @@ def _aws(settings: Settings) -> Runtime:
             f"FLOWLESS_BACKEND=aws needs {', '.join(missing)}: the names of the table, bucket "
             "and task-run function deployed by template.yaml (see docs/aws.md)."
         )
-    import boto3
     from botocore.config import Config
-    from botocore.exceptions import NoRegionError
 
     from flowless.invoke import LambdaInvoker
     from flowless.results import S3BlobStorage
     from flowless.store import DynamoDBLimits, DynamoDBStore
 
-    session = boto3.session.Session()
-    retrying = Config(retries={"mode": "standard", "max_attempts": 5})
     # An invocation is never retried by botocore (one attempt in total: ``max_attempts``
     # would count retries): if its response is lost it may have run. Throttles are
     # retried by the invoker itself, before anything ran.
     invoking = Config(read_timeout=905, connect_timeout=10, retries={"total_max_attempts": 1})
-    try:
-        dynamodb = session.client("dynamodb", config=retrying)
-        s3 = session.client("s3", config=retrying)
-        lambda_client = session.client("lambda", config=invoking) if invokes else None
-    except NoRegionError:
-        raise ConfigurationError(
-            "FLOWLESS_BACKEND=aws needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)."
-        ) from None
+    clients = aws_clients("dynamodb", "s3", **({"lambda": invoking} if invokes else {}))
+    dynamodb, s3, lambda_client = clients["dynamodb"], clients["s3"], clients.get("lambda")
     store = DynamoDBStore(settings.table, dynamodb)
     results = Results(
         S3BlobStorage(settings.bucket, s3),
@@ -123,6 +114,26 @@ def _aws(settings: Settings) -> Runtime:
         else LocalInvoker(TaskRunExecutor(store, results))
     )
     return Runtime(settings, store, results, invoker, DynamoDBLimits(settings.table, dynamodb))
+
+
+def aws_clients(*services: str, **configured: Any) -> dict[str, Any]:
+    """boto3 clients from one session: ``services`` retrying in botocore's standard mode,
+    ``configured`` with the given ``Config``. A missing region is a ConfigurationError
+    that says what to set (the SDK and the CLI share this)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import NoRegionError
+
+    session: Any = boto3.session.Session()  # typed per service name; these are dynamic
+    retrying = Config(retries={"mode": "standard", "max_attempts": 5})
+    wanted = {**dict.fromkeys(services, retrying), **configured}
+    try:
+        clients = {name: session.client(name, config=config) for name, config in wanted.items()}
+    except NoRegionError:
+        raise ConfigurationError(
+            "FLOWLESS_BACKEND=aws needs a region: set AWS_REGION (or AWS_DEFAULT_REGION)."
+        ) from None
+    return clients
 
 
 def close_home(home: Path) -> None:

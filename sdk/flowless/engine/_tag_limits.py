@@ -10,7 +10,6 @@ Tags without a limit cost one read per task run and are otherwise ignored, as in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from flowless.engine._outcome import stamp
 from flowless.engine._runtime import current_runtime
 from flowless.engine._task_run import task_run_logger
 from flowless.exceptions import ConcurrencySlotAcquisitionError
-from flowless.invoke import TaskCall
+from flowless.invoke import Invoker, TaskCall
 from flowless.states import State, StateType
 from flowless.store import LimitStore, Store
 from flowless.store._limits import TAG_PREFIX
@@ -31,17 +30,22 @@ __all__ = ["TAG_LEASE_SECONDS", "with_tag_slots", "with_tag_slots_async"]
 TAG_LEASE_SECONDS = 60.0
 
 
-def _take(limits: LimitStore, call: TaskCall) -> Acquired:
+def _take(limits: LimitStore, call: TaskCall) -> Acquired | ConcurrencySlotAcquisitionError:
+    """The slots, or why they can never be had (returned: the async path takes them in a
+    thread)."""
     from flowless.concurrency._acquire import acquire  # only for tasks with tags
 
     run = call.task_run
-    return acquire(
-        limits,
-        [TAG_PREFIX + tag for tag in run.tags],
-        1,
-        lease_duration=TAG_LEASE_SECONDS,
-        holder=f"task run {run.name!r} ({run.id})",
-    )
+    try:
+        return acquire(
+            limits,
+            [TAG_PREFIX + tag for tag in run.tags],
+            1,
+            lease_duration=TAG_LEASE_SECONDS,
+            holder=f"task run {run.name!r} ({run.id})",
+        )
+    except ConcurrencySlotAcquisitionError as exc:
+        return exc
 
 
 def _refused(
@@ -65,57 +69,60 @@ def _refused(
     return state
 
 
-def _waited(call: TaskCall, acquired: Acquired) -> None:
-    if acquired.names and acquired.waited > 0:
+def _hold(
+    store: Store, limits: LimitStore, call: TaskCall, taken: Acquired | Exception
+) -> Acquired | State[Any]:
+    """Log the wait and keep the lease renewed; or the task run's final state if the
+    slots can never be had."""
+    if isinstance(taken, ConcurrencySlotAcquisitionError):
+        return _refused(store, limits, call, taken)
+    assert not isinstance(taken, Exception)
+    if taken.names and taken.waited > 0:
         task_run_logger(call.task_run, call.task.name).emit(
             INFO,
             "Waited %.2fs for a slot of concurrency limit(s) %r",
-            acquired.waited,
-            list(acquired.names),
+            taken.waited,
+            list(taken.names),
         )
+    from flowless.concurrency._leases import keep
+
+    keep(limits, taken, TAG_LEASE_SECONDS)
+    return taken
 
 
-def with_tag_slots(store: Store, call: TaskCall, run: Callable[[], State[Any]]) -> State[Any]:
-    """``run()`` while holding a slot of every tag's limit."""
-    if not call.task_run.tags:
-        return run()
-    limits = current_runtime().limits
-    try:
-        acquired = _take(limits, call)
-    except ConcurrencySlotAcquisitionError as exc:
-        return _refused(store, limits, call, exc)
-    _waited(call, acquired)
+def _give_back(limits: LimitStore, acquired: Acquired) -> None:
     from flowless.concurrency._acquire import release
-    from flowless.concurrency._leases import keep, stop_keeping
+    from flowless.concurrency._leases import stop_keeping
 
-    keep(limits, acquired, TAG_LEASE_SECONDS)
+    stop_keeping(acquired)
+    release(limits, acquired)
+
+
+def with_tag_slots(store: Store, invoker: Invoker, call: TaskCall) -> State[Any]:
+    """``invoker.run(call)`` while holding a slot of every tag's limit."""
+    if not call.task_run.tags:  # the hot path: nothing to hold
+        return invoker.run(call)
+    limits = current_runtime().limits
+    held = _hold(store, limits, call, _take(limits, call))
+    if isinstance(held, State):
+        return held
     try:
-        return run()
+        return invoker.run(call)
     finally:
-        stop_keeping(acquired)
-        release(limits, acquired)
+        _give_back(limits, held)
 
 
-async def with_tag_slots_async(
-    store: Store, call: TaskCall, run: Callable[[], Awaitable[State[Any]]]
-) -> State[Any]:
+async def with_tag_slots_async(store: Store, invoker: Invoker, call: TaskCall) -> State[Any]:
     """The same around an awaited task; the waits run off the event loop."""
     if not call.task_run.tags:
-        return await run()
+        return await invoker.arun(call)
     import asyncio  # here, not at the top: sync-only programs never import asyncio
 
     limits = current_runtime().limits
+    held = _hold(store, limits, call, await asyncio.to_thread(_take, limits, call))
+    if isinstance(held, State):
+        return held
     try:
-        acquired = await asyncio.to_thread(_take, limits, call)
-    except ConcurrencySlotAcquisitionError as exc:
-        return _refused(store, limits, call, exc)
-    _waited(call, acquired)
-    from flowless.concurrency._acquire import release
-    from flowless.concurrency._leases import keep, stop_keeping
-
-    keep(limits, acquired, TAG_LEASE_SECONDS)
-    try:
-        return await run()
+        return await invoker.arun(call)
     finally:
-        stop_keeping(acquired)
-        await asyncio.to_thread(release, limits, acquired)
+        await asyncio.to_thread(_give_back, limits, held)

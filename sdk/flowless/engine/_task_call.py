@@ -240,8 +240,7 @@ def _orchestrate(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -
     own failures, which are the returned state."""
     state = _decide(scope, call, wait_for)
     if state is None:
-        state = with_tag_slots(scope.store, call, partial(scope.invoker.run, call))
-        state = _invoked(scope, call, state)
+        state = _invoked(scope, call, with_tag_slots(scope.store, scope.invoker, call))
     return _settled(scope, call, state)
 
 
@@ -251,7 +250,7 @@ async def _orchestrate_async(
     """The same for an awaited async task: its coroutine runs on the caller's loop."""
     state = _decide(scope, call, wait_for)
     if state is None:
-        state = await with_tag_slots_async(scope.store, call, partial(scope.invoker.arun, call))
+        state = await with_tag_slots_async(scope.store, scope.invoker, call)
         state = _invoked(scope, call, state)
     return _settled(scope, call, state)
 

@@ -278,35 +278,36 @@ class DynamoDBLimits:
         self, names: Sequence[str], lease: Lease, limit: Mapping[str, int]
     ) -> dict[str, LimitRecord]:
         actions = [self._add_action(n, lease, limit[n]) for n in dict.fromkeys(names)]
-        refused: dict[str, LimitRecord] = {}
-        try:
-            if len(actions) == 1:
-                try:
-                    self._call(
-                        "take concurrency slots",
-                        "update_item",
-                        **{k: v for k, v in actions[0].items() if k != "TableName"},
-                    )
-                except ConditionFailed as failed:
-                    items: list[Item | None] = [failed.item]
-                    raise TransactionFailed(["ConditionalCheckFailed"], items) from None
-            else:
+        failed: list[Item | None] = []  # the stored items of the limits that refused
+        if len(actions) == 1:
+            [action] = actions
+            del action["TableName"]  # ``call`` names the table of a single-item request
+            try:
+                self._call("take concurrency slots", "update_item", **action)
+            except ConditionFailed as refusal:
+                failed = [refusal.item]
+        else:
+            try:
                 self._call(
                     "take concurrency slots",
                     "transact_write_items",
                     TransactItems=[{"Update": action} for action in actions],
                 )
-        except TransactionFailed as failed:
-            for reason, item in zip(failed.reasons, failed.items, strict=False):
-                if reason != "ConditionalCheckFailed":
-                    continue
-                if not item:
-                    raise RecordNotFoundError("A concurrency limit was deleted.") from None
-                record = self._decode(item.get("name", {}).get("S", "?"), item)
-                if any(x.id == lease.id for x in record.leases):
-                    continue  # our own retried request got there: the lease is taken
-                self._heal(item, record)
-                refused[record.name] = record
+            except TransactionFailed as refusal:
+                failed = [
+                    item
+                    for reason, item in zip(refusal.reasons, refusal.items, strict=False)
+                    if reason == "ConditionalCheckFailed"
+                ]
+        refused: dict[str, LimitRecord] = {}
+        for item in failed:
+            if not item:
+                raise RecordNotFoundError("A concurrency limit was deleted.")
+            record = self._decode(item.get("name", {}).get("S", "?"), item)
+            if any(x.id == lease.id for x in record.leases):
+                continue  # our own retried request got there: the lease is taken
+            self._heal(item, record)
+            refused[record.name] = record
         return refused
 
     def _heal(self, item: Item, record: LimitRecord) -> None:
