@@ -9,6 +9,13 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
+# The demo needs only flowless and httpx (its fake GitHub API's client): no dev tools.
+DEMO_STAMP := $(VENV)/.demo-installed
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[examples]'
+	touch $@
+
 $(STAMP): pyproject.toml sdk/requirements.txt examples/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -26,7 +33,7 @@ wheelhouse:
 		--only-binary=:all: --platform manylinux2014_x86_64 --python-version 311 \
 		--implementation cp
 
-demo: install
+demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
 test: install
@@ -44,6 +51,8 @@ lint: install
 
 bench: install
 	$(PY) bench/overhead.py
+	$(PY) bench/coldstart.py
+	$(PY) bench/build.py
 	$(PY) bench/aws_calls.py
 	$(PY) bench/limits.py
 

@@ -12,6 +12,11 @@ does not meter it); prices are us-east-1 on-demand: Lambda $0.20 per 1M requests
 DynamoDB $0.625 per 1M write units and $0.125 per 1M read units, S3 $5 per 1M PUTs and
 $0.40 per 1M GETs. Lambda compute (GB-seconds) is excluded: it is the user's code.
 
+Per schedule slot: what one EventBridge Scheduler delivery costs the flow-run function
+(a deployment of a flow with no tasks, from a manifest as ``flowless build`` writes it):
+a new slot's run, the same slot delivered again (Scheduler delivers at least once), and a
+slot of a paused deployment.
+
 Usage: ``python bench/aws_calls.py [-n 20]`` (or ``make bench``).
 """
 
@@ -87,14 +92,20 @@ class Bench:
 
     def run(self, flow: str, **parameters: Any) -> Calls:
         """Invoke the flow-run function once; the calls logged meanwhile."""
+        return self.send(
+            {"flow": f"bench_flows:{flow}", "parameters": parameters}, ("COMPLETED",)
+        )
+
+    def send(self, event: dict[str, Any], expected: tuple[str, ...]) -> Calls:
         offset = self.log.stat().st_size if self.log.exists() else 0
         response = self.lambda_.invoke(
             FunctionName=self.cloud.provisioned.flow_function_name,
-            Payload=json.dumps({"flow": f"bench_flows:{flow}", "parameters": parameters}),
+            Payload=json.dumps(event),
         )
         answer = json.loads(response["Payload"].read())
-        if response.get("FunctionError") or answer.get("state", {}).get("type") != "COMPLETED":
-            raise SystemExit(f"{flow}{parameters} did not complete: {answer}")
+        state = answer.get("state", {}).get("type") if expected else None
+        if response.get("FunctionError") or (expected and state not in expected):
+            raise SystemExit(f"{event} did not end {expected}: {answer}")
         with self.log.open() as f:
             f.seek(offset)
             return Calls([json.loads(line) for line in f if line.strip()])
@@ -121,11 +132,16 @@ def main() -> None:
     aws_call_log.install()
     from infra.local_cloud import CODE_PATHS, LocalCloud
 
+    manifest = _manifest(log.with_name("flowless-manifest.json"))
     started = time.perf_counter()
     with LocalCloud(
         stack_name="flowless-bench",
         code_paths=(*CODE_PATHS, str(CODE)),
-        environment={"PYTHONPATH": str(INSTRUMENT), "FLOWLESS_BENCH_CALL_LOG": str(log)},
+        environment={
+            "PYTHONPATH": str(INSTRUMENT),
+            "FLOWLESS_BENCH_CALL_LOG": str(log),
+            "FLOWLESS_MANIFEST": str(manifest),  # absolute: read wherever the code is
+        },
         concurrency=4,
         log_path=log.with_name("functions.log"),
     ) as cloud:
@@ -163,8 +179,66 @@ def main() -> None:
         )
         flow_run = {k: empty.total(k) for k in KEYS}
         empty_ops = empty.operations()
+        slots = _slots(bench)
 
     _print(n, rows, flow_run, empty_ops, time.perf_counter() - started, log)
+    _print_slots(slots)
+
+
+SLOT = {"deployment": "sequential/nightly", "schedule": "nine"}
+
+
+def _manifest(path: Path) -> Path:
+    """A manifest as ``flowless build`` writes it: one deployment of a flow whose run,
+    with ``n = 0``, makes no task runs, so a slot's calls are the slot's own."""
+    sys.path.insert(0, str(CODE))
+    import bench_flows
+
+    from flowless.deployments._definition import definition_from_flow
+    from flowless.schedules import Cron
+
+    definition = definition_from_flow(
+        bench_flows.sequential,
+        name="nightly",
+        module="bench_flows",
+        attribute="sequential",
+        parameters={"n": 0},
+        schedules=(Cron("0 9 * * *", slug="nine"),),
+    )
+    path.write_text(json.dumps({"format": 1, "deployments": [definition.to_json()]}))
+    return path
+
+
+def _slots(bench: Bench) -> list[tuple[str, Calls]]:
+    rows = []
+    nominal = "2027-01-04T09:00:00Z"
+    event = {**SLOT, "scheduled_time": nominal}
+    bench.send({**event, "scheduled_time": "2027-01-03T09:00:00Z"}, ("COMPLETED",))  # warm
+    rows.append(("new slot", bench.send(event, ("COMPLETED",))))
+    rows.append(("duplicate", bench.send(event, ("COMPLETED",))))
+    bench.send({"action": "pause", "deployment": SLOT["deployment"]}, ())
+    paused = {**event, "scheduled_time": "2027-01-05T09:00:00Z"}
+    rows.append(("paused (skip)", bench.send(paused, ("CANCELLED",))))
+    return rows
+
+
+def _print_slots(rows: list[tuple[str, Calls]]) -> None:
+    print()
+    print("Per EventBridge schedule slot (the flow-run function's own calls; a flow with no tasks)")
+    header = f"{'slot':<16} {'invokes':>7} {'DDB calls':>9} {'RRU':>5} {'WRU':>5} {'$ / 1M':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, calls in rows:
+        p = {k: calls.total(k) for k in KEYS}
+        p["invoke"] += 1  # Scheduler's own invocation of the function
+        print(
+            f"{name:<16} {p['invoke']:>7.0f} {p['ddb']:>9.0f} {p['rru']:>5.1f} {p['wru']:>5.1f} "
+            f"{cost(p) + 1.00:>7.2f}"
+        )
+    print(
+        "$ / 1M slots: EventBridge Scheduler's $1.00 per 1M invocations, the Lambda request "
+        "and the DynamoDB units (compute excluded; the flow's own tasks are the rows above)."
+    )
 
 
 def _print(

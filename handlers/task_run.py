@@ -1,75 +1,7 @@
-"""The task-run function: one invocation runs one task run, all of its attempts.
+"""The repo's own stack names its handlers by file (template.yaml: ``task_run.handler``);
+the handler itself ships in the SDK (``flowless.lambda_handlers``), where a user's
+generated stack names it from the layer."""
 
-Thin on purpose: read the event (``docs/aws.md``), hand the call to the engine's
-task-run function, answer with the final state and the result or the error. A
-malformed event gets an ``error_response`` and touches no record.
-"""
-
-from __future__ import annotations
-
-import time
-from typing import Any
-
-from aws_lambda_powertools.metrics import MetricUnit
-
-from _lambda_logging import logger, metrics, tracer
-from flowless.engine import TaskRunExecutor, current_runtime
-from flowless.exceptions import CorruptRecordError, FlowlessException
-from flowless.invoke import (
-    TaskCall,
-    WireError,
-    error_to_wire,
-    payload_to_wire,
-    read_task_event,
-    state_to_wire,
-)
-from flowless.states import StateType
+from flowless.lambda_handlers.task_run import handler
 
 __all__ = ["handler"]
-
-
-@logger.inject_lambda_context(clear_state=True)  # no keys carry over between invocations
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: Any, context: Any) -> dict[str, Any]:
-    runtime = current_runtime()
-    try:
-        task, parameters, record, rest = read_task_event(event)
-        arguments = runtime.results.load(parameters)
-    except (WireError, CorruptRecordError) as exc:
-        logger.error("Malformed task-run event: %s", exc)
-        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
-        return {"error_response": f"Malformed task-run event: {exc}"}
-    logger.append_keys(
-        flow_run_id=record.flow_run_id, task_run_id=record.id, task_run_name=record.name
-    )
-    call = TaskCall(
-        task=task,
-        parameters=arguments,
-        task_run=record,
-        flow_run_name=rest["flow_run_name"],
-        log_prints=rest["log_prints"],
-        cache_key=rest["cache_key"],
-        cache_expiration=rest["cache_expiration"],
-    )
-    started = time.perf_counter()
-    try:
-        state = TaskRunExecutor(runtime.store, runtime.results, results_must_travel=True)(call)
-    except FlowlessException as exc:  # the store failed under the task: say so, loudly
-        logger.exception("Task run %s could not be recorded", record.name)
-        return {"error_response": f"Task run {record.name!r} could not be recorded: {exc}"}
-    metrics.add_metric(name="TaskRuns", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(
-        name="TaskRunDuration",
-        unit=MetricUnit.Milliseconds,
-        value=(time.perf_counter() - started) * 1000,
-    )
-    if state.type is not StateType.COMPLETED:
-        metrics.add_metric(name="TaskRunFailures", unit=MetricUnit.Count, value=1)
-    completed = state.type is StateType.COMPLETED
-    return {
-        "state": state_to_wire(state),
-        "result": payload_to_wire(call.task_run.result) if completed else None,
-        "error": error_to_wire(state.data) if isinstance(state.data, BaseException) else None,
-        "run_count": call.task_run.run_count,
-    }

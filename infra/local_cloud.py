@@ -1,255 +1,32 @@
-"""The local cloud: template.yaml's stack in moto's server, and its functions on 127.0.0.1.
+"""This repository's stack on 127.0.0.1: ``template.yaml`` with ``handlers/`` and
+``examples/`` as the functions' code (what its Makefile's build targets package).
 
-``LocalCloud`` starts moto's server (DynamoDB requests serialised, see ``moto_server``),
-provisions the template's stack into it over HTTP (``provision``), and serves the two
-functions from a local Lambda invoke endpoint that runs our handlers in worker processes,
-with the configuration ``sam deploy`` would give them (handler, timeout, memory,
-environment with the table's and the bucket's physical names).
-
-Code under test reaches it the way it reaches AWS: through ``AWS_ENDPOINT_URL_*``
-variables (``LocalCloud.env``), so it is the production code, unchanged. The functions
-see the same variables, and nothing else of the caller's environment.
-
-``python -m infra.local_cloud`` (``make local``) runs one until Ctrl-C and prints the
-variables to export in another shell.
+``python -m infra.local_cloud`` (``make local``) runs it until Ctrl-C and prints the
+variables to export in another shell; ``flowless local`` does the same for a project.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from infra.lambda_endpoint import FunctionSpec, LambdaEndpoint
-from infra.moto_server import MotoServer
-from infra.provision import Provisioned, provision
+from flowless.localcloud.cloud import REGION, serve_until_stopped
+from flowless.localcloud.cloud import LocalCloud as _LocalCloud
+from infra.template import TEMPLATE
 
 __all__ = ["CODE_PATHS", "REGION", "LocalCloud"]
 
 REPO = Path(__file__).resolve().parents[1]
-REGION = "us-east-1"
-#: What ``sam build`` packages into each function (the Makefile's build targets).
 CODE_PATHS = (str(REPO / "handlers"), str(REPO / "examples"))
 
-#: Caller variables that would steer boto3 away from the local cloud's endpoints and
-#: fake credentials; removed while ``LocalCloud.activated()`` is in force.
-_STEERING = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
 
-
-class LocalCloud:
-    """One stack of template.yaml, served on 127.0.0.1 until ``stop()``.
-
-    ``code_paths`` are the functions' code (default: what ``sam build`` packages,
-    ``handlers/`` and ``examples/``); tests add their own flow modules. ``concurrency``
-    is how many execution environments (worker processes) each function may run at
-    once; further invocations wait for one, or get ``TooManyRequestsException`` with
-    ``throttle=True`` (as with reserved concurrency).
-    """
-
-    def __init__(
-        self,
-        *,
-        stack_name: str = "flowless",
-        code_paths: Sequence[str | Path] = CODE_PATHS,
-        parameters: Mapping[str, str] | None = None,
-        concurrency: int = 4,
-        throttle: bool = False,
-        environment: Mapping[str, str] | None = None,
-        log_path: str | Path | None = None,
-    ) -> None:
-        self.stack_name = stack_name
-        self.code_paths = tuple(str(Path(p).resolve()) for p in code_paths)
-        self.parameters = dict(parameters or {})
-        self.concurrency = concurrency
-        self.throttle = throttle
-        #: Extra variables for the functions (e.g. ``FLOWLESS_RESULTS_INLINE_MAX_BYTES``).
-        self.extra_environment = dict(environment or {})
-        #: Where the functions' output goes (their CloudWatch logs); None: this process's.
-        self.log_path = str(log_path) if log_path is not None else None
-        self._moto: MotoServer | None = None
-        self._lambda: LambdaEndpoint | None = None
-        self._provisioned: Provisioned | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> LocalCloud:
-        import boto3
-
-        moto = MotoServer().start()
-        self._moto = moto
-        try:
-            session = boto3.Session(
-                region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-            )
-            self._provisioned = provision(
-                session, self.stack_name, endpoint_url=moto.url, parameters=self.parameters
-            )
-            # Bound (port chosen) before the functions exist: their environment names it.
-            self._lambda = LambdaEndpoint([])
-            for spec in self._function_specs():
-                self._lambda.add(spec)
-            self._lambda.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self._lambda is not None:
-            self._lambda.stop()
-            self._lambda = None
-        if self._moto is not None:
-            self._moto.stop()
-            self._moto = None
-
-    def __enter__(self) -> LocalCloud:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- what callers use --------------------------------------------------------------
-
-    @property
-    def provisioned(self) -> Provisioned:
-        if self._provisioned is None:
-            raise RuntimeError("The local cloud is not started.")
-        return self._provisioned
-
-    @property
-    def moto_url(self) -> str:
-        if self._moto is None:
-            raise RuntimeError("The local cloud is not started.")
-        return self._moto.url
-
-    @property
-    def lambda_url(self) -> str:
-        if self._lambda is None:
-            raise RuntimeError("The local cloud is not started.")
-        return self._lambda.url
-
-    @property
-    def aws_env(self) -> dict[str, str]:
-        """boto3's view of this cloud: endpoints, a region, fake credentials. Every
-        service but Lambda goes to moto, so nothing can reach real AWS."""
-        return {
-            "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
-            "AWS_ENDPOINT_URL_S3": self.moto_url,
-            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-
-    @property
-    def env(self) -> dict[str, str]:
-        """What a caller sets to run flows on this cloud (``python my_flow.py``): the AWS
-        variables and ``FLOWLESS_BACKEND=aws`` with the stack's names, as the stack's
-        outputs give them after ``sam deploy``."""
-        p = self.provisioned
-        return {
-            **self.aws_env,
-            "FLOWLESS_BACKEND": "aws",
-            "FLOWLESS_TABLE": p.table_name,
-            "FLOWLESS_BUCKET": p.bucket_name,
-            "FLOWLESS_TASK_FUNCTION": p.task_function_name,
-            "FLOWLESS_FLOW_FUNCTION": p.flow_function_name,
-        }
-
-    @contextmanager
-    def activated(self) -> Iterator[dict[str, str]]:
-        """``env`` in ``os.environ`` for the block (flows run in this process use the
-        cloud), and the caller's variables restored after it."""
-        saved = {k: os.environ.get(k) for k in (*self.env, *_STEERING)}
-        for key in _STEERING:
-            os.environ.pop(key, None)
-        os.environ.update(self.env)
-        try:
-            yield self.env
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` on this cloud (Lambda: the invoke endpoint)."""
-        import boto3
-
-        url = self.lambda_url if service == "lambda" else self.moto_url
-        return boto3.client(
-            service,
-            endpoint_url=url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    @property
-    def invocations(self) -> dict[str, int]:
-        """Invocations received so far, by function name."""
-        if self._lambda is None:
-            return {}
-        return self._lambda.counts()
-
-    @property
-    def requests(self) -> dict[str, int]:
-        """Requests moto served so far, by service (``dynamodb``, ``s3``, ...)."""
-        return self._moto.requests if self._moto is not None else {}
-
-    # -- internals ---------------------------------------------------------------------
-
-    def _function_specs(self) -> list[FunctionSpec]:
-        specs = []
-        for function in self.provisioned.functions.values():
-            environment = {
-                **function.environment,
-                **self.aws_env,
-                # Powertools' tracer needs the X-Ray daemon, which Lambda runs and we don't.
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                **self.extra_environment,
-            }
-            specs.append(
-                FunctionSpec(
-                    name=function.name,
-                    handler=function.handler,
-                    code_paths=self.code_paths,
-                    timeout=float(function.timeout),
-                    memory_mb=function.memory_size,
-                    environment=environment,
-                    concurrency=self.concurrency,
-                    throttle=self.throttle,
-                    log_path=self.log_path,
-                )
-            )
-        return specs
+class LocalCloud(_LocalCloud):
+    def __init__(self, *, code_paths: Sequence[str | Path] = CODE_PATHS, **options: Any) -> None:
+        options.setdefault("template", TEMPLATE)
+        super().__init__(code_paths=code_paths, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,23 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, default=4, help="workers per function")
     args = parser.parse_args(argv)
-    code_paths = (*CODE_PATHS, *args.code_path)
     cloud = LocalCloud(
-        stack_name=args.stack_name, code_paths=code_paths, concurrency=args.concurrency
+        stack_name=args.stack_name,
+        code_paths=(*CODE_PATHS, *args.code_path),
+        concurrency=args.concurrency,
     )
-    cloud.start()
-    print("# The local cloud is up. In another shell:", flush=True)
-    for key, value in cloud.env.items():
-        print(f"export {key}={value}", flush=True)
-    print("# Ctrl-C stops it (and forgets everything: moto keeps state in memory).", flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cloud.stop()
+    serve_until_stopped(cloud.start())
     return 0
 
 

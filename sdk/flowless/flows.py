@@ -133,6 +133,42 @@ class Flow(Generic[P, R]):
         self.on_failure_hooks.append(fn)
         return fn
 
+    def serve(
+        self,
+        name: str | None = None,
+        interval: Any = None,
+        cron: str | Iterable[str] | None = None,
+        paused: bool | None = None,
+        schedule: Any = None,
+        schedules: Iterable[Any] | None = None,
+        global_limit: int | None = None,
+        parameters: dict[str, Any] | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        limit: int | None = None,
+        print_starting_message: bool = True,
+    ) -> None:
+        """Serve this flow as a deployment until Ctrl-C: its schedules fire here and runs
+        made by ``run_deployment`` start here (Prefect's ``Flow.serve``; see
+        docs/deployments.md). ``global_limit`` is the deployment's concurrency limit."""
+        from flowless.deployments._serve import serve_flow
+
+        serve_flow(
+            self,
+            name=name or self.name,
+            interval=interval,
+            cron=cron,
+            paused=bool(paused),
+            schedules=[*([schedule] if schedule is not None else []), *(schedules or ())],
+            global_limit=global_limit,
+            parameters=parameters,
+            description=description,
+            tags=tuple(tags or ()),
+            limit=limit,
+            quiet=not print_starting_message,
+        )
+
     @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 

@@ -54,15 +54,16 @@ class Cloud:
             after = self.invocations()
             delta.update({k: after[k] - before[k] for k in after})
 
-    def invoke_flow(self, event: Any) -> dict[str, Any]:
-        """Invoke the flow-run function as ``aws lambda invoke`` would; its JSON answer."""
+    def invoke_flow(self, event: Any, expect_error: bool = False) -> dict[str, Any]:
+        """Invoke the flow-run function as ``aws lambda invoke`` would; its JSON answer
+        (with ``expect_error``: the function error it must answer instead)."""
         response = self.cloud.client("lambda").invoke(
             FunctionName=self.cloud.provisioned.flow_function_name,
             Payload=json.dumps(event).encode(),
         )
         assert response["StatusCode"] == 200
         body = json.loads(response["Payload"].read())
-        assert "FunctionError" not in response, body
+        assert ("FunctionError" in response) is expect_error, body
         return dict(body)
 
     def script_env(self, home: Path, **extra: str) -> dict[str, str]:

@@ -200,8 +200,9 @@ def test_a_malformed_event_gets_an_error_and_writes_nothing(aws: Cloud) -> None:
         ({"flow": "e2e_flows:fan_out", "parameters": [1]}, "'parameters' must be an object"),
         (["not", "an", "object"], "must be a JSON object"),
     ):
-        answer = aws.invoke_flow(event)
-        assert expected in answer["error_response"], answer
+        answer = aws.invoke_flow(event, expect_error=True)
+        assert answer["errorType"] == "MalformedEventError", answer
+        assert expected in answer["errorMessage"], answer
     assert {r.id for r in aws.store.list_flow_runs(limit=1000)} == before
 
 

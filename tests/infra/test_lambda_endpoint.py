@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from infra.lambda_endpoint import FunctionSpec, LambdaEndpoint
+
+from flowless.localcloud.lambda_endpoint import FunctionSpec, LambdaEndpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -231,7 +232,7 @@ def test_a_caller_script_needs_no_main_guard(code: Path, tmp_path: Path) -> None
             import json, sys
             sys.path.insert(0, {str(REPO)!r})
             import boto3
-            from infra.lambda_endpoint import FunctionSpec, LambdaEndpoint
+            from flowless.localcloud.lambda_endpoint import FunctionSpec, LambdaEndpoint
             server = LambdaEndpoint([FunctionSpec("echo", "fns.echo", ({str(code)!r},))]).start()
             client = boto3.client("lambda", endpoint_url=server.url, region_name="us-east-1",
                                   aws_access_key_id="t", aws_secret_access_key="t")

@@ -48,7 +48,8 @@ def test_the_local_cloud_command_prints_what_to_export_and_stops_cleanly(tmp_pat
         assert table["TableStatus"] == "ACTIVE"
         lambda_ = session.client("lambda", endpoint_url=exports["AWS_ENDPOINT_URL_LAMBDA"])
         answer = lambda_.invoke(FunctionName=exports["FLOWLESS_FLOW_FUNCTION"], Payload=b"{}")
-        assert "Malformed flow-run event" in json.loads(answer["Payload"].read())["error_response"]
+        assert answer["FunctionError"] == "Unhandled"
+        assert "Malformed flow-run event" in json.loads(answer["Payload"].read())["errorMessage"]
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)

@@ -8,8 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from infra.moto_server import MotoServer
 from infra.template import table_definition
+
+from flowless.localcloud.moto_server import MotoServer
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ from infra.provision import (
     LocalManagedPolicyLoader,
     Provisioned,
     ProvisionError,
-    _for_moto,
     provision,
     translate,
 )
 from infra.template import load_template, ttl_attribute
 from moto import mock_aws
 
+from flowless.localcloud.provision import _for_moto
 from tests.aws import REGION
 
 
@@ -218,7 +218,7 @@ def test_an_invalid_template_is_a_provision_error() -> None:
 @pytest.mark.slow
 def test_provision_through_the_local_clouds_moto_server() -> None:
     """The local cloud's way: its moto server on 127.0.0.1, reached through endpoint_url."""
-    from infra.moto_server import MotoServer
+    from flowless.localcloud.moto_server import MotoServer
 
     server = MotoServer().start()
     try:

@@ -267,17 +267,18 @@ def test_functions_layer_and_environment(sam_template: dict[str, Any]) -> None:
 
 
 def test_layer_requirements_are_the_sdks_and_the_handlers() -> None:
-    """The layer carries the SDK's dependencies, and the handlers' at the tested versions."""
+    """The repo's layer carries what a project's layer carries: the SDK's runtime
+    dependencies (not the CLI's pyyaml) and the handlers' Powertools at the tested pin."""
     if sys.version_info < (3, 11):
         pytest.skip("tomllib needs Python 3.11")
     import tomllib
+
+    from flowless.deploy._package import LAYER_REQUIREMENTS
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     dev = {re.split(r"[\[=<>]", r)[0]: r for r in project["optional-dependencies"]["dev"]}
     lines = (REPO / "sdk" / "requirements.txt").read_text().splitlines()
     requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    handlers = [
-        dev["aws-lambda-powertools"].replace("powertools==", "powertools[tracer]=="),
-        dev["boto3"],
-    ]
-    assert requirements == [*project["dependencies"], *handlers]
+    runtime = [r for r in project["dependencies"] if not r.startswith("pyyaml")]
+    assert requirements == [*runtime, dev["aws-lambda-powertools"]]
+    assert tuple(requirements) == LAYER_REQUIREMENTS

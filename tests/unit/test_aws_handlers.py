@@ -61,7 +61,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         _runtimes.clear()
         yield env
         _runtimes.clear()
-    for name in ("task_run", "flow_run", "_lambda_logging"):
+    for name in ("task_run", "flow_run"):
         sys.modules.pop(name, None)
 
 
@@ -93,7 +93,7 @@ def _result(response: dict[str, Any], results: Results) -> Any:
 
 
 def test_task_run_handler_runs_and_records(aws: dict[str, Any]) -> None:
-    import task_run
+    from flowless.lambda_handlers import task_run
 
     response = task_run.handler(_event(aws_tasks.add, {"a": 2, "b": 3}), CONTEXT)
     assert response["state"] == {"type": "COMPLETED", "name": "Completed", "message": None}
@@ -103,15 +103,15 @@ def test_task_run_handler_runs_and_records(aws: dict[str, Any]) -> None:
 
 
 def test_task_run_handler_retries_inside_one_invocation(aws: dict[str, Any]) -> None:
-    import task_run
+    from flowless.lambda_handlers import task_run
 
     response = task_run.handler(_event(aws_tasks.flaky_once, {"marker": []}), CONTEXT)
     assert response["state"]["name"] == "Completed" and response["run_count"] == 2
 
 
 def test_failure_travels_with_the_exception(aws: dict[str, Any]) -> None:
-    import task_run
     from flowless.invoke._wire import error_from_wire
+    from flowless.lambda_handlers import task_run
 
     response = task_run.handler(_event(aws_tasks.boom, {}), CONTEXT)
     assert response["state"]["type"] == "FAILED"
@@ -120,7 +120,7 @@ def test_failure_travels_with_the_exception(aws: dict[str, Any]) -> None:
 
 
 def test_result_that_cannot_travel_fails_the_run(aws: dict[str, Any]) -> None:
-    import task_run
+    from flowless.lambda_handlers import task_run
 
     response = task_run.handler(_event(aws_tasks.unserializable, {}), CONTEXT)
     assert response["state"]["type"] == "FAILED"
@@ -128,7 +128,7 @@ def test_result_that_cannot_travel_fails_the_run(aws: dict[str, Any]) -> None:
 
 
 def test_large_result_goes_to_s3(aws: dict[str, Any]) -> None:
-    import task_run
+    from flowless.lambda_handlers import task_run
 
     response = task_run.handler(_event(aws_tasks.big, {"n": 200_000}), CONTEXT)
     assert response["result"]["location"].startswith("s3://results/results/")
@@ -157,18 +157,19 @@ def test_large_result_goes_to_s3(aws: dict[str, Any]) -> None:
 def test_malformed_task_event_touches_nothing(
     aws: dict[str, Any], event: Any, message: str
 ) -> None:
-    import task_run
+    from flowless.lambda_handlers import task_run
 
-    response = task_run.handler(event, CONTEXT)
-    assert message in response["error_response"]
+    with pytest.raises(task_run.MalformedTaskEventError) as raised:
+        task_run.handler(event, CONTEXT)
+    assert message in str(raised.value)
     items = boto3.client("dynamodb").scan(TableName="state")["Items"]
     assert items == []
 
 
 def test_flow_run_handler_starts_and_continues(aws: dict[str, Any]) -> None:
-    import flow_run
     from flowless.engine import TaskRunExecutor
     from flowless.invoke import LocalInvoker
+    from flowless.lambda_handlers import flow_run
 
     runtime = _runtime()
     # No Lambda here: the flow's task runs execute in process, through the same executor.
@@ -196,7 +197,8 @@ def test_flow_run_handler_starts_and_continues(aws: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        ({}, "'flow' must look like 'module:attribute'"),
+        ({}, "expected a schedule slot"),
+        ({"flow": 3}, "'flow' must look like 'module:attribute'"),
         ({"flow": "tests.aws_tasks:add"}, "is not a flow"),
         ({"flow": "tests.aws_tasks:sum_flow", "parameters": [1]}, "'parameters' must be an object"),
         ({"flow": "tests.aws_tasks:sum_flow", "flow_run_id": 7}, "'flow_run_id' must be a string"),
@@ -205,9 +207,12 @@ def test_flow_run_handler_starts_and_continues(aws: dict[str, Any]) -> None:
 def test_malformed_flow_event_touches_nothing(
     aws: dict[str, Any], event: Any, message: str
 ) -> None:
-    import flow_run
+    from flowless.lambda_handlers import flow_run
 
-    assert message in flow_run.handler(event, CONTEXT)["error_response"]
+    with pytest.raises(ValueError) as raised:  # a function error, never a 200
+        flow_run.handler(event, CONTEXT)
+    assert type(raised.value).__name__ == "MalformedEventError"
+    assert message in str(raised.value)
     assert boto3.client("dynamodb").scan(TableName="state")["Items"] == []
 
 
@@ -223,7 +228,7 @@ def function_log() -> Iterator[io.StringIO]:
     """What the functions write to CloudWatch. The handler's stream is swapped rather
     than captured: it was bound to ``sys.stdout`` when the handlers were first imported,
     which may be under another test's capture."""
-    from _lambda_logging import logger
+    from flowless.lambda_handlers._logging import logger
 
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
@@ -240,10 +245,11 @@ def test_log_lines_carry_their_own_runs_ids_only(
 ) -> None:
     """A warm function serves many runs: one invocation's keys must not label the next
     invocation's lines in CloudWatch."""
-    import task_run
+    from flowless.lambda_handlers import task_run
 
     task_run.handler(_event(aws_tasks.add, {"a": 1, "b": 1}, run_id="tr-first"), CONTEXT)
-    task_run.handler({"task": 42}, CONTEXT)  # malformed: its error line names no run
+    with pytest.raises(task_run.MalformedTaskEventError):
+        task_run.handler({"task": 42}, CONTEXT)  # malformed: its error line names no run
     lines = [json.loads(line) for line in function_log.getvalue().splitlines()]
     finished = [line for line in lines if line.get("message") == "Finished in state Completed()"]
     assert [(line["task_run_id"], line["flow_run_id"]) for line in finished] == [
@@ -254,3 +260,20 @@ def test_log_lines_carry_their_own_runs_ids_only(
     [malformed] = [line for line in lines if "Malformed" in str(line.get("message"))]
     assert "task_run_id" not in malformed and "flow_run_id" not in malformed
     assert malformed["function_request_id"] == "request-1"
+
+
+def test_a_task_whose_source_differs_from_the_callers_is_refused(aws: dict[str, Any]) -> None:
+    from flowless.invoke import TaskSourceMismatchError
+    from flowless.lambda_handlers import task_run
+
+    event = _event(aws_tasks.add, {"a": 1, "b": 1})
+    assert event["source_hash"] == aws_tasks.add.source_hash  # what the caller sends
+    event["source_hash"] = "0" * 64  # the caller's add() was edited since the deploy
+    with pytest.raises(TaskSourceMismatchError) as raised:
+        task_run.handler(event, CONTEXT)
+    assert str(raised.value) == (
+        "Task 'add' (tests.aws_tasks:add) is not the code that called it: the deployed "
+        "task's source differs from the caller's. Rebuild and deploy (`flowless build && "
+        "sam build && sam deploy`), then run the flow again."
+    )
+    assert boto3.client("dynamodb").scan(TableName="state")["Items"] == []

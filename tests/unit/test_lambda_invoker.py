@@ -171,12 +171,22 @@ def test_rejected_call_is_crashed_with_the_reason(setup: Any) -> None:
         "invoke",
         {
             "StatusCode": 200,
-            "Payload": _body({"error_response": "Malformed task-run event: 'task' ..."}),
+            "FunctionError": "Unhandled",
+            "Payload": _body(
+                {
+                    "errorType": "MalformedTaskEventError",
+                    "errorMessage": "Malformed task-run event: 'task' ...",
+                }
+            ),
         },
     )
     with stub:
         state = invoker.run(_call())
-    assert state.type is StateType.CRASHED and "rejected the call" in (state.message or "")
+    assert state.type is StateType.CRASHED
+    assert state.message == (
+        "The task-run function failed: MalformedTaskEventError: "
+        "Malformed task-run event: 'task' ..."
+    )
 
 
 def test_unserializable_parameters_fail_before_invoking(setup: Any) -> None:

@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from flowless.cli._deployments import add_parsers as add_deployment_parsers
 from flowless.cli._limits import add_parsers as add_limit_parsers
+from flowless.cli._project import add_parsers as add_project_parsers
 from flowless.exceptions import FlowlessException
 
 __all__ = ["main"]
@@ -16,8 +18,8 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flowless",
-        description="Inspect flowless runs and manage concurrency limits, in FLOWLESS_HOME "
-        "(or the AWS table, with FLOWLESS_BACKEND=aws).",
+        description="Projects, deployments, runs and concurrency limits, in FLOWLESS_HOME "
+        "(or on the AWS stack, with FLOWLESS_BACKEND=aws).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("version", help="print the flowless version")
@@ -29,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     inspect = verbs.add_parser("inspect", help="a flow run and its task runs")
     inspect.add_argument("id", help="flow run id, id prefix, or name")
     add_limit_parsers(commands)
+    add_deployment_parsers(commands)
+    add_project_parsers(commands)
     return parser
 
 
@@ -45,10 +49,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = current_settings()
         if args.command in ("gcl", "global-concurrency-limit", "concurrency-limit"):
             return _limits(args, settings)
+        if args.command == "deployment":
+            from flowless.cli._deployments import run_deployment_command
+
+            return run_deployment_command(args, sys.stdout, sys.stderr)
+        if args.command in _PROJECT_COMMANDS:
+            from flowless.cli._project import run_project_command
+
+            return run_project_command(args, sys.stdout, sys.stderr)
         return _flow_runs(args, settings)
-    except FlowlessException as exc:
+    except (FlowlessException, ValueError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+
+
+_PROJECT_COMMANDS = (
+    "init",
+    "deploy",
+    "serve",
+    "build",
+    "schedule",
+    "local",
+    "work-pool",
+    "worker",
+)
 
 
 def _limits(args: argparse.Namespace, settings: Any) -> int:

@@ -4,7 +4,13 @@ Definitions (``Flow``, ``Task``) call into these entry points; nothing here is i
 by the definitions at module level.
 """
 
-from flowless.engine._flow_run import call_flow, resume_flow_run, run_flow, run_flow_async
+from flowless.engine._flow_run import (
+    call_flow,
+    resume_flow_run,
+    run_flow,
+    run_flow_async,
+    start_flow_run_by_id,
+)
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.engine._task_call import call_task, map_task, submit_task
 from flowless.engine._task_run import TaskRunExecutor
@@ -19,5 +25,6 @@ __all__ = [
     "resume_flow_run",
     "run_flow",
     "run_flow_async",
+    "start_flow_run_by_id",
     "submit_task",
 ]

@@ -38,7 +38,7 @@ from flowless.engine._flow_setup import (
     start_flow_run,
 )
 
-__all__ = ["call_flow", "resume_flow_run", "run_flow", "run_flow_async"]
+__all__ = ["call_flow", "resume_flow_run", "run_flow", "run_flow_async", "start_flow_run_by_id"]
 
 
 def call_flow(
@@ -171,6 +171,30 @@ async def _resume_async(
     if isinstance(begun, State):
         return begun if return_state else call_result(begun)
     return await _drive_started_async(_Started(begun), flow, return_state)
+
+
+def start_flow_run_by_id(flow: Flow[..., Any], flow_run_id: str) -> Any:
+    """Run a flow run created ahead of time (a deployment's: ``run_deployment``, a
+    schedule slot) and return its final state; for an async flow, a coroutine of it. A run
+    that is not Scheduled any more is not run again: its current state comes back (it
+    may be Running elsewhere)."""
+    from flowless.engine._scheduled import begin_scheduled
+
+    if flow.isasync:
+        return _start_async(flow, flow_run_id)
+    begun = begin_scheduled(flow, flow_run_id)
+    if isinstance(begun, State):
+        return begun
+    return _drive_started(_Started(begun), flow, True)
+
+
+async def _start_async(flow: Flow[..., Any], flow_run_id: str) -> Any:
+    from flowless.engine._scheduled import begin_scheduled
+
+    begun = begin_scheduled(flow, flow_run_id)
+    if isinstance(begun, State):
+        return begun
+    return await _drive_started_async(_Started(begun), flow, True)
 
 
 def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> Attempts:

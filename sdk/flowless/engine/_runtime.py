@@ -124,7 +124,9 @@ def aws_clients(*services: str, **configured: Any) -> dict[str, Any]:
     from botocore.config import Config
     from botocore.exceptions import NoRegionError
 
-    session: Any = boto3.session.Session()  # typed per service name; these are dynamic
+    # botocore reads AWS_DEFAULT_REGION only; the AWS CLI and Lambda also set AWS_REGION.
+    region = None if os.environ.get("AWS_DEFAULT_REGION") else os.environ.get("AWS_REGION")
+    session: Any = boto3.session.Session(region_name=region or None)  # typed per service
     retrying = Config(retries={"mode": "standard", "max_attempts": 5})
     wanted = {**dict.fromkeys(services, retrying), **configured}
     try:

@@ -5,6 +5,7 @@ from flowless.invoke._aws_lambda import LambdaInvoker
 from flowless.invoke._local import LocalInvoker, TaskRunFunction
 from flowless.invoke._protocol import NOT_RETURNED, Invoker, TaskCall
 from flowless.invoke._wire import (
+    TaskSourceMismatchError,
     WireError,
     error_to_wire,
     payload_to_wire,
@@ -19,6 +20,7 @@ __all__ = [
     "LocalInvoker",
     "TaskCall",
     "TaskRunFunction",
+    "TaskSourceMismatchError",
     "WireError",
     "error_to_wire",
     "payload_to_wire",

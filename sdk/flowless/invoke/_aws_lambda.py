@@ -85,15 +85,6 @@ class LambdaInvoker:
             answer = json.loads(raw)
             if not isinstance(answer, dict):
                 raise WireError(f"the response is {type(answer).__name__}, not an object")
-            if answer.get("error_response"):
-                return self._record(
-                    call,
-                    State(
-                        StateType.CRASHED,
-                        message="The task-run function rejected the call: "
-                        f"{answer['error_response']}",
-                    ),
-                )
             error = answer.get("error")
             result = payload_from_wire(answer.get("result"))
             data = (

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flowless.tasks import Task
 
 __all__ = [
+    "TaskSourceMismatchError",
     "WireError",
     "error_from_wire",
     "error_to_wire",
@@ -76,6 +77,10 @@ def payload_from_wire(data: Any) -> Payload | None:
     return payload
 
 
+class TaskSourceMismatchError(WireError):
+    """The task the function imported is not the caller's version of it."""
+
+
 def task_reference(task: Task[..., Any]) -> str:
     """``module:attribute`` by which the task-run function imports the task."""
     qualname = getattr(task.fn, "__qualname__", "")
@@ -125,6 +130,9 @@ def task_event(call: TaskCall, parameters: Payload) -> dict[str, Any]:
     expiration = call.cache_expiration
     return {
         "task": task_reference(call.task),
+        # What the caller's task is: the function refuses to run different code under
+        # its name (a laptop's edited flow against the deployed functions).
+        "source_hash": call.task.source_hash,
         "options": _options(call.task),
         "parameters": payload_to_wire(parameters),
         "task_run": {
@@ -148,7 +156,15 @@ def read_task_event(event: Any) -> tuple[Task[..., Any], Payload, TaskRunRecord,
     and the rest (flow run name, log_prints, cache key and expiration)."""
     if not isinstance(event, dict):
         raise WireError(f"the event must be a JSON object, got {type(event).__name__}")
-    task = import_task(_field(event, "task", str))
+    reference = _field(event, "task", str)
+    task = import_task(reference)
+    expected = _field(event, "source_hash", str, optional=True)
+    if expected is not None and expected != task.source_hash:
+        raise TaskSourceMismatchError(
+            f"Task {task.name!r} ({reference}) is not the code that called it: the "
+            "deployed task's source differs from the caller's. Rebuild and deploy "
+            "(`flowless build && sam build && sam deploy`), then run the flow again."
+        )
     options = _field(event, "options", dict)
     try:
         task = task.with_options(**options)

@@ -6,6 +6,7 @@ The DynamoDB classes are imported on first use, so the embedded engine never loa
 
 from typing import Any
 
+from flowless.store._deployment_state import DeploymentStateStore
 from flowless.store._limits import Lease, LimitRecord, LimitStore
 from flowless.store._protocol import Store
 from flowless.store._records import (
@@ -21,6 +22,7 @@ from flowless.store._sqlite_limits import SQLiteLimits
 __all__ = [
     "CacheEntry",
     "CorruptRecord",
+    "DeploymentStateStore",
     "DynamoDBLimits",
     "DynamoDBStore",
     "FlowRunRecord",

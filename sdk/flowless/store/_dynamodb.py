@@ -10,6 +10,7 @@ botocore errors become flowless errors in ``_dynamodb_calls.call``, the one boun
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from flowless.exceptions import (
@@ -26,6 +27,7 @@ from flowless.store._dynamodb_items import (
     cache_from_item,
     cache_item,
     cache_key,
+    deployment_state_key,
     flow_run_from_item,
     flow_run_item,
     flow_run_key,
@@ -85,6 +87,32 @@ class DynamoDBStore:
                 "FLOWLESS_RESULTS_INLINE_MAX_BYTES)."
             )
         self._call(action, "put_item", Item=item, **kwargs)
+
+    # -- deployments (pause state; the definitions are the manifest's) -------------------
+
+    def read_paused(self, deployment: str) -> bool | None:
+        response = self._call(
+            "read a deployment's pause state",
+            "get_item",
+            Key=deployment_state_key(deployment),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        value = item.get("paused", {}).get("BOOL")
+        if not isinstance(value, bool):
+            raise CorruptRecordError(
+                f"The pause state of deployment {deployment!r} in {self.location} is corrupt: "
+                f"{item.get('paused')!r}"
+            )
+        return value
+
+    def set_paused(self, deployment: str, paused: bool) -> None:
+        item = deployment_state_key(deployment)
+        item["paused"] = {"BOOL": paused}
+        item["updated"] = {"N": repr(time.time())}
+        self._put("pause or resume a deployment", item)
 
     # -- flow runs -----------------------------------------------------------------------
 

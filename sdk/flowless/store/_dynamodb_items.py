@@ -17,6 +17,7 @@ __all__ = [
     "cache_from_item",
     "cache_item",
     "cache_key",
+    "deployment_state_key",
     "flow_run_from_item",
     "flow_run_item",
     "flow_run_key",
@@ -33,6 +34,10 @@ FLOW_RUNS_PARTITION = "FLOWRUNS"
 
 def flow_run_key(flow_run_id: str) -> Item:
     return {"pk": {"S": f"FLOWRUN#{flow_run_id}"}, "sk": {"S": "FLOWRUN"}}
+
+
+def deployment_state_key(deployment: str) -> Item:
+    return {"pk": {"S": f"DEPLOYMENT#{deployment}"}, "sk": {"S": "STATE"}}
 
 
 def task_run_key(flow_run_id: str | None, task_run_id: str) -> Item:
@@ -147,6 +152,11 @@ def flow_run_item(run: FlowRunRecord) -> Item:
         "run_count",
         "owner",
         "version",
+        "deployment_name",
+        "schedule_slug",
+        "scheduled_start_time",
+        "idempotency_key",
+        "code_hash",
     ):
         _put(item, name, getattr(run, name))
     _put(item, "state_type", run.state_type.value)
@@ -176,6 +186,11 @@ def flow_run_from_item(item: Item) -> FlowRunRecord:
         tags=_tags(item),
         owner=_text(item, "owner", optional=True),
         version=_number(item, "version", whole=True),
+        deployment_name=_text(item, "deployment_name", optional=True),
+        schedule_slug=_text(item, "schedule_slug", optional=True),
+        scheduled_start_time=_number(item, "scheduled_start_time", optional=True),
+        idempotency_key=_text(item, "idempotency_key", optional=True),
+        code_hash=_text(item, "code_hash", optional=True),
     )
 
 

@@ -41,6 +41,14 @@ class FlowRunRecord:
     run_count: int = 0
     result: Payload | None = None
     tags: list[str] = field(default_factory=list)
+    #: For runs of a deployment (docs/deployments.md): ``flow-name/deployment-name``, the
+    #: schedule that fired it, the slot's nominal time (epoch seconds), the caller's
+    #: idempotency key, and the code hash of the build that defined the deployment.
+    deployment_name: str | None = None
+    schedule_slug: str | None = None
+    scheduled_start_time: float | None = None
+    idempotency_key: str | None = None
+    code_hash: str | None = None
     #: The process running it (``host:pid:start``), so nobody resumes a live run.
     owner: str | None = None
     #: Bumped by every update; an update based on an older version is refused, so two

@@ -37,7 +37,9 @@ from flowless.store._records import (
     FlowRunRecord,
     TaskRunRecord,
 )
+from flowless.store._sqlite_deployments import SQLiteDeployments
 from flowless.store._sqlite_rows import (
+    ADDED_FLOW_COLUMNS,
     FLOW_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -45,6 +47,7 @@ from flowless.store._sqlite_rows import (
     UPSERT_TASK_RUN,
     flow_run_from_row,
     flow_run_params,
+    flow_runs_from_rows,
     number,
     payload_columns,
     task_run_from_row,
@@ -54,14 +57,15 @@ from flowless.store._sqlite_rows import (
 
 __all__ = ["SQLiteStore"]
 
+_FLOW_PLACEHOLDERS = ", ".join("?" * len(FLOW_COLUMNS.split(",")))
+
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a database made by an earlier flowless up to the current schema."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(flow_runs)")}
-    if "owner" not in columns:
-        conn.execute("ALTER TABLE flow_runs ADD COLUMN owner TEXT")
-    if "version" not in columns:
-        conn.execute("ALTER TABLE flow_runs ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+    for name, declaration in ADDED_FLOW_COLUMNS:
+        if name not in columns:
+            conn.execute(f"ALTER TABLE flow_runs ADD COLUMN {name} {declaration}")
 
 
 _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
@@ -100,7 +104,7 @@ os.register_at_fork(
 )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteDeployments):
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
     #: Longest time a write waits for its commit (unless ``flush()`` comes first).
@@ -277,7 +281,7 @@ class SQLiteStore:
         try:
             self._execute(
                 "create a flow run",
-                f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({', '.join('?' * 22)})",
+                f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS})",
                 flow_run_params(run),
             )
         except RecordExistsError:
@@ -333,13 +337,7 @@ class SQLiteStore:
             "ORDER BY created DESC, rowid DESC LIMIT ?",
             (*params, limit),
         )
-        out: list[FlowRunRecord | CorruptRecord] = []
-        for row in rows:
-            try:
-                out.append(flow_run_from_row(row))
-            except (ValueError, TypeError) as exc:
-                out.append(CorruptRecord("flow run", str(row[0]), str(exc)))
-        return out
+        return flow_runs_from_rows(rows)
 
     # -- task runs ---------------------------------------------------------------------
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from flowless.states import StateType
 from flowless.store._records import (
+    CorruptRecord,
     FlowRunRecord,
     Payload,
     TaskRunRecord,
 )
 
 __all__ = [
+    "ADDED_FLOW_COLUMNS",
     "COMPLETED",
     "FLOW_COLUMNS",
     "SCHEMA",
@@ -28,6 +30,7 @@ __all__ = [
     "UPSERT_TASK_RUN",
     "flow_run_from_row",
     "flow_run_params",
+    "flow_runs_from_rows",
     "number",
     "to_payload",
     "payload_columns",
@@ -66,9 +69,24 @@ CREATE TABLE IF NOT EXISTS flow_runs (
     result_location TEXT,
     tags TEXT NOT NULL,
     owner TEXT,
-    version INTEGER NOT NULL DEFAULT 0
+    version INTEGER NOT NULL DEFAULT 0,
+    deployment_name TEXT,
+    schedule_slug TEXT,
+    scheduled_start_time REAL,
+    idempotency_key TEXT,
+    code_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created);
+CREATE TABLE IF NOT EXISTS deployments (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployment_states (
+    name TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL,
+    updated REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS task_runs (
     id TEXT PRIMARY KEY,
     flow_run_id TEXT,
@@ -105,7 +123,19 @@ FLOW_COLUMNS = (
     "id, name, flow_name, state_type, state_name, state_message, parameters_serializer, "
     "parameters, parameters_location, parent_flow_run_id, parent_task_run_id, deployment_id, "
     "created, start_time, end_time, run_count, result_serializer, result, result_location, tags, "
+    "deployment_name, schedule_slug, scheduled_start_time, idempotency_key, code_hash, "
     "owner, version"
+)
+
+#: Columns added after the first release, added to older databases by ``_migrate``.
+ADDED_FLOW_COLUMNS = (
+    ("owner", "TEXT"),
+    ("version", "INTEGER NOT NULL DEFAULT 0"),
+    ("deployment_name", "TEXT"),
+    ("schedule_slug", "TEXT"),
+    ("scheduled_start_time", "REAL"),
+    ("idempotency_key", "TEXT"),
+    ("code_hash", "TEXT"),
 )
 
 
@@ -203,9 +233,25 @@ def flow_run_from_row(row: tuple[Any, ...]) -> FlowRunRecord:
         run_count=number(row[15], "run_count"),
         result=to_payload(row[16], row[17], row[18]),
         tags=tags(row[19]),
-        owner=text(row[20], "owner", optional=True),
-        version=number(row[21], "version"),
+        deployment_name=text(row[20], "deployment_name", optional=True),
+        schedule_slug=text(row[21], "schedule_slug", optional=True),
+        scheduled_start_time=number(row[22], "scheduled_start_time", optional=True),
+        idempotency_key=text(row[23], "idempotency_key", optional=True),
+        code_hash=text(row[24], "code_hash", optional=True),
+        owner=text(row[25], "owner", optional=True),
+        version=number(row[26], "version"),
     )
+
+
+def flow_runs_from_rows(rows: list[Any]) -> list[FlowRunRecord | CorruptRecord]:
+    """Each row decoded, or reported as corrupt (one bad row never hides the others)."""
+    out: list[FlowRunRecord | CorruptRecord] = []
+    for row in rows:
+        try:
+            out.append(flow_run_from_row(row))
+        except (ValueError, TypeError) as exc:
+            out.append(CorruptRecord("flow run", str(row[0]), str(exc)))
+    return out
 
 
 def task_run_from_row(row: tuple[Any, ...]) -> TaskRunRecord:
@@ -268,6 +314,11 @@ def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.run_count,
         *payload_columns(run.result),
         tags_text(run.tags),
+        run.deployment_name,
+        run.schedule_slug,
+        run.scheduled_start_time,
+        run.idempotency_key,
+        run.code_hash,
         run.owner,
         run.version,
     )

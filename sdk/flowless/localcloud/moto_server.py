@@ -70,7 +70,7 @@ def _serve(host: str, port: int, switch_interval: float | None) -> None:
     )
     from werkzeug.serving import make_server
 
-    class QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
+    class QuietRequestHandler(MotoRequestHandler):
         """No access log line per request (werkzeug prints one to stderr by default)."""
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from infra._lambda_worker import read_frame, write_frame
+from flowless.localcloud._lambda_worker import read_frame, write_frame
 
 __all__ = ["FunctionSpec", "LambdaEndpoint"]
 
@@ -85,7 +85,7 @@ class _Worker:
         log = open(spec.log_path, "ab") if spec.log_path else None  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                # -P: the worker script's directory (infra/) is not on the handler's path
+                # -P: the worker script's folder is not on the handler's path
                 [sys.executable, "-P", str(_WORKER), str(to_child), str(from_child)],
                 pass_fds=(to_child, from_child),
                 env=_lambda_environment(spec),
@@ -257,6 +257,7 @@ class LambdaEndpoint:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def add(self, spec: FunctionSpec) -> None:

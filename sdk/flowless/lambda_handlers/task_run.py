@@ -1,0 +1,89 @@
+"""The task-run function: one invocation runs one task run, all of its attempts.
+
+Thin on purpose: read the event (``docs/aws.md``), hand the call to the engine's
+task-run function, answer with the final state and the result or the error. A malformed
+event, or a task run that could not be recorded, raises: Lambda reports a function
+error, and the flow side records the task run as failed with its message. A task run
+that ran and failed is not an error of the function: its state travels back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flowless.engine import TaskRunExecutor, current_runtime
+from flowless.exceptions import CorruptRecordError, FlowlessException
+from flowless.invoke import (
+    TaskCall,
+    TaskSourceMismatchError,
+    WireError,
+    error_to_wire,
+    payload_to_wire,
+    read_task_event,
+    state_to_wire,
+)
+from flowless.lambda_handlers._logging import MetricUnit, logger, metrics
+from flowless.states import StateType
+
+__all__ = ["MalformedTaskEventError", "TaskRunNotRecordedError", "handler"]
+
+
+class MalformedTaskEventError(ValueError):
+    """The event is not a task run this function can run."""
+
+
+class TaskRunNotRecordedError(RuntimeError):
+    """The store failed under the task run: its outcome is not durable."""
+
+
+@logger.inject_lambda_context(clear_state=True)  # no keys carry over between invocations
+@metrics.log_metrics
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    runtime = current_runtime()
+    try:
+        task, parameters, record, rest = read_task_event(event)
+        arguments = runtime.results.load(parameters)
+    except TaskSourceMismatchError as exc:
+        logger.error("%s", exc)
+        metrics.add_metric(name="TaskSourceMismatches", unit=MetricUnit.Count, value=1)
+        raise
+    except (WireError, CorruptRecordError) as exc:
+        logger.error("Malformed task-run event: %s", exc)
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        raise MalformedTaskEventError(f"Malformed task-run event: {exc}") from None
+    logger.append_keys(
+        flow_run_id=record.flow_run_id, task_run_id=record.id, task_run_name=record.name
+    )
+    call = TaskCall(
+        task=task,
+        parameters=arguments,
+        task_run=record,
+        flow_run_name=rest["flow_run_name"],
+        log_prints=rest["log_prints"],
+        cache_key=rest["cache_key"],
+        cache_expiration=rest["cache_expiration"],
+    )
+    started = time.perf_counter()
+    try:
+        state = TaskRunExecutor(runtime.store, runtime.results, results_must_travel=True)(call)
+    except FlowlessException as exc:  # the store failed under the task: say so, loudly
+        logger.exception("Task run %s could not be recorded", record.name)
+        raise TaskRunNotRecordedError(
+            f"Task run {record.name!r} could not be recorded: {exc}"
+        ) from None
+    metrics.add_metric(name="TaskRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="TaskRunDuration",
+        unit=MetricUnit.Milliseconds,
+        value=(time.perf_counter() - started) * 1000,
+    )
+    if state.type is not StateType.COMPLETED:
+        metrics.add_metric(name="TaskRunFailures", unit=MetricUnit.Count, value=1)
+    completed = state.type is StateType.COMPLETED
+    return {
+        "state": state_to_wire(state),
+        "result": payload_to_wire(call.task_run.result) if completed else None,
+        "error": error_to_wire(state.data) if isinstance(state.data, BaseException) else None,
+        "run_count": call.task_run.run_count,
+    }
