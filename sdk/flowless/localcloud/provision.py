@@ -41,21 +41,33 @@ What moto cannot do, and what this module does instead (docs/deploy.md):
 
 The functions' names, handlers, timeouts, memory and environment are resolved from the
 template (they are what ``sam deploy`` would create) and returned in ``Provisioned``.
+
+This module runs the steps; each is its own module: ``_sam_translate`` (samtranslator,
+offline), ``_moto_template`` (what moto can create), ``_stack_apply`` (what it cannot),
+``_stack_resolver`` and ``_stack_functions`` (the template read against the stack).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from flowless.localcloud._moto_template import APPLIED_RESOURCE_TYPES, DROPPED_RESOURCE_TYPES
+from flowless.localcloud._moto_template import for_moto as _for_moto
+from flowless.localcloud._provisioned import Provisioned, ProvisionedFunction, ProvisionError
+from flowless.localcloud._sam_translate import LocalManagedPolicyLoader, translate
+from flowless.localcloud._stack_apply import (
+    apply_bucket_settings,
+    apply_resources,
+    apply_table_settings,
+    check_table,
+)
+from flowless.localcloud._stack_functions import read_functions
+from flowless.localcloud._stack_resolver import Resolver, stack_attributes
 from flowless.localcloud.template import load_template, ttl_attribute
 
 __all__ = [
@@ -69,368 +81,11 @@ __all__ = [
     "translate",
 ]
 
-#: Resource types left out of the stack created in moto (see the module docstring).
-DROPPED_RESOURCE_TYPES = frozenset(
-    {
-        "AWS::Lambda::Function",
-        "AWS::Lambda::LayerVersion",
-        "AWS::Lambda::EventInvokeConfig",
-        "AWS::Lambda::Permission",
-        "AWS::Lambda::Version",
-        "AWS::Lambda::Alias",
-    }
-)
-
-#: Resource types moto's CloudFormation cannot create, created through their service APIs
-#: once the stack exists, in this order (see the module docstring).
-APPLIED_RESOURCE_TYPES = (
-    "AWS::Scheduler::ScheduleGroup",
-    "AWS::Scheduler::Schedule",
-    "AWS::CloudWatch::Alarm",
-)
-
-#: Stand-in for local ``CodeUri``/``ContentUri`` paths, which samtranslator refuses (only
-#: ``sam build``/``sam package`` turn them into S3 locations). Never created or read.
-_PLACEHOLDER_CODE_BUCKET = "flowless-local-code-placeholder"
-
 _STATE_TABLE = "StateTable"
 _RESULTS_BUCKET = "ResultsBucket"
 _FLOW_FUNCTION = "FlowRunFunction"
 _TASK_FUNCTION = "TaskRunFunction"
 _DEAD_LETTER_QUEUE = "DeadLetterQueue"
-
-_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
-
-
-class ProvisionError(RuntimeError):
-    """The template could not be translated, created, or checked in the target."""
-
-
-class LocalManagedPolicyLoader:
-    """samtranslator's managed-policy loader, offline.
-
-    samtranslator asks for the name -> ARN map of AWS managed policies only when a
-    function's ``Policies`` names one; its own loader lists them through IAM. This one
-    answers from a fixed map (the policies a SAM template is likely to name) and never
-    calls AWS; ``partition`` picks the ARN prefix.
-    """
-
-    POLICIES = (
-        "AWSLambdaBasicExecutionRole",
-        "AWSLambdaVPCAccessExecutionRole",
-        "AWSXRayDaemonWriteAccess",
-        "AWSLambdaRole",
-    )
-    _PATHS: Mapping[str, str] = MappingProxyType(
-        {
-            "AWSLambdaBasicExecutionRole": "service-role/",
-            "AWSLambdaVPCAccessExecutionRole": "service-role/",
-            "AWSLambdaRole": "service-role/",
-        }
-    )
-
-    def __init__(self, partition: str = "aws") -> None:
-        self.partition = partition
-
-    def load(self) -> dict[str, str]:
-        return {
-            name: f"arn:{self.partition}:iam::aws:policy/{self._PATHS.get(name, '')}{name}"
-            for name in self.POLICIES
-        }
-
-
-@dataclass(frozen=True)
-class ProvisionedFunction:
-    """A function as ``sam deploy`` would create it (moto does not create it)."""
-
-    logical_id: str
-    name: str
-    handler: str
-    timeout: int
-    memory_size: int
-    environment: Mapping[str, str] = field(compare=False)
-    #: From the function's ``EventInvokeConfig`` (asynchronous invocations): how often
-    #: Lambda retries a failed event (None: Lambda's default, 2), and the ARN failed
-    #: events go to (None: nowhere).
-    maximum_retry_attempts: int | None = None
-    on_failure: str | None = None
-
-
-@dataclass(frozen=True)
-class Provisioned:
-    """Physical names of a provisioned stack."""
-
-    stack_name: str
-    region: str
-    table_name: str
-    bucket_name: str
-    flow_function_name: str
-    task_function_name: str
-    #: By logical id (``FlowRunFunction``, ``TaskRunFunction``).
-    functions: Mapping[str, ProvisionedFunction] = field(compare=False)
-    #: A generated template's dead-letter queue (its URL at the endpoint), if any.
-    dead_letter_queue_url: str | None = None
-    #: The schedule group and the names of the schedules created in it (generated
-    #: templates), and the alarms' names.
-    schedule_group: str | None = None
-    schedules: tuple[str, ...] = ()
-    alarms: tuple[str, ...] = ()
-
-
-# -- translation -----------------------------------------------------------------------
-
-
-def _with_placeholder_code(template: dict[str, Any]) -> dict[str, Any]:
-    template = copy.deepcopy(template)
-    for logical_id, resource in template.get("Resources", {}).items():
-        props = resource.get("Properties", {})
-        kind = resource.get("Type")
-        if kind == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
-            props["CodeUri"] = {"Bucket": _PLACEHOLDER_CODE_BUCKET, "Key": f"{logical_id}.zip"}
-        elif kind == "AWS::Serverless::LayerVersion" and isinstance(props.get("ContentUri"), str):
-            props["ContentUri"] = {"Bucket": _PLACEHOLDER_CODE_BUCKET, "Key": f"{logical_id}.zip"}
-    return template
-
-
-def translate(
-    template: Mapping[str, Any], region: str, parameters: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """The SAM template as plain CloudFormation, translated offline by samtranslator.
-
-    Local code paths become placeholder S3 locations (the code is not deployed here).
-    """
-    import boto3
-    from samtranslator.metrics.metrics import (  # type: ignore[import-untyped]
-        DummyMetricsPublisher,
-        Metrics,
-    )
-    from samtranslator.model.exceptions import InvalidDocumentException  # type: ignore[import-untyped]
-    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
-    from samtranslator.translator.arn_generator import ArnGenerator  # type: ignore[import-untyped]
-    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
-
-    partition = ArnGenerator.get_partition_name(region)
-    loader = LocalManagedPolicyLoader(partition)
-    # A session only tells samtranslator the region; it makes no call with it.
-    session = boto3.Session(region_name=region)
-    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())  # nothing is sent
-    translator = Translator(None, Parser(), boto_session=session, metrics=metrics)
-    try:
-        translated: dict[str, Any] = translator.translate(
-            _with_placeholder_code(dict(template)),
-            parameter_values=dict(parameters or {}),
-            get_managed_policy_map=loader.load,
-        )
-    except InvalidDocumentException as exc:
-        causes = "; ".join(cause.message for cause in exc.causes)
-        raise ProvisionError(f"samtranslator rejected the template: {causes}") from exc
-    finally:
-        metrics.publish()  # to the dummy publisher: drops them, and keeps __del__ quiet
-    return translated
-
-
-# -- what moto can create ----------------------------------------------------------------
-
-
-def _references(node: Any) -> set[str]:
-    """Logical ids a template fragment refers to (Ref, GetAtt, Sub variables)."""
-    found: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            found |= _references(item)
-    elif isinstance(node, dict):
-        if set(node) == {"Ref"} and isinstance(node["Ref"], str):
-            found.add(node["Ref"])
-        elif set(node) == {"Fn::GetAtt"}:
-            target = node["Fn::GetAtt"]
-            name = target.split(".", 1)[0] if isinstance(target, str) else target[0]
-            found.add(str(name))
-        elif set(node) == {"Fn::Sub"}:
-            value = node["Fn::Sub"]
-            text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
-            for match in _SUB_VARIABLE.findall(text):
-                name = match.split(".", 1)[0]
-                if name not in variables and not name.startswith("AWS::"):
-                    found.add(name)
-            found |= _references(variables)
-        else:
-            for value in node.values():
-                found |= _references(value)
-    return found
-
-
-def _function_arn(name: Any) -> dict[str, Any]:
-    if isinstance(name, dict) and set(name) == {"Fn::Sub"} and isinstance(name["Fn::Sub"], str):
-        suffix: Any = name["Fn::Sub"]
-    elif isinstance(name, str):
-        suffix = name.replace("${", "${!")
-    else:
-        raise ProvisionError(f"Cannot turn the function name {name!r} into an ARN.")
-    prefix = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-    return {"Fn::Sub": prefix + suffix}
-
-
-def _replace_function_references(node: Any, names: Mapping[str, Any]) -> Any:
-    if isinstance(node, list):
-        return [_replace_function_references(item, names) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if set(node) == {"Ref"} and node["Ref"] in names:
-        return copy.deepcopy(names[node["Ref"]])
-    if set(node) == {"Fn::GetAtt"}:
-        target = node["Fn::GetAtt"]
-        parts = target.split(".", 1) if isinstance(target, str) else list(target)
-        if parts[0] in names and parts[1:] == ["Arn"]:
-            return _function_arn(names[parts[0]])
-    return {key: _replace_function_references(value, names) for key, value in node.items()}
-
-
-def _function_names(resources: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``FunctionName`` of each Lambda function that has one, by logical id."""
-    return {
-        lid: res["Properties"]["FunctionName"]
-        for lid, res in resources.items()
-        if res["Type"] == "AWS::Lambda::Function" and "FunctionName" in res.get("Properties", {})
-    }
-
-
-def _for_moto(translated: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """The translated template without what moto cannot create, and the dropped ids."""
-    template = copy.deepcopy(dict(translated))
-    resources: dict[str, Any] = template["Resources"]
-    left_out = DROPPED_RESOURCE_TYPES | set(APPLIED_RESOURCE_TYPES)
-    dropped = {lid for lid, res in resources.items() if res["Type"] in left_out}
-    names = _function_names(resources)
-    for lid in dropped:
-        del resources[lid]
-    template = _replace_function_references(template, names)
-    resources = template["Resources"]
-    outputs: dict[str, Any] = template.get("Outputs", {})
-    while True:  # drop what still refers to a dropped resource, until nothing does
-        more = {lid for lid, r in resources.items() if _references(r.get("Properties")) & dropped}
-        for lid in more:
-            del resources[lid]
-        dropped |= more
-        for res in resources.values():
-            depends = res.get("DependsOn")
-            if isinstance(depends, str) and depends in dropped:
-                del res["DependsOn"]
-            elif isinstance(depends, list):
-                res["DependsOn"] = [d for d in depends if d not in dropped]
-        if not more:
-            break
-    for key in [key for key, out in outputs.items() if _references(out) & dropped]:
-        del outputs[key]
-    return template, dropped
-
-
-# -- resolving what the template says about the functions ---------------------------------
-
-
-def _no_attributes(logical_id: str, attribute: str) -> str:
-    raise ProvisionError(f"Cannot resolve {logical_id}.{attribute} outside CloudFormation.")
-
-
-@dataclass
-class _Resolver:
-    """Evaluates the few intrinsics the functions' properties and the applied resources
-    (``APPLIED_RESOURCE_TYPES``) use, against a created stack."""
-
-    pseudo: Mapping[str, str]
-    parameters: Mapping[str, str]
-    physical: Mapping[str, str]
-    #: ``Fn::GetAtt``: (logical id, attribute) -> value.
-    attribute: Callable[[str, str], str] = _no_attributes
-
-    def deep(self, node: Any) -> Any:
-        """``node`` with every intrinsic in it resolved (mappings and lists walked)."""
-        if isinstance(node, list):
-            return [self.deep(item) for item in node]
-        if isinstance(node, dict) and not (
-            len(node) == 1 and (set(node) == {"Ref"} or next(iter(node)).startswith("Fn::"))
-        ):
-            return {key: self.deep(value) for key, value in node.items()}
-        return self.value(node)
-
-    def value(self, node: Any) -> Any:
-        if isinstance(node, (str, int, float, bool)):
-            return node
-        if isinstance(node, dict) and set(node) == {"Ref"}:
-            return self._name(node["Ref"])
-        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
-            target = node["Fn::GetAtt"]
-            parts = target.split(".", 1) if isinstance(target, str) else list(target)
-            return self.attribute(str(parts[0]), str(parts[1]))
-        if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
-            value = node["Fn::Sub"]
-            text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
-            local = {name: str(self.value(v)) for name, v in variables.items()}
-
-            def substitute(match: re.Match[str]) -> str:
-                name = match.group(1)
-                if name in local:
-                    return local[name]
-                if "." in name and not name.startswith("AWS::"):
-                    logical_id, attribute = name.split(".", 1)
-                    return self.attribute(logical_id, attribute)
-                return self._name(name)
-
-            return _SUB_VARIABLE.sub(substitute, text).replace("${!", "${")
-        raise ProvisionError(f"Cannot resolve {json.dumps(node)} outside CloudFormation.")
-
-    def _name(self, name: str) -> str:
-        for source in (self.pseudo, self.parameters, self.physical):
-            if name in source:
-                return source[name]
-        raise ProvisionError(f"Cannot resolve a reference to {name!r} outside CloudFormation.")
-
-
-def _event_invoke_configs(translated: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """``AWS::Lambda::EventInvokeConfig`` properties by the logical id of their function."""
-    configs: dict[str, Mapping[str, Any]] = {}
-    for res in translated["Resources"].values():
-        if res["Type"] != "AWS::Lambda::EventInvokeConfig":
-            continue
-        props = res.get("Properties", {})
-        function = props.get("FunctionName")
-        if isinstance(function, dict) and set(function) == {"Ref"}:
-            configs[str(function["Ref"])] = props
-    return configs
-
-
-def _functions(
-    translated: Mapping[str, Any], resolver: _Resolver
-) -> dict[str, ProvisionedFunction]:
-    functions = {}
-    invoke_configs = _event_invoke_configs(translated)
-    for lid, res in translated["Resources"].items():
-        if res["Type"] != "AWS::Lambda::Function":
-            continue
-        props = res["Properties"]
-        if "FunctionName" not in props:
-            raise ProvisionError(
-                f"{lid} has no FunctionName; the local cloud needs fixed function names."
-            )
-        variables = props.get("Environment", {}).get("Variables", {})
-        invoke = invoke_configs.get(lid, {})
-        retries = invoke.get("MaximumRetryAttempts")
-        on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        functions[lid] = ProvisionedFunction(
-            logical_id=lid,
-            name=str(resolver.value(props["FunctionName"])),
-            handler=str(resolver.value(props["Handler"])),
-            timeout=int(resolver.value(props.get("Timeout", 3))),
-            memory_size=int(resolver.value(props.get("MemorySize", 128))),
-            environment=MappingProxyType(
-                {name: str(resolver.value(value)) for name, value in variables.items()}
-            ),
-            maximum_retry_attempts=int(resolver.value(retries)) if retries is not None else None,
-            on_failure=str(resolver.value(on_failure)) if on_failure is not None else None,
-        )
-    return functions
-
-
-# -- provisioning ------------------------------------------------------------------------
 
 
 def _wait_for_stack(cloudformation: Any, stack_name: str, timeout: float) -> dict[str, Any]:
@@ -446,178 +101,6 @@ def _wait_for_stack(cloudformation: Any, stack_name: str, timeout: float) -> dic
         if time.monotonic() > deadline:
             raise ProvisionError(f"Stack {stack_name!r} still {status} after {timeout} s.")
         time.sleep(0.1)
-
-
-def _check_table(dynamodb: Any, table_name: str, props: Mapping[str, Any]) -> dict[str, Any]:
-    table: dict[str, Any] = dynamodb.describe_table(TableName=table_name)["Table"]
-
-    def keys(schema: Iterable[Mapping[str, str]]) -> list[tuple[str, str]]:
-        return [(k["AttributeName"], k["KeyType"]) for k in schema]
-
-    def indexes(description: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
-        gsis = description.get("GlobalSecondaryIndexes", [])
-        return {g["IndexName"]: keys(g["KeySchema"]) for g in gsis}
-
-    if keys(table["KeySchema"]) != keys(props["KeySchema"]):
-        raise ProvisionError(
-            f"Table {table_name!r} has keys {table['KeySchema']}, not the template's."
-        )
-    expected, actual = indexes(props), indexes(table)
-    if actual != expected:
-        raise ProvisionError(
-            f"Table {table_name!r} has global secondary indexes {actual}, template: {expected}."
-        )
-    return table
-
-
-def _apply_table_settings(
-    dynamodb: Any, table_name: str, props: Mapping[str, Any], ttl_name: str
-) -> None:
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled", False):
-        dynamodb.update_time_to_live(
-            TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_name},
-        )
-    pitr = props.get("PointInTimeRecoverySpecification", {})
-    if pitr.get("PointInTimeRecoveryEnabled", False):
-        dynamodb.update_continuous_backups(
-            TableName=table_name,
-            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-        )
-
-
-def _apply_bucket_settings(s3: Any, bucket_name: str, props: Mapping[str, Any]) -> None:
-    block = props.get("PublicAccessBlockConfiguration")
-    if block:
-        s3.put_public_access_block(Bucket=bucket_name, PublicAccessBlockConfiguration=dict(block))
-
-
-# -- what moto's CloudFormation cannot create, through the service APIs --------------------
-
-
-_SCHEDULE_FIELDS = (
-    "Name",
-    "GroupName",
-    "Description",
-    "ScheduleExpression",
-    "ScheduleExpressionTimezone",
-    "StartDate",
-    "EndDate",
-    "State",
-    "FlexibleTimeWindow",
-    "Target",
-    "KmsKeyArn",
-    "ActionAfterCompletion",
-)
-
-
-def _timestamp(text: Any) -> datetime:
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-@dataclass
-class _Applied:
-    schedule_group: str | None = None
-    schedules: list[str] = field(default_factory=list)
-    alarms: list[str] = field(default_factory=list)
-
-
-def _apply_resources(
-    client: Callable[[str], Any],
-    translated: Mapping[str, Any],
-    resolver: _Resolver,
-    physical: dict[str, str],
-    stack_name: str,
-) -> _Applied:
-    """Create the ``APPLIED_RESOURCE_TYPES`` resources from their resolved properties."""
-    from botocore.exceptions import ClientError, ParamValidationError
-
-    resources: Mapping[str, Any] = translated["Resources"]
-    names = _function_names(resources)
-    applied = _Applied()
-    for kind in APPLIED_RESOURCE_TYPES:
-        for lid in sorted(lid for lid, res in resources.items() if res["Type"] == kind):
-            raw = _replace_function_references(resources[lid].get("Properties", {}), names)
-            props: dict[str, Any] = resolver.deep(raw)
-            try:
-                if kind == "AWS::Scheduler::ScheduleGroup":
-                    name = str(props.get("Name") or f"{stack_name}-{lid}"[:64])
-                    client("scheduler").create_schedule_group(Name=name)
-                    applied.schedule_group = name
-                elif kind == "AWS::Scheduler::Schedule":
-                    name = str(props.get("Name") or f"{stack_name}-{lid}"[:64])
-                    arguments = {k: props[k] for k in _SCHEDULE_FIELDS if k in props}
-                    arguments["Name"] = name
-                    for key in ("StartDate", "EndDate"):
-                        if key in arguments:
-                            arguments[key] = _timestamp(arguments[key])
-                    client("scheduler").create_schedule(**arguments)
-                    applied.schedules.append(name)
-                else:
-                    name = str(props.get("AlarmName") or f"{stack_name}-{lid}")
-                    arguments = {k: v for k, v in props.items() if k != "Tags"}
-                    arguments["AlarmName"] = name
-                    if "Threshold" in arguments:
-                        arguments["Threshold"] = float(arguments["Threshold"])
-                    client("cloudwatch").put_metric_alarm(**arguments)
-                    applied.alarms.append(name)
-            except (ClientError, ParamValidationError) as exc:
-                raise ProvisionError(f"Cannot create {lid} ({kind}) in moto: {exc}") from exc
-            physical[lid] = name
-    return applied
-
-
-def _attributes(
-    client: Callable[[str], Any],
-    resources: Mapping[str, Any],
-    physical: Mapping[str, str],
-    partition: str,
-) -> Callable[[str, str], str]:
-    """``Fn::GetAtt`` for the attributes the templates use, read from the created stack."""
-
-    def queue_url(lid: str) -> str:
-        # moto's physical id is an amazonaws.com URL; ask the endpoint for its own.
-        url: str = client("sqs").get_queue_url(QueueName=physical[lid].rsplit("/", 1)[-1])[
-            "QueueUrl"
-        ]
-        return url
-
-    def attribute(lid: str, name: str) -> str:
-        if lid not in physical or lid not in resources:
-            raise ProvisionError(f"Cannot resolve {lid}.{name}: {lid} was not created.")
-        kind, value = resources[lid]["Type"], physical[lid]
-        result: Any
-        if (kind, name) == ("AWS::IAM::Role", "Arn"):
-            result = client("iam").get_role(RoleName=value)["Role"]["Arn"]
-        elif (kind, name) == ("AWS::SQS::Queue", "Arn"):
-            answer = client("sqs").get_queue_attributes(
-                QueueUrl=queue_url(lid), AttributeNames=["QueueArn"]
-            )
-            result = answer["Attributes"]["QueueArn"]
-        elif (kind, name) == ("AWS::SQS::Queue", "QueueName"):
-            result = value.rsplit("/", 1)[-1]
-        elif (kind, name) == ("AWS::SQS::Queue", "QueueUrl"):
-            result = queue_url(lid)
-        elif (kind, name) == ("AWS::DynamoDB::Table", "Arn"):
-            result = client("dynamodb").describe_table(TableName=value)["Table"]["TableArn"]
-        elif (kind, name) == ("AWS::S3::Bucket", "Arn"):
-            result = f"arn:{partition}:s3:::{value}"
-        elif (kind, name) == ("AWS::Logs::LogGroup", "Arn"):
-            [group] = [
-                g
-                for g in client("logs").describe_log_groups(logGroupNamePrefix=value)["logGroups"]
-                if g["logGroupName"] == value
-            ]
-            result = group["arn"]
-        elif (kind, name) == ("AWS::Scheduler::ScheduleGroup", "Arn"):
-            result = client("scheduler").get_schedule_group(Name=value)["Arn"]
-        else:
-            raise ProvisionError(f"Cannot resolve {lid}.{name} ({kind}) outside CloudFormation.")
-        return str(result)
-
-    return attribute
 
 
 def provision(
@@ -675,9 +158,9 @@ def provision(
     bucket_name = physical[_RESULTS_BUCKET]
     table_props = resources[_STATE_TABLE]["Properties"]
     dynamodb = client("dynamodb")
-    table = _check_table(dynamodb, table_name, table_props)
-    _apply_table_settings(dynamodb, table_name, table_props, ttl_attribute(template_path))
-    _apply_bucket_settings(client("s3"), bucket_name, resources[_RESULTS_BUCKET]["Properties"])
+    table = check_table(dynamodb, table_name, table_props)
+    apply_table_settings(dynamodb, table_name, table_props, ttl_attribute(template_path))
+    apply_bucket_settings(client("s3"), bucket_name, resources[_RESULTS_BUCKET]["Properties"])
 
     arn = table["TableArn"].split(":")  # arn:<partition>:dynamodb:<region>:<account>:table/..
     partition, account = arn[1], arn[4]
@@ -686,7 +169,7 @@ def provision(
         for name, spec in template_body.get("Parameters", {}).items()
         if "Default" in spec
     }
-    resolver = _Resolver(
+    resolver = Resolver(
         pseudo={
             "AWS::StackName": stack_name,
             "AWS::Region": region,
@@ -696,10 +179,10 @@ def provision(
         },
         parameters={**defaults, **given},
         physical=physical,
-        attribute=_attributes(client, resources, physical, partition),
+        attribute=stack_attributes(client, resources, physical, partition),
     )
-    applied = _apply_resources(client, translated, resolver, physical, stack_name)
-    functions = _functions(translated, resolver)
+    applied = apply_resources(client, translated, resolver, physical, stack_name)
+    functions = read_functions(translated, resolver)
     queue_url = None
     if resources.get(_DEAD_LETTER_QUEUE, {}).get("Type") == "AWS::SQS::Queue":
         queue_url = str(resolver.value({"Fn::GetAtt": [_DEAD_LETTER_QUEUE, "QueueUrl"]}))
