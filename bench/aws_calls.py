@@ -224,13 +224,13 @@ def _slots(bench: Bench) -> list[tuple[str, Calls]]:
 
 def _print_slots(rows: list[tuple[str, Calls]]) -> None:
     print()
-    print("Per EventBridge schedule slot (the flow-run function's own calls; a flow with no tasks)")
+    print("Per EventBridge schedule slot (Scheduler's invocation and the flow-run function's own")
+    print("calls, for a flow with no tasks; add the rows above for its task runs)")
     header = f"{'slot':<16} {'invokes':>7} {'DDB calls':>9} {'RRU':>5} {'WRU':>5} {'$ / 1M':>7}"
     print(header)
     print("-" * len(header))
     for name, calls in rows:
-        p = {k: calls.total(k) for k in KEYS}
-        p["invoke"] += 1  # Scheduler's own invocation of the function
+        p = {k: calls.total(k) for k in KEYS}  # the bench's Invoke stands for Scheduler's
         print(
             f"{name:<16} {p['invoke']:>7.0f} {p['ddb']:>9.0f} {p['rru']:>5.1f} {p['wru']:>5.1f} "
             f"{cost(p) + 1.00:>7.2f}"
