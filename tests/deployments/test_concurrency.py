@@ -56,8 +56,7 @@ def test_enqueue_waits_for_the_slot_then_runs() -> None:
     assert _state(second.id) == (
         StateType.SCHEDULED,
         "AwaitingConcurrencySlot",
-        "Waiting: the deployment's concurrency limit of 1 is reached (collision strategy "
-        "ENQUEUE).",
+        "Waiting: the deployment's concurrency limit of 1 is reached (collision strategy ENQUEUE).",
     )
     gate.set()
     runner.wait_for_runs()
@@ -87,3 +86,32 @@ def test_cancel_new_ends_the_new_run_cancelled() -> None:
     assert _state(first.id)[0] is StateType.COMPLETED
     limit = current_runtime().limits.read_limits(["deployment:exclusive/one-at-a-time"])
     assert limit["deployment:exclusive/one-at-a-time"].leases == ()  # given back
+
+
+def test_two_starters_never_cancel_a_run_that_one_of_them_runs() -> None:
+    """Two serve processes see the same due run: the one whose claim lands decides; the
+    other must not cancel it because the first already holds the slot."""
+
+    @flow
+    def quick(label: str) -> str:
+        return label
+
+    definition = definition_from_flow(
+        quick, name="solo", concurrency_limit=1, collision_strategy="CANCEL_NEW"
+    )
+    first, second = (_serve.Runner([(definition, quick)]) for _ in range(2))
+    first.register()
+    outcomes = []
+    for i in range(30):
+        run, _ = first.service.create_run("quick/solo", {"label": str(i)})
+        threads = [
+            threading.Thread(target=r.start_due, args=(time.time(),)) for r in (first, second)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        first.wait_for_runs()
+        second.wait_for_runs()
+        outcomes.append(_state(run.id)[:2])
+    assert set(outcomes) == {(StateType.COMPLETED, "Completed")}, outcomes

@@ -231,3 +231,64 @@ def test_run_deployment_inside_a_flow_records_its_parent() -> None:
     [parent_run] = [r for r in _runs() if r.flow_name == "parent"]
     assert child.parent_flow_run_id == parent_run.id
     assert child.state_type is StateType.SCHEDULED  # nobody serves it in this test
+
+
+def _manual_runner(schedule: Any, clock: list[float]) -> _serve.Runner:
+    from flowless.deployments._definition import definition_from_flow
+
+    definition = definition_from_flow(
+        my_flow, name="clocked", parameters={"name": "Tick"}, schedules=(schedule,)
+    )
+    runner = _serve.Runner([(definition, my_flow)], clock=lambda: clock[0])
+    runner.register()
+    return runner
+
+
+def _slot_runs() -> list[Any]:
+    return [r for r in _runs() if r.deployment_name == "my-flow/clocked"]
+
+
+def test_a_slot_the_store_could_not_record_is_retried(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowless.exceptions import StoreError
+    from flowless.schedules import Cron
+
+    clock = [NINE.timestamp() - 30]
+    runner = _manual_runner(Cron("0 9 * * *"), clock)
+    runner.step()
+    real = runner.service.fire_slot
+    failures = [StoreError("database is locked")]
+
+    def flaky(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(*args)
+
+    runner.service.fire_slot = flaky  # type: ignore[method-assign]
+    clock[0] = NINE.timestamp() + 1
+    runner.step()  # the 09:00 slot fails to record
+    assert _slot_runs() == []
+    assert "(will retry at the next tick): database is locked" in capsys.readouterr().err
+    clock[0] += 1
+    runner.step()  # recorded now, and started
+    runner.wait_for_runs()
+    [run] = _slot_runs()
+    assert run.scheduled_start_time == NINE.timestamp()
+    assert run.state_type is StateType.COMPLETED
+
+
+def test_serve_does_not_replay_a_night_of_missed_slots(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowless.schedules import Interval
+
+    clock = [NINE.timestamp()]
+    runner = _manual_runner(Interval(60), clock)
+    runner.step()
+    clock[0] += 8 * 3600  # the laptop slept
+    runner.step()
+    runner.wait_for_runs()
+    runs = _slot_runs()
+    assert [r.scheduled_start_time for r in runs] == [clock[0]]  # only the last minute's
+    assert "Left out 479 slot(s) of 'my-flow/clocked'" in capsys.readouterr().err

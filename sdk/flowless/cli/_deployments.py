@@ -16,7 +16,7 @@ from flowless.cli._table import render, timestamp
 from flowless.deployments._client import deployments_for, flow_run_view, wait_for_final
 from flowless.states import StateType
 
-__all__ = ["add_parsers", "run_deployment_command"]
+__all__ = ["add_parsers", "parameters_from", "run_deployment_command"]
 
 
 def add_parsers(commands: Any) -> None:
@@ -47,17 +47,18 @@ def add_parsers(commands: Any) -> None:
         parser.add_argument("name", help="flow-name/deployment-name")
 
 
-def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+def parameters_from(params: str | None, pairs: list[str]) -> dict[str, Any]:
+    """``--params '{...}'`` then each ``-p KEY=VALUE`` (VALUE read as JSON if it parses)."""
     parameters: dict[str, Any] = {}
-    if args.params:
+    if params:
         try:
-            loaded = json.loads(args.params)
+            loaded = json.loads(params)
         except ValueError as exc:
             raise ValueError(f"--params is not valid JSON: {exc}") from None
         if not isinstance(loaded, dict):
-            raise ValueError(f"--params must be a JSON object, got {args.params!r}")
+            raise ValueError(f"--params must be a JSON object, got {params!r}")
         parameters.update(loaded)
-    for item in args.param:
+    for item in pairs:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ValueError(f"-p takes KEY=VALUE, got {item!r}")
@@ -112,7 +113,7 @@ def run_deployment_command(args: argparse.Namespace, out: TextIO, err: TextIO) -
 
 
 def _run(deployments: Any, args: argparse.Namespace, out: TextIO) -> int:
-    parameters = _parameters(args)
+    parameters = parameters_from(args.params, args.param)
     print(f"Creating flow run for deployment {args.name!r}...", file=out)
     record = deployments.create_run(
         args.name,

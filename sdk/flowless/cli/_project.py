@@ -107,7 +107,7 @@ def _local(args: argparse.Namespace, root: Path, out: TextIO) -> int:
     from flowless.deploy._config import load_project
     from flowless.deploy._models import FUNCTION_CODE_URI
 
-    problem = check(root)
+    problem = check(root, staged=True)
     if problem:
         raise BuildError(problem)
     try:
@@ -147,13 +147,23 @@ def _deploy(args: argparse.Namespace, root: Path, out: TextIO, err: TextIO) -> i
     if args.pool:
         print(f"Error: {_NO_POOLS}", file=err)
         return 1
-    parameters: dict[str, Any] = json.loads(args.params) if args.params else {}
-    for item in args.param:
-        key, _, raw = item.partition("=")
-        try:
-            parameters[key] = json.loads(raw)
-        except ValueError:
-            parameters[key] = raw
+    from flowless.cli._deployments import parameters_from
+    from flowless.deploy._build import check_new_deployment
+    from flowless.schedules import Cron, Interval
+
+    parameters = parameters_from(args.params, args.param)
+    schedule: Cron | Interval | None = None
+    if args.cron is not None:
+        schedule = Cron(args.cron, timezone=args.timezone)
+    elif args.interval is not None:
+        schedule = Interval(args.interval, timezone=args.timezone)
+    check_new_deployment(
+        root,
+        entrypoint=args.entrypoint,
+        name=args.name,
+        parameters=parameters,
+        schedule=schedule,
+    )
     verb = set_deployment(
         root / "flowless.yaml",
         entrypoint=args.entrypoint,

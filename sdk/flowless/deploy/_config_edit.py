@@ -39,7 +39,8 @@ def set_deployment(
     """Add the deployment ``name`` to ``flowless.yaml``, or update the one of that name.
 
     Behind ``flowless deploy flows.py:my_flow -n daily-greeting --cron "0 9 * * *"``.
-    An update sets the entrypoint and whatever else is given; its schedules are replaced
+    An update sets the entrypoint and whatever else is given (replacing a single schedule
+    keeps its slug); its schedules are replaced
     only when ``cron`` or ``interval`` is given (one schedule, with ``timezone``). The
     other deployments and fields stay as they were, in their order. The file (``path``,
     or ``flowless.yaml`` in the folder ``path``) is created if missing.
@@ -121,6 +122,16 @@ def set_deployment(
     if parameters is not None:
         entry["parameters"] = copy.deepcopy(dict(parameters))
     if schedule is not None:
+        # Replacing the one schedule keeps its slug: the slug is the dedupe key of its
+        # slots, and a new slug would be a new schedule (its slots could fire again).
+        old = entry.get("schedules")
+        if (
+            isinstance(old, list)
+            and len(old) == 1
+            and isinstance(old[0], dict)
+            and isinstance(old[0].get("slug"), str)
+        ):
+            schedule["slug"] = old[0]["slug"]
         entry["schedules"] = [schedule]
 
     body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -62,7 +62,9 @@ EXCLUDED_SDK_PACKAGES = ("deploy", "cli", "localcloud")
 EXCLUDED_FILES = frozenset({"template.yaml", "samconfig.toml", "flowless.yaml", MANIFEST_FILE})
 #: Directories never copied, besides hidden ones (``.git``, ``.venv``, ``.aws-sam``,
 #: ``.flowless``) and any holding a virtual environment (a ``pyvenv.cfg``).
-_EXCLUDED_DIRS = frozenset({"__pycache__", "venv", "env", "tests", "node_modules"})
+#: (A folder named ``env`` or ``venv`` may be code a flow imports: only a folder holding a
+#: ``pyvenv.cfg`` is taken for a virtual environment. ``tests`` is the project's tests.)
+_EXCLUDED_DIRS = frozenset({"__pycache__", "node_modules", "tests"})
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 _PROJECT_FILE = "flowless.yaml"
 
@@ -113,8 +115,8 @@ def function_files(project_root: Path, *, exclude: Path | None = None) -> list[P
     """The project's files that make up the function's code, relative and sorted.
 
     Everything under ``project_root`` except hidden files and directories, virtual
-    environments (``.venv``, ``venv``, ``env``, any directory with a ``pyvenv.cfg``),
-    ``__pycache__``, ``tests`` and ``node_modules`` directories, ``*.pyc``, and
+    environments (any directory with a ``pyvenv.cfg``), ``__pycache__``, ``tests`` and
+    ``node_modules`` directories, ``*.pyc``, and
     ``template.yaml``, ``samconfig.toml``, ``flowless.yaml`` (``EXCLUDED_FILES``).
     Symbolic links to directories are not followed. ``exclude`` (a directory) is left
     out too, e.g. a staging directory inside the project.

@@ -167,8 +167,12 @@ class LambdaDeployments:
             )
         from botocore.config import Config
 
+        # No retries (a retried create would be a second run); a read timeout longer than
+        # the function's longest run, since `schedule fire` waits for the run it starts.
         clients = aws_clients(
-            "dynamodb", "s3", **{"lambda": Config(read_timeout=60, retries={"max_attempts": 0})}
+            "dynamodb",
+            "s3",
+            **{"lambda": Config(read_timeout=905, retries={"total_max_attempts": 1})},
         )
         self.function = settings.flow_function
         self.client = clients["lambda"]
@@ -176,7 +180,7 @@ class LambdaDeployments:
         self.results = Results(S3BlobStorage(settings.bucket or "", clients["s3"]), 0)
 
     def _call(self, payload: dict[str, Any]) -> Any:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             response = self.client.invoke(
@@ -189,6 +193,11 @@ class LambdaDeployments:
             raise DeploymentError(
                 f"Could not invoke the flow-run function {self.function!r}: "
                 f"{error.get('Code')}: {error.get('Message')}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise DeploymentError(
+                f"Could not reach the flow-run function {self.function!r}: {exc} (check "
+                "your AWS credentials and region, and FLOWLESS_FLOW_FUNCTION)."
             ) from exc
         body = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):

@@ -5,33 +5,27 @@ Shared by ``serve`` and the flow-run Lambda function. A deployment with
 conditional-write slots as ``flowless gcl``) for the whole run. When none is free:
 
 - ``CANCEL_NEW``: the run ends Cancelled, saying which limit was full;
-- ``ENQUEUE``: the run stays Scheduled, renamed ``AwaitingConcurrencySlot`` as in Prefect,
-  and ``execute`` answers None: the caller tries again later (``serve`` at its next tick;
-  the Lambda function waits in place for a while, then hands the run to a fresh
-  invocation of itself).
+- ``ENQUEUE``: the run goes back to Scheduled, named ``AwaitingConcurrencySlot`` as in
+  Prefect, and ``execute`` answers no state: the caller tries again later (``serve`` at
+  its next tick; the Lambda function waits in place for a while, then hands the run to a
+  fresh invocation of itself).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flowless.exceptions import (
-    ConcurrencySlotAcquisitionError,
-    RecordConflictError,
-    RecordExistsError,
-)
+from flowless.exceptions import ConcurrencySlotAcquisitionError, RecordExistsError
 from flowless.states import State, StateType
 
 if TYPE_CHECKING:
     from flowless.deployments._definition import DeploymentDefinition
     from flowless.flows import Flow
-    from flowless.store import LimitStore, Store
+    from flowless.store import FlowRunRecord, LimitStore, Store
 
-__all__ = ["LEASE_SECONDS", "execute", "limit_name"]
+__all__ = ["LEASE_SECONDS", "Outcome", "execute", "limit_name"]
 
 #: A run holds its deployment slot as a lease renewed every half of this; a crashed
 #: runner's slot is free again at most this long after it died.
@@ -55,12 +49,18 @@ def _ensure_limit(limits: LimitStore, definition: DeploymentDefinition) -> None:
         update_limit(name, limit=definition.concurrency_limit, limits=limits)
 
 
-def _run(flow: Flow[..., Any], flow_run_id: str) -> State[Any]:
-    from flowless.engine import start_flow_run_by_id
+class Outcome(NamedTuple):
+    """What ``execute`` did: the run's state (None: it waits for a slot, ``ENQUEUE``),
+    and whether this call ran it (a duplicate starter's call did not)."""
 
-    outcome = start_flow_run_by_id(flow, flow_run_id)
-    state: State[Any] = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
-    return state
+    state: State[Any] | None
+    ran: bool
+
+
+def _run(flow: Flow[..., Any], flow_run_id: str) -> Outcome:
+    from flowless.engine._flow_run import run_scheduled
+
+    return Outcome(*run_scheduled(flow, flow_run_id))
 
 
 def execute(
@@ -71,14 +71,19 @@ def execute(
     limits: LimitStore,
     *,
     wait_for_slot: float = 0.0,
-) -> State[Any] | None:
-    """Run it and return its final state; its current state if someone else started it;
-    None if it must wait for a slot of the deployment's limit (``ENQUEUE``)."""
+) -> Outcome:
+    """Run it, unless someone else has it or it must wait for a slot of the deployment's
+    limit. With a limit, the run is first claimed for this process (Pending), then the
+    slot is taken: only the claim's winner may cancel or re-queue it."""
     if definition.concurrency_limit is None:
         return _run(flow, flow_run_id)
     from flowless.concurrency._acquire import acquire, release
     from flowless.concurrency._leases import keep, stop_keeping
+    from flowless.engine._scheduled import claim_pending, state_of_record
 
+    claimed = claim_pending(flow_run_id)
+    if claimed is None:
+        return Outcome(state_of_record(store.read_flow_run(flow_run_id), False), False)
     _ensure_limit(limits, definition)
     try:
         acquired = acquire(
@@ -90,7 +95,10 @@ def execute(
             holder=f"flow run {flow_run_id}",
         )
     except (ConcurrencySlotAcquisitionError, TimeoutError):
-        return _no_slot(definition, flow_run_id, store)
+        return Outcome(_no_slot(definition, claimed, store), False)
+    except BaseException:
+        _release_claim(claimed, store)
+        raise
     keep(limits, acquired, LEASE_SECONDS)
     try:
         return _run(flow, flow_run_id)
@@ -99,25 +107,28 @@ def execute(
         release(limits, acquired)
 
 
-def _no_slot(definition: DeploymentDefinition, flow_run_id: str, store: Store) -> State[Any] | None:
-    record = store.read_flow_run(flow_run_id)
-    if record.state_type is not StateType.SCHEDULED:
-        return State(record.state_type, record.state_name, record.state_message)
+def _release_claim(record: FlowRunRecord, store: Store) -> None:
+    """Give an unstarted claim back (Scheduled again), so another starter can take it."""
+    record.state_type, record.owner = StateType.SCHEDULED, None
+    if record.state_name == "Pending":
+        record.state_name = "Scheduled"
+    store.update_flow_run(record)
+    store.flush()
+
+
+def _no_slot(
+    definition: DeploymentDefinition, record: FlowRunRecord, store: Store
+) -> State[Any] | None:
+    """The claimed run found the limit full: cancel it, or give it back to wait."""
     full = f"the deployment's concurrency limit of {definition.concurrency_limit} is reached"
     if definition.collision_strategy == "CANCEL_NEW":
         record.state_type, record.state_name = StateType.CANCELLED, "Cancelled"
         record.state_message = f"Not started: {full} (collision strategy CANCEL_NEW)."
         record.end_time = time.time()
-    elif record.state_name != "AwaitingConcurrencySlot":
-        record.state_name = "AwaitingConcurrencySlot"
-        record.state_message = f"Waiting: {full} (collision strategy ENQUEUE)."
-    else:
-        return None
-    try:
-        store.update_flow_run(record)
+        store.update_flow_run(record)  # ours (claimed): a conflict is a real error
         store.flush()
-    except RecordConflictError:
-        pass  # someone else moved it on; their state stands
-    if record.state_type is StateType.CANCELLED:
         return State(record.state_type, record.state_name, record.state_message)
+    record.state_name = "AwaitingConcurrencySlot"
+    record.state_message = f"Waiting: {full} (collision strategy ENQUEUE)."
+    _release_claim(record, store)
     return None

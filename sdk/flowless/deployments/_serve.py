@@ -40,6 +40,10 @@ __all__ = ["Runner", "serve", "serve_flow"]
 _LOGGER = logging.getLogger("flowless.serve")
 
 
+#: The longest stretch of missed slots a tick fires: more means the process was suspended.
+CATCH_UP = 60.0
+
+
 def _now() -> float:
     """The scheduler's clock (a test may replace it to reach a slot at once)."""
     return time.time()
@@ -85,6 +89,8 @@ class Runner:
         self._stop = threading.Event()
         self._running: dict[str, threading.Thread] = {}
         self._last: float | None = None
+        #: Slots a store error kept from being recorded: retried at the next tick.
+        self._unrecorded: list[tuple[DeploymentDefinition, str, datetime]] = []
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -116,22 +122,48 @@ class Runner:
         self.start_due(now)
 
     def fire(self, since: float, until: float) -> None:
-        """Record every slot with ``since < nominal <= until``."""
+        """Record every slot with ``since < nominal <= until``, and again those a store
+        error kept from being recorded before. A window longer than ``CATCH_UP`` (the
+        process was suspended: a laptop asleep) fires only its last ``CATCH_UP`` seconds
+        and says how many slots it left out."""
         from flowless.schedules import fire_times, slug_of
 
+        retry, self._unrecorded = self._unrecorded, []
+        for definition, slug, nominal in retry:
+            self._fire_one(definition, slug, nominal)
         start = datetime.fromtimestamp(since, tz=timezone.utc)
         end = datetime.fromtimestamp(until, tz=timezone.utc)
+        late = max(start, end - timedelta(seconds=CATCH_UP))
         for definition in self.service.definitions.values():
             for schedule in definition.schedules:
+                slug = slug_of(schedule)
                 # fire_times is [start, end): shifted by a microsecond, (since, until].
-                for nominal in fire_times(schedule, start + _EPSILON, end + _EPSILON):
-                    self._fire_one(definition, slug_of(schedule), nominal)
+                if late > start:
+                    missed = sum(1 for _ in fire_times(schedule, start + _EPSILON, late + _EPSILON))
+                    if missed:
+                        _LOGGER.warning(
+                            "Left out %d slot(s) of %r, schedule %r, between %s and %s: serve "
+                            "was not running then (it fires what is due, it does not catch up).",
+                            missed,
+                            definition.full_name,
+                            slug,
+                            start.isoformat(timespec="seconds"),
+                            late.isoformat(timespec="seconds"),
+                        )
+                for nominal in fire_times(schedule, late + _EPSILON, end + _EPSILON):
+                    self._fire_one(definition, slug, nominal)
 
     def _fire_one(self, definition: DeploymentDefinition, slug: str, nominal: datetime) -> None:
         try:
             record, created = self.service.fire_slot(definition.full_name, slug, nominal)
         except FlowlessException as exc:
-            _LOGGER.error("Could not record the %s slot of %r: %s", nominal, slug, exc)
+            _LOGGER.error(
+                "Could not record the %s slot of %r (will retry at the next tick): %s",
+                nominal,
+                slug,
+                exc,
+            )
+            self._unrecorded.append((definition, slug, nominal))
             return
         if created and record.state_name == "Skipped":
             _LOGGER.info("%s", record.state_message)

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _NAMESPACE = uuid.UUID("9b1e4c1e-7a0d-4a43-8f55-3b0f2f5d8e21")
+_MISSING = object()
 
 
 class IdempotencyKeyReusedError(FlowlessException, ValueError):
@@ -132,7 +133,9 @@ class DeploymentService:
         created = self._create(record)
         if not created and idempotency_key is not None:
             stored = self.results.load(record.parameters) if record.parameters is not None else {}
-            if stored != merged:
+            # The caller's own parameters decide: a redeploy that changed a default must
+            # not turn the same request, retried, into an error.
+            if any(stored.get(k, _MISSING) != v for k, v in given.items()):
                 raise IdempotencyKeyReusedError(
                     f"Idempotency key {idempotency_key!r} of deployment {definition.full_name!r} "
                     f"already started flow run {record.name!r} ({record.id}) with parameters "

@@ -38,7 +38,14 @@ from flowless.engine._flow_setup import (
     start_flow_run,
 )
 
-__all__ = ["call_flow", "resume_flow_run", "run_flow", "run_flow_async", "start_flow_run_by_id"]
+__all__ = [
+    "call_flow",
+    "resume_flow_run",
+    "run_flow",
+    "run_flow_async",
+    "run_scheduled",
+    "start_flow_run_by_id",
+]
 
 
 def call_flow(
@@ -178,23 +185,42 @@ def start_flow_run_by_id(flow: Flow[..., Any], flow_run_id: str) -> Any:
     schedule slot) and return its final state; for an async flow, a coroutine of it. A run
     that is not Scheduled any more is not run again: its current state comes back (it
     may be Running elsewhere)."""
-    from flowless.engine._scheduled import begin_scheduled
-
     if flow.isasync:
         return _start_async(flow, flow_run_id)
+    return _start(flow, flow_run_id)[0]
+
+
+def run_scheduled(flow: Flow[..., Any], flow_run_id: str) -> tuple[State[Any], bool]:
+    """``start_flow_run_by_id`` for a runner (serve, the flow-run function), waiting for
+    an async flow too: the state, and whether this call ran it (False: someone else has
+    it, or it had already ended)."""
+    if flow.isasync:
+        import asyncio
+
+        return asyncio.run(_start_async_owned(flow, flow_run_id))
+    return _start(flow, flow_run_id)
+
+
+def _start(flow: Flow[..., Any], flow_run_id: str) -> tuple[State[Any], bool]:
+    from flowless.engine._scheduled import begin_scheduled
+
     begun = begin_scheduled(flow, flow_run_id)
     if isinstance(begun, State):
-        return begun
-    return _drive_started(_Started(begun), flow, True)
+        return begun, False
+    return _drive_started(_Started(begun), flow, True), True
 
 
 async def _start_async(flow: Flow[..., Any], flow_run_id: str) -> Any:
+    return (await _start_async_owned(flow, flow_run_id))[0]
+
+
+async def _start_async_owned(flow: Flow[..., Any], flow_run_id: str) -> tuple[State[Any], bool]:
     from flowless.engine._scheduled import begin_scheduled
 
     begun = begin_scheduled(flow, flow_run_id)
     if isinstance(begun, State):
-        return begun
-    return await _drive_started_async(_Started(begun), flow, True)
+        return begun, False
+    return await _drive_started_async(_Started(begun), flow, True), True
 
 
 def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapter) -> Attempts:

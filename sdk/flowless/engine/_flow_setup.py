@@ -302,6 +302,16 @@ def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun |
             f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
             f"not of {flow.name!r}."
         )
+    if record.state_type in (StateType.CANCELLED, StateType.SCHEDULED, StateType.PENDING):
+        why = {
+            StateType.CANCELLED: f"it was cancelled ({record.state_name}: {record.state_message})",
+            StateType.SCHEDULED: "it has not started: the deployment's runner starts it "
+            "(flowless serve, or the flow-run function on AWS)",
+            StateType.PENDING: "it is being started by its deployment's runner",
+        }[record.state_type]
+        raise RecordConflictError(
+            f"Flow run {record.name!r} ({flow_run_id}) cannot be resumed: {why}."
+        )
     if record.state_type is StateType.COMPLETED:
         value = runtime.results.load(record.result) if record.result is not None else None
         done: State[Any] = State(

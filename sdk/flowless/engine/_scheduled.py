@@ -25,9 +25,10 @@ from flowless.states import State, StateType
 
 if TYPE_CHECKING:
     from flowless.flows import Flow
-    from flowless.store import FlowRunRecord
 
-__all__ = ["begin_scheduled", "state_of_record"]
+from flowless.store import FlowRunRecord
+
+__all__ = ["begin_scheduled", "claim_pending", "state_of_record"]
 
 
 def state_of_record(record: FlowRunRecord, load_result: bool = True) -> State[Any]:
@@ -43,9 +44,36 @@ def state_of_record(record: FlowRunRecord, load_result: bool = True) -> State[An
     return state
 
 
+def _ours(record: FlowRunRecord) -> bool:
+    """Scheduled, or Pending under this process's claim (``claim_pending``)."""
+    if record.state_type is StateType.SCHEDULED:
+        return True
+    return record.state_type is StateType.PENDING and record.owner == process_owner()
+
+
+def claim_pending(flow_run_id: str) -> FlowRunRecord | None:
+    """Take a Scheduled run for this process (Pending, owned here) before deciding whether
+    it may start (a deployment's concurrency slot): of two starters, only the one whose
+    claim lands decides, so a loser never cancels or re-queues the winner's run. None if
+    someone else has it."""
+    store = current_runtime().store
+    record = store.read_flow_run(flow_run_id)
+    if record.state_type is not StateType.SCHEDULED:
+        return None
+    record.state_type, record.state_name = StateType.PENDING, "Pending"
+    record.owner = process_owner()
+    try:
+        store.update_flow_run(record)
+    except RecordConflictError:
+        return None
+    store.flush()
+    return record
+
+
 def begin_scheduled(flow: Flow[..., Any], flow_run_id: str) -> Begun | State[Any]:
-    """Claim a Scheduled run and set it up to run; or, when it is not Scheduled any more
-    (someone else started it, it finished, it was cancelled), its current state."""
+    """Claim a Scheduled run (or one this process claimed as Pending) and set it up to
+    run; or, when it is not ours to start (someone else started it, it finished, it was
+    cancelled), its current state."""
     runtime = current_runtime()
     record = runtime.store.read_flow_run(flow_run_id)
     if record.flow_name != flow.name:
@@ -53,7 +81,7 @@ def begin_scheduled(flow: Flow[..., Any], flow_run_id: str) -> Begun | State[Any
             f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
             f"not of {flow.name!r}."
         )
-    if record.state_type is not StateType.SCHEDULED:
+    if not _ours(record):
         return state_of_record(record)
     parameters: dict[str, Any] = (
         runtime.results.load(record.parameters) if record.parameters is not None else {}

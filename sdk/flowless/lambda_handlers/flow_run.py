@@ -26,10 +26,14 @@ import inspect
 import json
 import os
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from flowless.deployments import DeploymentDefinition, UnknownDeploymentError
+from flowless.deployments import (
+    DeploymentDefinition,
+    DeploymentParameterError,
+    UnknownDeploymentError,
+)
 from flowless.deployments._execute import execute
 from flowless.deployments._service import DeploymentService
 from flowless.engine import current_runtime, resume_flow_run
@@ -40,7 +44,7 @@ from flowless.lambda_handlers._manifest import import_flow, manifest
 from flowless.states import State, StateType
 from flowless.store import DeploymentStateStore, FlowRunRecord
 
-__all__ = ["MalformedEventError", "handler"]
+__all__ = ["MalformedEventError", "RunNotStartedError", "handler"]
 
 #: Longest an invocation waits for a slot of its deployment's limit before handing the
 #: run to a fresh invocation of itself (ENQUEUE).
@@ -49,6 +53,27 @@ SLOT_WAIT_SECONDS = 60.0
 
 class MalformedEventError(ValueError):
     """The event is not one this function takes."""
+
+
+class RunNotStartedError(RuntimeError):
+    """A run was created but its start failed; it is marked Crashed, never left waiting."""
+
+
+def _crash_unstarted(service: DeploymentService, flow_run_id: str, why: str) -> None:
+    """A Scheduled run nothing will start must not look like it is waiting: Crashed, with
+    the reason (only if it is still Scheduled: someone else may have started it)."""
+    from flowless.exceptions import RecordConflictError
+
+    record = service.store.read_flow_run(flow_run_id)
+    if record.state_type is not StateType.SCHEDULED:
+        return
+    record.state_type, record.state_name = StateType.CRASHED, "Crashed"
+    record.state_message = f"Flow run never started: {why}"
+    record.end_time = time.time()
+    try:
+        service.store.update_flow_run(record)
+    except RecordConflictError:
+        return
 
 
 @logger.inject_lambda_context(clear_state=True)  # no keys carry over between invocations
@@ -76,6 +101,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         logger.error("Malformed flow-run event: %s", exc)
         raise MalformedEventError(f"Malformed flow-run event: {exc}") from None
+    except Exception as exc:  # a Lambda error, counted (the Errors metric counts it too)
+        metrics.add_metric(name="RefusedRequests", unit=MetricUnit.Count, value=1)
+        logger.error("%s: %s", type(exc).__name__, exc)
+        raise
 
 
 def _text(event: dict[str, Any], key: str) -> str:
@@ -121,7 +150,7 @@ def _action(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create(service: DeploymentService, event: dict[str, Any]) -> dict[str, Any]:
-    parameters = event.get("parameters") or {}
+    parameters = event.get("parameters", {})
     if not isinstance(parameters, dict):
         raise MalformedEventError(f"'parameters' must be an object, got {parameters!r}")
     scheduled_time = event.get("scheduled_time")
@@ -130,11 +159,11 @@ def _create(service: DeploymentService, event: dict[str, Any]) -> dict[str, Any]
     ):
         raise MalformedEventError(f"'scheduled_time' must be epoch seconds, got {scheduled_time!r}")
     if scheduled_time is not None and scheduled_time > time.time() + 60:
-        raise UnknownDeploymentError(
+        raise DeploymentParameterError(
             "scheduled_time in the future is not supported on AWS yet: the stack's runs "
             "start when created (or schedule them with flowless.yaml's schedules)."
         )
-    tags = event.get("tags") or []
+    tags = event.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise MalformedEventError(f"'tags' must be a list of strings, got {tags!r}")
     key = event.get("idempotency_key")
@@ -145,10 +174,12 @@ def _create(service: DeploymentService, event: dict[str, Any]) -> dict[str, Any]
         ("flow_run_name", name),
         ("parent_flow_run_id", parent),
     ):
-        if value is not None and not isinstance(value, str):
-            raise MalformedEventError(f"{field!r} must be a string, got {value!r}")
+        if value is not None and (not isinstance(value, str) or not value):
+            raise MalformedEventError(f"{field!r} must be a non-empty string, got {value!r}")
+    deployment = _text(event, "deployment")
+    _flow(service.get(deployment))  # a run this function cannot import is never created
     record, created = service.create_run(
-        _text(event, "deployment"),
+        deployment,
         parameters,
         scheduled_time=scheduled_time,
         flow_run_name=name,
@@ -157,7 +188,15 @@ def _create(service: DeploymentService, event: dict[str, Any]) -> dict[str, Any]
         parent_flow_run_id=parent,
     )
     if record.state_type is StateType.SCHEDULED:
-        _hand_off(record.id)  # again for a repeated key: a lost start is started; claims dedupe
+        try:  # again for a repeated key: a lost start is started; claims dedupe
+            _hand_off(record.id)
+        except Exception as exc:
+            _crash_unstarted(service, record.id, f"it could not be started: {exc}")
+            raise RunNotStartedError(
+                f"Flow run {record.name!r} ({record.id}) of deployment "
+                f"{record.deployment_name!r} was created but could not be started, and is "
+                f"marked Crashed: {type(exc).__name__}: {exc}"
+            ) from exc
     logger.info(
         "%s flow run %r (%s) of deployment %r",
         "Created" if created else "Found existing",
@@ -196,7 +235,12 @@ def _slot(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise MalformedEventError(f"'scheduled_time' is not an ISO 8601 time: {raw!r}") from None
     if nominal.tzinfo is None:
         raise MalformedEventError(f"'scheduled_time' has no time zone: {raw!r}")
+    try:
+        nominal = nominal.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise MalformedEventError(f"'scheduled_time' is out of range: {raw!r}") from None
     service = _service()
+    _flow(service.get(deployment))  # a slot whose flow cannot be imported makes no run
     record, created = service.fire_slot(deployment, slug, nominal)
     name = "ScheduleSlots" if created else "DuplicateSlotDeliveries"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
@@ -216,7 +260,6 @@ def _start(flow_run_id: str, context: Any) -> dict[str, Any]:
             f"Flow run {record.name!r} ({flow_run_id}) is not a deployment's run; continue "
             "it with {'flow': 'module:attribute', 'flow_run_id': ...}."
         )
-    service.get(record.deployment_name)  # unknown here (a redeploy removed it): an error
     if record.state_type is not StateType.SCHEDULED:
         return _answer(record, state_of_record(record))
     return _run(service, record, context)
@@ -224,19 +267,26 @@ def _start(flow_run_id: str, context: Any) -> dict[str, Any]:
 
 def _run(service: DeploymentService, record: FlowRunRecord, context: Any) -> dict[str, Any]:
     assert record.deployment_name is not None
-    definition = service.get(record.deployment_name)
-    flow = _flow(definition)
+    try:
+        definition = service.get(record.deployment_name)
+        flow = _flow(definition)
+    except UnknownDeploymentError as exc:  # e.g. a redeploy removed it: it can never start
+        _crash_unstarted(service, record.id, str(exc))
+        raise
     remaining = _remaining_seconds(context)
     wait = min(SLOT_WAIT_SECONDS, max(0.0, remaining / 4))
     started = time.perf_counter()
     runtime = current_runtime()
-    state = execute(definition, flow, record.id, runtime.store, runtime.limits, wait_for_slot=wait)
+    outcome = execute(
+        definition, flow, record.id, runtime.store, runtime.limits, wait_for_slot=wait
+    )
     stored = service.store.read_flow_run(record.id)
-    if state is None:  # still waiting for a slot: a fresh invocation takes over
+    if outcome.state is None:  # still waiting for a slot: a fresh invocation takes over
         _hand_off(record.id)
         return _answer(stored, state_of_record(stored, load_result=False))
-    _count(state, started)
-    return _answer(stored, state)
+    if outcome.ran:  # a duplicate delivery that found the run taken counts nothing
+        _count(outcome.state, started)
+    return _answer(stored, outcome.state)
 
 
 def _remaining_seconds(context: Any) -> float:
