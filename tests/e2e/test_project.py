@@ -4,6 +4,7 @@ ships, served on 127.0.0.1, its schedules fired as EventBridge Scheduler fires t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -30,6 +31,22 @@ BROKEN = """
 @flow
 def broken(reason: str = "boom") -> None:
     raise ValueError(reason)
+
+
+@flow
+def slow(seconds: float = 1.0) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+"""
+# Deployments with a concurrency limit, as a user adds them to flowless.yaml by hand.
+LIMITED = """- name: queued
+  entrypoint: flows.py:slow
+  concurrency_limit: {limit: 1, collision_strategy: ENQUEUE}
+- name: exclusive
+  entrypoint: flows.py:slow
+  concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}
 """
 
 
@@ -57,6 +74,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = flowless(folder, "deploy", "flows.py:broken", "-n", "broken", "-p", "reason=kaput")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Created deployment 'broken' in flowless.yaml.")
+    with open(folder / "flowless.yaml", "a") as fh:
+        fh.write(LIMITED)
     built = flowless(folder, "build")
     assert built.returncode == 0, built.stderr
     assert "hello/daily-greeting  (1 schedule(s))" in built.stdout
@@ -198,7 +217,8 @@ def test_bad_input_is_a_function_error_and_touches_nothing(
                 "scheduled_time": "2027-01-04T09:00:00Z",
             },
             "UnknownDeploymentError",
-            "Deployment 'hello/nope' not found (deployments: broken/broken, hello/daily-greeting).",
+            "Deployment 'hello/nope' not found (deployments: broken/broken, "
+            "hello/daily-greeting, slow/exclusive, slow/queued).",
         ),
         (
             {"deployment": "hello/daily-greeting", "schedule": "morning", "scheduled_time": "soon"},
@@ -224,7 +244,7 @@ def test_bad_input_is_a_function_error_and_touches_nothing(
     assert cli.returncode == 1
     assert cli.stderr.strip() == (
         "Error: Deployment 'hello/nope' not found (deployments: broken/broken, "
-        "hello/daily-greeting)."
+        "hello/daily-greeting, slow/exclusive, slow/queued)."
     )
     assert run_ids(cloud) == before
 
@@ -305,3 +325,42 @@ def test_edited_code_is_refused_until_it_is_deployed(
     )
     assert again.returncode == 0, again.stderr
     assert "Hello, World!" in again.stderr
+
+
+def _overlap(runs: list[Any]) -> bool:
+    spans = sorted((r.start_time, r.end_time) for r in runs)
+    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def _wait_final(cloud: LocalCloud, flow_run_id: str, timeout: float = 90.0) -> Any:
+    import time
+
+    final = (StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED)
+    deadline = time.monotonic() + timeout
+    while True:
+        record = store(cloud).read_flow_run(flow_run_id)
+        if record.state_type in final:
+            return record
+        assert time.monotonic() < deadline, (record.state_type, record.state_name)
+        time.sleep(0.2)
+
+
+def test_a_deployment_limit_enqueues_or_cancels(env: dict[str, str], cloud: LocalCloud) -> None:
+    """Two runs of a deployment limited to one at a time: ENQUEUE runs them one after the
+    other; CANCEL_NEW cancels the one that finds the slot taken."""
+    queued = [
+        run_deployment("slow/queued", parameters={"seconds": 1.5}, timeout=0) for _ in range(2)
+    ]
+    records = [_wait_final(cloud, run.id) for run in queued]
+    assert [r.state_type for r in records] == [StateType.COMPLETED] * 2, records
+    assert not _overlap(records)
+    exclusive = [
+        run_deployment("slow/exclusive", parameters={"seconds": 1.5}, timeout=0) for _ in range(2)
+    ]
+    finals = [_wait_final(cloud, run.id) for run in exclusive]
+    assert sorted(r.state_name for r in finals) == ["Cancelled", "Completed"]
+    [cancelled] = [r for r in finals if r.state_name == "Cancelled"]
+    assert cancelled.state_message == (
+        "Not started: the deployment's concurrency limit of 1 is reached (collision strategy "
+        "CANCEL_NEW)."
+    )

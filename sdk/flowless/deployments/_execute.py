@@ -85,6 +85,8 @@ def execute(
     if claimed is None:
         return Outcome(state_of_record(store.read_flow_run(flow_run_id), False), False)
     _ensure_limit(limits, definition)
+    if definition.collision_strategy != "ENQUEUE":
+        wait_for_slot = 0.0  # CANCEL_NEW decides at once
     try:
         acquired = acquire(
             limits,
