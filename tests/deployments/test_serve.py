@@ -292,3 +292,26 @@ def test_serve_does_not_replay_a_night_of_missed_slots(
     runs = _slot_runs()
     assert [r.scheduled_start_time for r in runs] == [clock[0]]  # only the last minute's
     assert "Left out 479 slot(s) of 'my-flow/clocked'" in capsys.readouterr().err
+
+
+def test_a_slot_run_sees_its_nominal_time_in_runtime() -> None:
+    from flowless.runtime import flow_run as runtime_flow_run
+    from flowless.schedules import Cron
+
+    seen: list[Any] = []
+
+    @flow
+    def stamped() -> None:
+        seen.append(runtime_flow_run.scheduled_start_time)
+
+    from flowless.deployments._definition import definition_from_flow
+
+    definition = definition_from_flow(stamped, name="nine", schedules=(Cron("0 9 * * *"),))
+    clock = [NINE.timestamp() - 1]
+    runner = _serve.Runner([(definition, stamped)], clock=lambda: clock[0])
+    runner.register()
+    runner.step()
+    clock[0] = NINE.timestamp() + 0.5
+    runner.step()
+    runner.wait_for_runs()
+    assert seen == [NINE]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from flowless.context import _task_run, current_flow_run, naming
@@ -36,5 +37,8 @@ def attribute_of(
     if attribute == "parameters":
         return dict(parameters)
     if attribute == "scheduled_start_time":
-        return None  # schedules arrive with deployments
+        # A deployment's run: its slot's nominal time (or when run_deployment asked for
+        # it); any other flow run was expected to start when it was created, as in Prefect.
+        when = getattr(record, "scheduled_start_time", None) or getattr(record, "created", None)
+        return None if when is None else datetime.fromtimestamp(when, tz=timezone.utc)
     return getattr(record, attribute)
