@@ -44,6 +44,15 @@ def _runs() -> list[Any]:
     return list(current_runtime().store.list_flow_runs(limit=1000))
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Any:
+    """A process started in the background (CI, `make test &`) ignores SIGINT: these tests
+    press Ctrl-C, so the worker must hear it, as a terminal's foreground process does."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_when(condition: Any, timeout: float = 30.0) -> threading.Thread:
     """Ctrl-C the main thread (where serve runs) once ``condition()`` holds."""
 
@@ -195,7 +204,7 @@ def test_two_serve_processes_run_each_slot_once(tmp_path: Path, flowless_home: P
     time.sleep(6)
     outputs = []
     for server in servers:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)  # `kill`: what stops a background serve
     for server in servers:
         out, err = server.communicate(timeout=30)
         outputs.append(out + err)

@@ -11,14 +11,16 @@ A long-running process that registers its deployments in the store, then every t
 
 Slots before the process started are not run (as Prefect's ``serve``): a laptop that
 was asleep does not replay a night of slots. Runs run in threads of this process, since
-the flows are already imported here. Ctrl-C stops firing and waits for the runs in
-progress; a second Ctrl-C leaves them (each can be continued with ``resume_flow_run``).
+the flows are already imported here. Ctrl-C (or SIGTERM) stops firing and waits for the
+runs in progress; a second one leaves them (each can be continued with
+``resume_flow_run``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -42,6 +44,19 @@ _LOGGER = logging.getLogger("flowless.serve")
 
 #: The longest stretch of missed slots a tick fires: more means the process was suspended.
 CATCH_UP = 60.0
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (``kill``, ``docker stop``, systemd) stops serve as Ctrl-C does: a process
+    started in the background ignores SIGINT. Only the main thread can set handlers; the
+    previous handler is returned for ``run`` to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _now() -> float:
@@ -101,6 +116,7 @@ class Runner:
     def run(self) -> None:
         self.register()
         self._announce()
+        previous = _stop_on_sigterm()
         try:
             while not self._stop.is_set():
                 self.step()
@@ -108,6 +124,9 @@ class Runner:
         except KeyboardInterrupt:
             self._interrupted()
             return
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         self.wait_for_runs()
 
     def stop(self) -> None:

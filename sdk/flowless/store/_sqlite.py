@@ -38,11 +38,9 @@ from flowless.store._records import (
     TaskRunRecord,
 )
 from flowless.store._sqlite_deployments import SQLiteDeployments
+from flowless.store._sqlite_open import open_connection
 from flowless.store._sqlite_rows import (
-    ADDED_FLOW_COLUMNS,
     FLOW_COLUMNS,
-    SCHEMA,
-    SCHEMA_VERSION,
     TASK_COLUMNS,
     UPSERT_TASK_RUN,
     flow_run_from_row,
@@ -58,14 +56,6 @@ from flowless.store._sqlite_rows import (
 __all__ = ["SQLiteStore"]
 
 _FLOW_PLACEHOLDERS = ", ".join("?" * len(FLOW_COLUMNS.split(",")))
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a database made by an earlier flowless up to the current schema."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(flow_runs)")}
-    for name, declaration in ADDED_FLOW_COLUMNS:
-        if name not in columns:
-            conn.execute(f"ALTER TABLE flow_runs ADD COLUMN {name} {declaration}")
 
 
 _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
@@ -166,23 +156,7 @@ class SQLiteStore(SQLiteDeployments):
                 f"{exc.strerror or exc}. {hint}"
             ) from exc
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints (which fsync) run on the committer's own connection, outside
-            # the store's lock, so they never stall the threads writing task runs.
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            conn.executescript(SCHEMA)
-            _migrate(conn)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-            # Prove the file is writable now rather than at the first task run.
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
+            conn = open_connection(self.path)
         except sqlite3.DatabaseError as exc:
             detail = str(exc)
             if "not a database" in detail or "malformed" in detail:
