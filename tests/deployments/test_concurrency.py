@@ -115,3 +115,28 @@ def test_two_starters_never_cancel_a_run_that_one_of_them_runs() -> None:
         second.wait_for_runs()
         outcomes.append(_state(run.id)[:2])
     assert set(outcomes) == {(StateType.COMPLETED, "Completed")}, outcomes
+
+
+def test_a_store_error_after_the_claim_gives_the_run_back() -> None:
+    """A transient failure between claiming a run (Pending) and starting it must not leave
+    it Pending, where nothing would ever start it: it is Scheduled again, and runs next."""
+    from flowless.exceptions import StoreError
+
+    gate.set()
+    runner = _runner("ENQUEUE")
+    run, _ = runner.service.create_run("exclusive/one-at-a-time", {"label": "x"})
+    real = runner.limits.read_limits
+    failures = [StoreError("database is locked")]
+
+    def flaky(names: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(names)
+
+    runner.limits.read_limits = flaky  # type: ignore[method-assign]
+    runner.step()
+    runner.wait_for_runs()
+    assert _state(run.id)[:2] == (StateType.SCHEDULED, "Scheduled")
+    runner.step()
+    runner.wait_for_runs()
+    assert _state(run.id)[0] is StateType.COMPLETED

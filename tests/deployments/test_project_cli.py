@@ -133,3 +133,24 @@ def test_build_refuses_a_module_that_shadows_the_runtime(
         f"Error: calendar.py, flowless/ in {project} would shadow a module of the same name"
     )
     assert not (project / "template.yaml").exists()
+
+
+def test_build_check_ignores_what_git_ignores(
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    with open(project / ".gitignore", "a") as fh:
+        fh.write("*.log\n")
+    (project / "run.log").write_text("local output\n")
+    assert run(capsys, "build")[0] == 0
+    assert not (project / ".flowless" / "build" / "function" / "run.log").exists()
+    clone = tmp_path / "clone"
+    shutil.copytree(project, clone, ignore=shutil.ignore_patterns(".flowless", "*.log"))
+    monkeypatch.chdir(clone)
+    sys.modules.pop("flows", None)
+    assert run(capsys, "build", "--check")[:2] == (0, "The build is up to date.\n")

@@ -324,3 +324,32 @@ def test_a_slot_run_sees_its_nominal_time_in_runtime() -> None:
     runner.step()
     runner.wait_for_runs()
     assert seen == [NINE]
+
+
+def test_a_store_error_while_looking_for_due_runs_does_not_stop_serve(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowless.exceptions import StoreError
+    from flowless.schedules import Cron
+
+    clock = [NINE.timestamp() - 30]
+    runner = _manual_runner(Cron("0 9 * * *"), clock)
+    runner.step()
+    real = runner.store.due_flow_runs
+    failures = [StoreError("database is locked")]
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    runner.store.due_flow_runs = flaky  # type: ignore[method-assign]
+    clock[0] = NINE.timestamp() + 1
+    runner.step()  # the slot is recorded; looking for due runs fails
+    assert "Could not start due flow runs (will retry): database is locked" in (
+        capsys.readouterr().err
+    )
+    runner.step()
+    runner.wait_for_runs()
+    [run] = _slot_runs()
+    assert run.state_type is StateType.COMPLETED

@@ -152,3 +152,19 @@ def test_refused_requests_write_nothing(
     assert type(raised.value).__name__ == error
     assert message in str(raised.value)
     assert stack.list_flow_runs() == []
+
+
+def test_a_repeated_key_whose_hand_off_fails_leaves_the_queued_run_alone(
+    stack: DynamoDBStore,
+) -> None:
+    from flowless.deployments._service import DeploymentService
+    from flowless.engine import current_runtime
+
+    runtime = current_runtime()
+    service = DeploymentService(_definitions(), stack, runtime.results, stack)
+    first, _ = service.create_run("sum-flow/nightly", idempotency_key="k")  # start queued
+    with pytest.raises(Exception, match=r"Function not found|ResourceNotFound"):
+        _handle(
+            {"action": "create_flow_run", "deployment": "sum-flow/nightly", "idempotency_key": "k"}
+        )
+    assert stack.read_flow_run(first.id).state_type is StateType.SCHEDULED

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -117,7 +118,8 @@ def function_files(project_root: Path, *, exclude: Path | None = None) -> list[P
     Everything under ``project_root`` except hidden files and directories, virtual
     environments (any directory with a ``pyvenv.cfg``), ``__pycache__``, ``tests`` and
     ``node_modules`` directories, ``*.pyc``, and
-    ``template.yaml``, ``samconfig.toml``, ``flowless.yaml`` (``EXCLUDED_FILES``).
+    ``template.yaml``, ``samconfig.toml``, ``flowless.yaml`` (``EXCLUDED_FILES``), and,
+    in a git work tree, whatever git ignores.
     Symbolic links to directories are not followed. ``exclude`` (a directory) is left
     out too, e.g. a staging directory inside the project.
     """
@@ -141,7 +143,37 @@ def function_files(project_root: Path, *, exclude: Path | None = None) -> list[P
             if relative == Path() and name in EXCLUDED_FILES:
                 continue
             files.append(relative / name)
+    visible = _git_visible(root)
+    if visible is not None:
+        files = [f for f in files if f.as_posix() in visible]
     return sorted(files, key=lambda p: p.as_posix())
+
+
+def _git_visible(root: Path) -> set[str] | None:
+    """In a git work tree, the files git does not ignore (tracked or not), relative to
+    ``root``: a log or an output file the project ignores is neither in a clone nor in
+    the function, so ``build --check`` in CI sees the same code. None outside git."""
+    try:
+        done = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(root),
+                "ls-files",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "-z",
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return {name for name in done.stdout.decode(errors="surrogateescape").split("\0") if name}
 
 
 def stage_function(project_root: Path, dest: Path, manifest: Mapping[str, Any]) -> None:

@@ -17,7 +17,11 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flowless.exceptions import ConcurrencySlotAcquisitionError, RecordExistsError
+from flowless.exceptions import (
+    ConcurrencySlotAcquisitionError,
+    FlowlessException,
+    RecordExistsError,
+)
 from flowless.states import State, StateType
 
 if TYPE_CHECKING:
@@ -84,10 +88,10 @@ def execute(
     claimed = claim_pending(flow_run_id)
     if claimed is None:
         return Outcome(state_of_record(store.read_flow_run(flow_run_id), False), False)
-    _ensure_limit(limits, definition)
     if definition.collision_strategy != "ENQUEUE":
         wait_for_slot = 0.0  # CANCEL_NEW decides at once
     try:
+        _ensure_limit(limits, definition)
         acquired = acquire(
             limits,
             [limit_name(definition)],
@@ -99,14 +103,30 @@ def execute(
     except (ConcurrencySlotAcquisitionError, TimeoutError):
         return Outcome(_no_slot(definition, claimed, store), False)
     except BaseException:
-        _release_claim(claimed, store)
+        _release_if_pending(flow_run_id, store)
         raise
-    keep(limits, acquired, LEASE_SECONDS)
     try:
+        keep(limits, acquired, LEASE_SECONDS)
         return _run(flow, flow_run_id)
+    except BaseException:
+        _release_if_pending(flow_run_id, store)  # it failed before the run began
+        raise
     finally:
         stop_keeping(acquired)
         release(limits, acquired)
+
+
+def _release_if_pending(flow_run_id: str, store: Store) -> None:
+    """Best effort, on the way out of an error: a claim that never became a run goes back
+    to Scheduled, so the next tick or delivery can start it (never stuck in Pending)."""
+    from flowless.engine._owner import process_owner
+
+    try:
+        record = store.read_flow_run(flow_run_id)
+        if record.state_type is StateType.PENDING and record.owner == process_owner():
+            _release_claim(record, store)
+    except FlowlessException:
+        pass  # the store is failing: the error being raised says so
 
 
 def _release_claim(record: FlowRunRecord, store: Store) -> None:

@@ -46,17 +46,17 @@ _LOGGER = logging.getLogger("flowless.serve")
 CATCH_UP = 60.0
 
 
-def _stop_on_sigterm() -> Any:
+def _stop_on_sigterm() -> tuple[bool, Any]:
     """SIGTERM (``kill``, ``docker stop``, systemd) stops serve as Ctrl-C does: a process
     started in the background ignores SIGINT. Only the main thread can set handlers; the
     previous handler is returned for ``run`` to put back."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return False, None
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, interrupt)
+    return True, signal.signal(signal.SIGTERM, interrupt)
 
 
 def _now() -> float:
@@ -116,7 +116,7 @@ class Runner:
     def run(self) -> None:
         self.register()
         self._announce()
-        previous = _stop_on_sigterm()
+        installed, previous = _stop_on_sigterm()
         try:
             while not self._stop.is_set():
                 self.step()
@@ -125,8 +125,8 @@ class Runner:
             self._interrupted()
             return
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            if installed:  # None: a handler set from C; the default is what Python had
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         self.wait_for_runs()
 
     def stop(self) -> None:
@@ -138,7 +138,10 @@ class Runner:
         since = self._last if self._last is not None else now
         self._last = now
         self.fire(since, now)
-        self.start_due(now)
+        try:
+            self.start_due(now)
+        except FlowlessException as exc:  # the store failed for a moment: the next tick
+            _LOGGER.error("Could not start due flow runs (will retry): %s", exc)
 
     def fire(self, since: float, until: float) -> None:
         """Record every slot with ``since < nominal <= until``, and again those a store
@@ -147,12 +150,20 @@ class Runner:
         and says how many slots it left out."""
         from flowless.schedules import fire_times, slug_of
 
-        retry, self._unrecorded = self._unrecorded, []
-        for definition, slug, nominal in retry:
-            self._fire_one(definition, slug, nominal)
         start = datetime.fromtimestamp(since, tz=timezone.utc)
         end = datetime.fromtimestamp(until, tz=timezone.utc)
         late = max(start, end - timedelta(seconds=CATCH_UP))
+        retry, self._unrecorded = self._unrecorded, []
+        stale = [entry for entry in retry if entry[2] <= end - timedelta(seconds=CATCH_UP)]
+        if stale:
+            _LOGGER.warning(
+                "Left out %d slot(s) the store could not record for more than %g s.",
+                len(stale),
+                CATCH_UP,
+            )
+        for definition, slug, nominal in retry:
+            if nominal > end - timedelta(seconds=CATCH_UP):
+                self._fire_one(definition, slug, nominal)
         for definition in self.service.definitions.values():
             for schedule in definition.schedules:
                 slug = slug_of(schedule)

@@ -59,21 +59,22 @@ class RunNotStartedError(RuntimeError):
     """A run was created but its start failed; it is marked Crashed, never left waiting."""
 
 
-def _crash_unstarted(service: DeploymentService, flow_run_id: str, why: str) -> None:
+def _crash_unstarted(service: DeploymentService, flow_run_id: str, why: str) -> bool:
     """A Scheduled run nothing will start must not look like it is waiting: Crashed, with
     the reason (only if it is still Scheduled: someone else may have started it)."""
     from flowless.exceptions import RecordConflictError
 
     record = service.store.read_flow_run(flow_run_id)
     if record.state_type is not StateType.SCHEDULED:
-        return
+        return False
     record.state_type, record.state_name = StateType.CRASHED, "Crashed"
     record.state_message = f"Flow run never started: {why}"
     record.end_time = time.time()
     try:
         service.store.update_flow_run(record)
     except RecordConflictError:
-        return
+        return False
+    return True
 
 
 @logger.inject_lambda_context(clear_state=True)  # no keys carry over between invocations
@@ -191,11 +192,14 @@ def _create(service: DeploymentService, event: dict[str, Any]) -> dict[str, Any]
         try:  # again for a repeated key: a lost start is started; claims dedupe
             _hand_off(record.id)
         except Exception as exc:
-            _crash_unstarted(service, record.id, f"it could not be started: {exc}")
+            if not created:  # the first start may still be queued: leave the run to it
+                raise
+            crashed = _crash_unstarted(service, record.id, f"it could not be started: {exc}")
             raise RunNotStartedError(
                 f"Flow run {record.name!r} ({record.id}) of deployment "
-                f"{record.deployment_name!r} was created but could not be started, and is "
-                f"marked Crashed: {type(exc).__name__}: {exc}"
+                f"{record.deployment_name!r} was created but could not be started"
+                + (", and is marked Crashed" if crashed else "")
+                + f": {type(exc).__name__}: {exc}"
             ) from exc
     logger.info(
         "%s flow run %r (%s) of deployment %r",
@@ -282,7 +286,11 @@ def _run(service: DeploymentService, record: FlowRunRecord, context: Any) -> dic
     )
     stored = service.store.read_flow_run(record.id)
     if outcome.state is None:  # still waiting for a slot: a fresh invocation takes over
-        _hand_off(record.id)
+        try:
+            _hand_off(record.id)
+        except Exception as exc:  # nobody would start it: it must not look queued
+            _crash_unstarted(service, record.id, f"its hand-off failed: {exc}")
+            raise
         return _answer(stored, state_of_record(stored, load_result=False))
     if outcome.ran:  # a duplicate delivery that found the run taken counts nothing
         _count(outcome.state, started)

@@ -25,7 +25,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(flow_runs)")}
     for name, declaration in ADDED_FLOW_COLUMNS:
         if name not in columns:
-            conn.execute(f"ALTER TABLE flow_runs ADD COLUMN {name} {declaration}")
+            try:
+                conn.execute(f"ALTER TABLE flow_runs ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column name" not in str(exc):
+                    raise  # another process opening it at once added it first: done
 
 
 def open_connection(path: Path) -> sqlite3.Connection:
