@@ -282,3 +282,24 @@ def test_layer_requirements_are_the_sdks_and_the_handlers() -> None:
     runtime = [r for r in project["dependencies"] if not r.startswith("pyyaml")]
     assert requirements == [*runtime, dev["aws-lambda-powertools"]]
     assert tuple(requirements) == LAYER_REQUIREMENTS
+
+
+def test_the_results_bucket_denies_requests_without_tls() -> None:
+    """Both the repo's template and a project's generated one: a Deny on
+    aws:SecureTransport=false over the bucket and its objects, for every principal."""
+    from flowless.deploy._models import StackModel
+    from flowless.deploy._template import render_template
+
+    for template in (load_template(), render_template(StackModel(description="tls"))):
+        [policy] = [
+            r for r in template["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"
+        ]
+        assert policy["Properties"]["Bucket"] == {"Ref": "ResultsBucket"}
+        [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+        assert statement["Action"] == "s3:*"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert statement["Resource"] == [
+            {"Fn::GetAtt": ["ResultsBucket", "Arn"]},
+            {"Fn::Sub": "${ResultsBucket.Arn}/*"},
+        ]

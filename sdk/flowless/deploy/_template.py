@@ -190,6 +190,30 @@ def _results_bucket() -> dict[str, Any]:
     }
 
 
+def _results_bucket_policy() -> dict[str, Any]:
+    """Results travel only over TLS: any request without it is denied, whoever sends it."""
+    bucket_arn = {"Fn::GetAtt": ["ResultsBucket", "Arn"]}
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": "ResultsBucket"},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyWithoutTLS",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket_arn, {"Fn::Sub": "${ResultsBucket.Arn}/*"}],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+        },
+    }
+
+
 def _layer(stack: StackModel) -> dict[str, Any]:
     return {
         "Type": "AWS::Serverless::LayerVersion",
@@ -290,6 +314,7 @@ def render_template(stack: StackModel) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "StateTable": _state_table(),
         "ResultsBucket": _results_bucket(),
+        "ResultsBucketPolicy": _results_bucket_policy(),
         "FlowlessLayer": _layer(stack),
         FLOW_RUN_FUNCTION: _flow_run_function(stack),
         TASK_RUN_FUNCTION: _task_run_function(stack),
