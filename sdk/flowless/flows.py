@@ -100,6 +100,7 @@ class Flow(Generic[P, R]):
         self.on_crashed_hooks = list(on_crashed or ())
         self.shape = CallShape(fn, self.name)
         self.parameter_validator: Any = None  # built by the engine on first validated call
+        self._identity: str | None = None
         self._options = {
             "name": name,
             "version": version,
@@ -117,6 +118,18 @@ class Flow(Generic[P, R]):
             "on_cancellation": on_cancellation,
             "on_crashed": on_crashed,
         }
+
+    @property
+    def identity(self) -> str:
+        """``module.qualname@<source hash>``: what a stored run remembers of the flow that
+        made it, so a resume by another flow of the same name is refused. Computed on
+        first use (reading the source costs a file read)."""
+        identity = self._identity
+        if identity is None:
+            from flowless.cache_policies import source_hash
+
+            identity = self._identity = f"{self.flow_key}@{source_hash(self.fn)[:16]}"
+        return identity
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed."""

@@ -199,3 +199,57 @@ def test_a_running_run_is_not_resumed_twice(store: Store) -> None:
     finally:
         release.set()
         thread.join()
+
+
+def test_resume_refuses_another_flow_of_the_same_name(store: Store) -> None:
+    """Issue 9, item 4: a name is not an identity. The other flow would replay the first
+    one's journal and complete with its result."""
+    ran: list[str] = []
+
+    @flow(name="etl")
+    def original(n: int) -> int:
+        raise RuntimeError("fails before it completes")
+
+    @flow(name="etl")
+    def impostor(n: int) -> int:
+        ran.append("impostor")
+        return -1
+
+    run_id = original(1, return_state=True).state_details.flow_run_id
+    before = store.read_flow_run(run_id)
+    with pytest.raises(ValueError) as raised:
+        resume_flow_run(impostor, run_id)
+    message = str(raised.value)
+    assert message.startswith(f"Flow run {before.name!r} ({run_id}) was made by flow ")
+    assert "test_resume_refuses_another_flow_of_the_same_name.<locals>.original'" in message
+    assert "not by 'tests.unit.test_resume.test_resume_refuses_another_flow_of_the_same" in message
+    assert "Resume it with the flow that made it." in message
+    assert ran == []
+    after = store.read_flow_run(run_id)
+    assert (after.state_type, after.version, after.owner) == (
+        before.state_type,
+        before.version,
+        before.owner,
+    )
+
+
+def test_a_killed_but_unreaped_owner_is_not_alive(store: Store) -> None:
+    """A zombie (killed, not yet waited for by its parent) runs nothing: its runs can be
+    resumed."""
+    import socket
+    import time
+
+    from flowless.engine._owner import _start_time, is_alive_here
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owner = f"{socket.gethostname()}:{child.pid}:{_start_time(child.pid)}"
+        assert is_alive_here(owner) is True
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while open(f"/proc/{child.pid}/stat").read().split(")")[1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert is_alive_here(owner) is False  # a zombie: not reaped (no wait() yet)
+    finally:
+        child.wait()

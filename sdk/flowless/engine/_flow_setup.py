@@ -162,6 +162,7 @@ def start_flow_run(
         start_time=now,
         run_count=1,
         owner=process_owner(),
+        flow_identity=flow.identity,
     )
     try:
         parameters = flow.shape.bind(args, kwargs)
@@ -301,6 +302,14 @@ def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun |
         raise ValueError(
             f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
             f"not of {flow.name!r}."
+        )
+    if record.flow_identity is not None and record.flow_identity != flow.identity:
+        made, given = record.flow_identity.split("@"), flow.identity.split("@")
+        raise ValueError(
+            f"Flow run {record.name!r} ({flow_run_id}) was made by flow {made[0]!r} (source "
+            f"{made[-1]}), not by {given[0]!r} (source {given[-1]}): a flow of the same name "
+            "with other code would replay the wrong journal. Resume it with the flow that "
+            "made it."
         )
     if record.state_type in (StateType.CANCELLED, StateType.SCHEDULED, StateType.PENDING):
         why = {

@@ -17,14 +17,19 @@ __all__ = ["is_alive_here", "process_owner"]
 _owner: str | None = None
 
 
-def _start_time(pid: int) -> str:
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 on (the command name, field 2, may hold spaces)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
     except OSError:
-        return "?"
-    # Field 22 (starttime); the command name (field 2) may contain spaces: skip past it.
-    return stat[stat.rindex(b")") + 2 :].split()[19].decode()
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def _start_time(pid: int) -> str:
+    fields = _stat_fields(pid)
+    return "?" if fields is None else fields[19].decode()  # field 22, starttime
 
 
 def process_owner() -> str:
@@ -58,4 +63,7 @@ def is_alive_here(owner: str | None) -> bool | None:
         return False
     except PermissionError:
         pass  # exists, owned by another user
-    return start in ("?", _start_time(pid))
+    fields = _stat_fields(pid)
+    if fields is not None and fields[0] in (b"Z", b"X"):
+        return False  # killed, not yet reaped by its parent: it runs nothing any more
+    return start in ("?", "?" if fields is None else fields[19].decode())

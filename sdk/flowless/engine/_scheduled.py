@@ -89,6 +89,7 @@ def begin_scheduled(flow: Flow[..., Any], flow_run_id: str) -> Begun | State[Any
     now = time.time()
     record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None
     record.owner = process_owner()
+    record.flow_identity = flow.identity
     record.start_time = now
     record.run_count = 1
     try:

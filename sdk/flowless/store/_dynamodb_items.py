@@ -157,6 +157,7 @@ def flow_run_item(run: FlowRunRecord) -> Item:
         "scheduled_start_time",
         "idempotency_key",
         "code_hash",
+        "flow_identity",
     ):
         _put(item, name, getattr(run, name))
     _put(item, "state_type", run.state_type.value)
@@ -191,6 +192,7 @@ def flow_run_from_item(item: Item) -> FlowRunRecord:
         scheduled_start_time=_number(item, "scheduled_start_time", optional=True),
         idempotency_key=_text(item, "idempotency_key", optional=True),
         code_hash=_text(item, "code_hash", optional=True),
+        flow_identity=_text(item, "flow_identity", optional=True),
     )
 
 

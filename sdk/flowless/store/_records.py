@@ -49,6 +49,9 @@ class FlowRunRecord:
     scheduled_start_time: float | None = None
     idempotency_key: str | None = None
     code_hash: str | None = None
+    #: Which flow made it: ``module.qualname@<source hash>``; a resume with another flow
+    #: of the same name is refused (``Flow.identity``).
+    flow_identity: str | None = None
     #: The process running it (``host:pid:start``), so nobody resumes a live run.
     owner: str | None = None
     #: Bumped by every update; an update based on an older version is refused, so two

@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS flow_runs (
     schedule_slug TEXT,
     scheduled_start_time REAL,
     idempotency_key TEXT,
-    code_hash TEXT
+    code_hash TEXT,
+    flow_identity TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_runs_by_created ON flow_runs (created);
 CREATE TABLE IF NOT EXISTS deployments (
@@ -124,7 +125,7 @@ FLOW_COLUMNS = (
     "parameters, parameters_location, parent_flow_run_id, parent_task_run_id, deployment_id, "
     "created, start_time, end_time, run_count, result_serializer, result, result_location, tags, "
     "deployment_name, schedule_slug, scheduled_start_time, idempotency_key, code_hash, "
-    "owner, version"
+    "flow_identity, owner, version"
 )
 
 #: Columns added after the first release, added to older databases by ``_migrate``.
@@ -136,6 +137,7 @@ ADDED_FLOW_COLUMNS = (
     ("scheduled_start_time", "REAL"),
     ("idempotency_key", "TEXT"),
     ("code_hash", "TEXT"),
+    ("flow_identity", "TEXT"),
 )
 
 
@@ -238,8 +240,9 @@ def flow_run_from_row(row: tuple[Any, ...]) -> FlowRunRecord:
         scheduled_start_time=number(row[22], "scheduled_start_time", optional=True),
         idempotency_key=text(row[23], "idempotency_key", optional=True),
         code_hash=text(row[24], "code_hash", optional=True),
-        owner=text(row[25], "owner", optional=True),
-        version=number(row[26], "version"),
+        flow_identity=text(row[25], "flow_identity", optional=True),
+        owner=text(row[26], "owner", optional=True),
+        version=number(row[27], "version"),
     )
 
 
@@ -319,6 +322,7 @@ def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.scheduled_start_time,
         run.idempotency_key,
         run.code_hash,
+        run.flow_identity,
         run.owner,
         run.version,
     )
