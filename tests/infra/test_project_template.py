@@ -618,7 +618,7 @@ def test_scheduler_and_alarms_are_created_after_the_stack(cfn_template: dict[str
     applied = {
         k for k, v in cfn_template["Resources"].items() if v["Type"] in APPLIED_RESOURCE_TYPES
     }
-    assert len(applied) == 4 + 1 + 2  # schedules, their group, alarms
+    assert len(applied) == 4 + 1 + 2 + 1  # schedules, their group, alarms, bucket policy
     assert applied <= dropped
     assert not applied & set(body["Resources"])
     assert {"DeadLetterQueue", "SchedulerRole"} <= set(body["Resources"])

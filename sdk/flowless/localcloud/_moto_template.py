@@ -43,6 +43,7 @@ APPLIED_RESOURCE_TYPES = (
     "AWS::Scheduler::ScheduleGroup",
     "AWS::Scheduler::Schedule",
     "AWS::CloudWatch::Alarm",
+    "AWS::S3::BucketPolicy",
 )
 
 #: A ``${Name}`` or ``${Name.Attribute}`` variable of ``Fn::Sub`` (``${!Text}`` is literal).

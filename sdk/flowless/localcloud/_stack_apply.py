@@ -8,6 +8,7 @@ properties, so the local stack has what ``sam deploy`` would give it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -134,6 +135,10 @@ def apply_resources(
                             arguments[key] = _timestamp(arguments[key])
                     client("scheduler").create_schedule(**arguments)
                     applied.schedules.append(name)
+                elif kind == "AWS::S3::BucketPolicy":
+                    name = str(props["Bucket"])
+                    document = json.dumps(props["PolicyDocument"])
+                    client("s3").put_bucket_policy(Bucket=name, Policy=document)
                 else:
                     name = str(props.get("AlarmName") or f"{stack_name}-{lid}")
                     arguments = {k: v for k, v in props.items() if k != "Tags"}

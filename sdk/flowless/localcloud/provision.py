@@ -33,6 +33,8 @@ What moto cannot do, and what this module does instead (docs/deploy.md):
   state, flexible window, and the target with its input, role, retry policy and
   dead-letter queue) and ``put_metric_alarm`` (named ``<stack>-<logical id>``). moto
   stores schedules but never fires them; the local cloud's ticker reads them.
+- ``AWS::S3::BucketPolicy`` (the results bucket's TLS-only policy): skipped by moto's
+  CloudFormation too, so it is applied with ``put_bucket_policy`` after the stack.
 - A function's ``EventInvokeConfig`` (retries, on-failure destination) is dropped with
   the Lambda resources; its resolved values are in ``ProvisionedFunction``
   (``maximum_retry_attempts``, ``on_failure``) for the local Lambda endpoint.
