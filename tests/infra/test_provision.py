@@ -243,18 +243,34 @@ def test_provision_through_the_local_clouds_moto_server() -> None:
         server.stop()
 
 
-def test_the_bucket_policy_is_applied_after_the_stack(session: Any) -> None:
-    """moto's CloudFormation skips AWS::S3::BucketPolicy: provisioning puts it through the
-    S3 API, resolved against the created bucket."""
-    import json
+def test_the_bucket_policy_is_applied_without_its_tls_statement(session: Any) -> None:
+    """moto's CloudFormation skips AWS::S3::BucketPolicy, and the local cloud is plain HTTP
+    (moto would deny everything under the TLS-only statement): provisioning applies the
+    policy less that statement, and leaves the bucket usable."""
+    from flowless.localcloud._stack_apply import _without_tls_only
 
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyWithoutTLS",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "Other",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:DeleteBucket",
+                "Resource": "*",
+            },
+        ],
+    }
+    assert [s["Sid"] for s in _without_tls_only(document)["Statement"]] == ["Other"]
     provisioned = provision(session, "tls-policy")
-    policy = json.loads(
-        session.client("s3").get_bucket_policy(Bucket=provisioned.bucket_name)["Policy"]
-    )
-    [statement] = policy["Statement"]
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert statement["Resource"] == [
-        f"arn:aws:s3:::{provisioned.bucket_name}",
-        f"arn:aws:s3:::{provisioned.bucket_name}/*",
-    ]
+    s3 = session.client("s3")
+    s3.put_object(Bucket=provisioned.bucket_name, Key="k", Body=b"v")
+    assert s3.get_object(Bucket=provisioned.bucket_name, Key="k")["Body"].read() == b"v"

@@ -33,8 +33,10 @@ What moto cannot do, and what this module does instead (docs/deploy.md):
   state, flexible window, and the target with its input, role, retry policy and
   dead-letter queue) and ``put_metric_alarm`` (named ``<stack>-<logical id>``). moto
   stores schedules but never fires them; the local cloud's ticker reads them.
-- ``AWS::S3::BucketPolicy`` (the results bucket's TLS-only policy): skipped by moto's
-  CloudFormation too, so it is applied with ``put_bucket_policy`` after the stack.
+- ``AWS::S3::BucketPolicy``: skipped by moto's CloudFormation too, so it is applied with
+  ``put_bucket_policy`` after the stack, less its ``aws:SecureTransport`` statements:
+  the local cloud is plain HTTP on 127.0.0.1, and moto would deny every request (the
+  TLS-only statement itself is checked in the template's tests).
 - A function's ``EventInvokeConfig`` (retries, on-failure destination) is dropped with
   the Lambda resources; its resolved values are in ``ProvisionedFunction``
   (``maximum_retry_attempts``, ``on_failure``) for the local Lambda endpoint.
