@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from flowless.deployments._service import DeploymentService, IdempotencyKeyReuse
 from flowless.exceptions import ConfigurationError, CorruptRecordError, FlowlessException
 from flowless.results import Results
 from flowless.settings import Settings, current_settings
-from flowless.states import State, StateType
+from flowless.states import TERMINAL_TYPES, State, StateType
 from flowless.store import FlowRunRecord, Store
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "deployments_for",
     "flow_run_view",
 ]
+
+
+_LOGGER = logging.getLogger("flowless.deployments")
 
 
 class DeploymentError(FlowlessException):
@@ -81,13 +85,13 @@ def flow_run_view(record: FlowRunRecord, results: Results | None) -> FlowRun:
             parameters = results.load(record.parameters)
         except CorruptRecordError:
             parameters = {}
-    state: State[Any] = State(record.state_type, record.state_name, record.state_message)
-    state.state_details.flow_run_id = record.id
+    from flowless.engine._scheduled import state_of_record
+
     return FlowRun(
         id=record.id,
         name=record.name,
         flow_name=record.flow_name,
-        state=state,
+        state=state_of_record(record, load_result=False),
         parameters=parameters,
         deployment_id=record.deployment_id,
         deployment_name=record.deployment_name,
@@ -118,8 +122,8 @@ class LocalDeployments:
             if isinstance(body, dict):
                 try:
                     definitions.append(DeploymentDefinition.from_json(body))
-                except (KeyError, TypeError, ValueError):
-                    continue  # listed as corrupt by `flowless deployment ls`
+                except (KeyError, TypeError, ValueError) as exc:  # skipped, and said
+                    _LOGGER.warning("Skipping a corrupt deployment registration: %s", exc)
         self.service = DeploymentService(definitions, store, runtime.results, store)
 
     def describe(self) -> list[dict[str, Any]]:
@@ -255,7 +259,7 @@ def wait_for_final(
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         record = store.read_flow_run(flow_run_id)
-        if record.state_type in _FINAL:
+        if record.state_type in TERMINAL_TYPES:
             return flow_run_view(record, results)
         if deadline is not None and time.monotonic() >= deadline:
             return flow_run_view(record, results)
@@ -263,6 +267,3 @@ def wait_for_final(
         if deadline is not None:
             pause = max(0.0, min(pause, deadline - time.monotonic()))
         time.sleep(pause)
-
-
-_FINAL = frozenset({StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED})

@@ -37,7 +37,7 @@ from flowless.store import CorruptRecord
 if TYPE_CHECKING:
     from flowless.flows import Flow
 
-__all__ = ["Runner", "serve", "serve_flow"]
+__all__ = ["Runner", "serve_flow"]
 
 _LOGGER = logging.getLogger("flowless.serve")
 
@@ -281,15 +281,6 @@ class Runner:
 
 
 _EPSILON = timedelta(microseconds=1)
-
-
-def serve(
-    *deployments: tuple[DeploymentDefinition, Flow[..., Any]],
-    limit: int | None = None,
-    tick: float = 1.0,
-) -> None:
-    """Serve several deployments in one process until Ctrl-C (``flowless serve``)."""
-    Runner(list(deployments), limit=limit, tick=tick).run()
 
 
 def serve_flow(

@@ -51,6 +51,7 @@ __all__ = [
     "enter_flow_run",
     "flow_run_name",
     "load_journal",
+    "read_run_of",
     "reject",
     "run_logger",
     "start_flow_run",
@@ -293,16 +294,22 @@ def reject(
     return state
 
 
-def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun | State[Any]:
-    """Take over a stored flow run to continue it, with its journal to replay; or its final
-    state, if it already completed."""
-    runtime = current_runtime()
+def read_run_of(runtime: Runtime, flow: Flow[..., Any], flow_run_id: str) -> FlowRunRecord:
+    """The stored run, refused (``ValueError``) if it is another flow's."""
     record = runtime.store.read_flow_run(flow_run_id)
     if record.flow_name != flow.name:
         raise ValueError(
             f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
             f"not of {flow.name!r}."
         )
+    return record
+
+
+def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun | State[Any]:
+    """Take over a stored flow run to continue it, with its journal to replay; or its final
+    state, if it already completed."""
+    runtime = current_runtime()
+    record = read_run_of(runtime, flow, flow_run_id)
     if record.flow_identity is not None and record.flow_identity != flow.identity:
         made, given = record.flow_identity.split("@"), flow.identity.split("@")
         raise ValueError(

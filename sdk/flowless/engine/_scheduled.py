@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from flowless.engine._flow_setup import Begun, enter_flow_run, reject
+from flowless.engine._flow_setup import Begun, enter_flow_run, read_run_of, reject
 from flowless.engine._owner import process_owner
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import current_runtime
@@ -75,12 +75,7 @@ def begin_scheduled(flow: Flow[..., Any], flow_run_id: str) -> Begun | State[Any
     run; or, when it is not ours to start (someone else started it, it finished, it was
     cancelled), its current state."""
     runtime = current_runtime()
-    record = runtime.store.read_flow_run(flow_run_id)
-    if record.flow_name != flow.name:
-        raise ValueError(
-            f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
-            f"not of {flow.name!r}."
-        )
+    record = read_run_of(runtime, flow, flow_run_id)
     if not _ours(record):
         return state_of_record(record)
     parameters: dict[str, Any] = (
