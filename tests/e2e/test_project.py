@@ -288,19 +288,24 @@ def test_edited_code_is_refused_until_it_is_deployed(
     edited = source.replace('return f"Hello, {name}!"', 'return f"Howdy, {name}!"')
     assert edited != source
     (laptop / "flows.py").write_text(edited)
-    done = subprocess.run(
-        [sys.executable, "flows.py"],
-        cwd=laptop,
-        env={
-            **os.environ,
-            **env,
-            "FLOWLESS_HOME": str(tmp_path / "home"),
-            "PYTHONPATH": str(REPO / "sdk"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def python_flows_py() -> Any:
+        """`python flows.py` in the laptop's folder, switched onto the stack."""
+        return subprocess.run(
+            [sys.executable, "flows.py"],
+            cwd=laptop,
+            env={
+                **os.environ,
+                **env,
+                "FLOWLESS_HOME": str(tmp_path / "home"),
+                "PYTHONPATH": str(REPO / "sdk"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = python_flows_py()
     assert done.returncode == 1, done.stderr
     assert (
         "The task-run function failed: TaskSourceMismatchError: Task 'greet' (flows:greet) is "
@@ -310,19 +315,7 @@ def test_edited_code_is_refused_until_it_is_deployed(
     ) in done.stderr
     # The unchanged code runs on the same stack.
     (laptop / "flows.py").write_text(source)
-    again = subprocess.run(
-        [sys.executable, "flows.py"],
-        cwd=laptop,
-        env={
-            **os.environ,
-            **env,
-            "FLOWLESS_HOME": str(tmp_path / "home"),
-            "PYTHONPATH": str(REPO / "sdk"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = python_flows_py()
     assert again.returncode == 0, again.stderr
     assert "Hello, World!" in again.stderr
 
