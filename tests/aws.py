@@ -8,6 +8,7 @@ would; the local cloud's server does the same for HTTP clients.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,20 @@ class SerializedClient:
                 return method(*args, **kwargs)
 
         return call
+
+
+def signing_secret(monkeypatch: Any, name: str = "flowless-signing-key") -> str:
+    """The stack's signing key as the template makes it (a Secrets Manager secret of 64
+    letters and digits), in the moto that is active, named by FLOWLESS_SIGNING_SECRET."""
+    client = boto3.client(
+        "secretsmanager",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    arn: str = client.create_secret(Name=name, SecretString=secrets.token_hex(32))["ARN"]
+    monkeypatch.setenv("FLOWLESS_SIGNING_SECRET", arn)
+    return arn
 
 
 @contextmanager

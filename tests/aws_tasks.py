@@ -38,3 +38,8 @@ def big(n: int) -> str:
 @flow
 def sum_flow(n: int) -> int:
     return sum(add(i, i) for i in range(n))
+
+
+@task
+def length(text: str) -> int:
+    return len(text)

@@ -124,7 +124,10 @@ PUBLIC_MODULES = {
         "LocalFileStorage",
         "Results",
         "S3BlobStorage",
+        "Signer",
         "deserialize",
+        "local_signer",
+        "secret_signer",
         "serialize",
     ],
     "flowless.engine": [

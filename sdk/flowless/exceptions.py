@@ -30,10 +30,12 @@ __all__ = [
     "RecordExistsError",
     "RecordNotFoundError",
     "ResultSerializationError",
+    "SigningKeyError",
     "StoreError",
     "StoreUnavailableError",
     "TaskRunTimeoutError",
     "UnfinishedRun",
+    "UntrustedPayloadError",
     "UpstreamTaskError",
 ]
 
@@ -164,3 +166,15 @@ class RecordNotFoundError(StoreError, LookupError):
 
 class CorruptRecordError(StoreError):
     """A stored record (or the result it points at) cannot be decoded."""
+
+
+class UntrustedPayloadError(CorruptRecordError):
+    """A stored value was refused before it was loaded: a pickle not signed with this
+    store's key, or a result location outside the store (docs/security.md). Unpickling
+    either could run code of whoever wrote it, so nothing of it is loaded. A resume fails
+    with it rather than running the task again; a cache entry is replaced."""
+
+
+class SigningKeyError(StoreUnavailableError):
+    """The key that signs this store's pickles cannot be read or created (a key file with
+    loose permissions, a secret that is missing or not readable)."""

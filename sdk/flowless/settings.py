@@ -35,6 +35,8 @@ class Settings:
     #: On ``aws``: ``lambda`` (each task run one invocation) or ``local`` (task runs in
     #: this process; the task-run function's setting, for tasks that call tasks).
     invoker: str = "lambda"
+    #: On ``aws``: name or ARN of the stack's secret that signs pickles (docs/security.md).
+    signing_secret: str = ""
 
 
 def _int(name: str, default: int, minimum: int) -> int:
@@ -77,4 +79,5 @@ def current_settings() -> Settings:
         task_function=os.environ.get("FLOWLESS_TASK_FUNCTION", ""),
         flow_function=os.environ.get("FLOWLESS_FLOW_FUNCTION", ""),
         invoker=invoker,
+        signing_secret=os.environ.get("FLOWLESS_SIGNING_SECRET", ""),
     )

@@ -19,7 +19,7 @@ from flowless.deployments import (
 )
 from flowless.deployments._definition import definition_from_flow
 from flowless.deployments._service import DeploymentService
-from flowless.results import LocalFileStorage, Results
+from flowless.results import LocalFileStorage, Results, local_signer
 from flowless.schedules import Cron, Interval
 from flowless.states import StateType
 from flowless.store import DynamoDBStore, SQLiteStore, Store
@@ -63,7 +63,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 
 def service(store: Any, tmp_path: Path, *definitions: Any) -> DeploymentService:
-    results = Results(LocalFileStorage(tmp_path / "results"), 65536)
+    results = Results(LocalFileStorage(tmp_path / "results"), 65536, local_signer(tmp_path))
     return DeploymentService(list(definitions) or [definition()], store, results, store)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from infra.local_cloud import LocalCloud
 
 from fake_github_api import FakeGitHubAPI
-from flowless.results import Results, S3BlobStorage
+from flowless.results import Results, S3BlobStorage, secret_signer
 from flowless.store import DynamoDBStore
 
 
@@ -31,8 +31,10 @@ class Cloud:
 
     @property
     def results(self) -> Results:
-        bucket = S3BlobStorage(self.cloud.provisioned.bucket_name, self.cloud.client("s3"))
-        return Results(bucket, 100 * 1024)
+        p = self.cloud.provisioned
+        bucket = S3BlobStorage(p.bucket_name, self.cloud.client("s3"))
+        signer = secret_signer(p.signing_secret or "", lambda: self.cloud.client("secretsmanager"))
+        return Results(bucket, 100 * 1024, signer)
 
     def invocations(self) -> dict[str, int]:
         """Invocations so far as ``{"flow": n, "task": n}``."""

@@ -18,6 +18,8 @@ from typing import Any
 import e2e_flows
 import pytest
 
+from flowless.invoke import TaskCall
+from flowless.invoke._wire import task_event
 from flowless.states import StateType
 from flowless.store import TaskRunRecord
 from tests.e2e.cloud import Cloud
@@ -204,6 +206,70 @@ def test_a_malformed_event_gets_an_error_and_writes_nothing(aws: Cloud) -> None:
         assert answer["errorType"] == "MalformedEventError", answer
         assert expected in answer["errorMessage"], answer
     assert {r.id for r in aws.store.list_flow_runs(limit=1000)} == before
+
+
+def _invoke_task(aws: Cloud, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the task-run function directly, as someone holding its name could; the
+    function error it must answer (``FunctionError`` set, never a plain 200)."""
+    response = aws.cloud.client("lambda").invoke(
+        FunctionName=aws.cloud.provisioned.task_function_name, Payload=json.dumps(event).encode()
+    )
+    body = json.loads(response["Payload"].read())
+    assert response.get("FunctionError") == "Unhandled", body
+    return dict(body)
+
+
+def _partition(aws: Cloud, flow_run_id: str) -> list[dict[str, Any]]:
+    return list(
+        aws.cloud.client("dynamodb").query(
+            TableName=aws.cloud.provisioned.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"FLOWRUN#{flow_run_id}"}},
+            ConsistentRead=True,
+        )["Items"]
+    )
+
+
+def test_a_task_run_event_naming_the_wrong_thing_is_refused_unrecorded(aws: Cloud) -> None:
+    """Well-formed events, wrong for this stack: a flow run it does not have, one that has
+    finished, parameters in another bucket. Each is a function error that says so, and
+    the flow run's partition is left as it was."""
+    done = aws.invoke_flow({"flow": "e2e_flows:fan_out", "parameters": {"n": 1}})
+    assert done["state"]["type"] == "COMPLETED", done
+    bucket = aws.cloud.provisioned.bucket_name
+
+    def event(flow_run_id: str) -> dict[str, Any]:
+        run = TaskRunRecord(
+            id=f"probe-{_token()}",
+            flow_run_id=flow_run_id,
+            task_key=e2e_flows.square.task_key,
+            dynamic_key=7,
+            name="square-probe",
+            task_name="square",
+            state_type=StateType.PENDING,
+            state_name="Pending",
+        )
+        call = TaskCall(e2e_flows.square, {"x": 3}, run, "brave-otter", False)
+        return task_event(call, aws.results.dump({"x": 3}))
+
+    unknown = f"unknown-{_token()}"
+    foreign = event(done["flow_run_id"])
+    foreign["parameters"] = {"serializer": "json", "data": None, "location": "s3://x/results/p"}
+    before = _partition(aws, done["flow_run_id"])
+    for sent, expected in (
+        (event(unknown), f"belongs to flow run {unknown!r}, which is not in dynamodb://"),
+        (event(done["flow_run_id"]), "which is Completed: a flow run's tasks run only while"),
+        (
+            foreign,
+            f"at 's3://x/results/p', outside this stack's results store: the function "
+            f"reads payloads only under 's3://{bucket}/results/'",
+        ),
+    ):
+        answer = _invoke_task(aws, sent)
+        assert answer["errorType"] == "TaskRunEventRejectedError", answer
+        assert expected in answer["errorMessage"], answer
+    assert _partition(aws, unknown) == []
+    assert _partition(aws, done["flow_run_id"]) == before
 
 
 def test_a_wrong_parameter_fails_the_run_before_any_task(aws: Cloud) -> None:

@@ -251,6 +251,7 @@ def test_functions_layer_queue_alarms_and_outputs(sam_template: dict[str, Any]) 
         "FLOWLESS_BUCKET": {"Ref": "ResultsBucket"},
         "FLOWLESS_TASK_FUNCTION": {"Fn::Sub": "${AWS::StackName}-task-run"},
         "FLOWLESS_FLOW_FUNCTION": {"Fn::Sub": "${AWS::StackName}-flow-run"},
+        "FLOWLESS_SIGNING_SECRET": {"Ref": "SigningKey"},
         "FLOWLESS_MANIFEST": "flowless-manifest.json",
         "POWERTOOLS_SERVICE_NAME": {"Ref": "AWS::StackName"},
         "POWERTOOLS_METRICS_NAMESPACE": "flowless",
@@ -304,6 +305,7 @@ def test_functions_layer_queue_alarms_and_outputs(sam_template: dict[str, Any]) 
         "FlowRunFunctionName": {"Ref": "FlowRunFunction"},
         "TaskRunFunctionName": {"Ref": "TaskRunFunction"},
         "DeadLetterQueueUrl": {"Ref": "DeadLetterQueue"},
+        "SigningKeySecretArn": {"Ref": "SigningKey"},
     }
 
 
@@ -350,6 +352,7 @@ RUN_ACTIONS = {
     "s3:GetObject",
     "s3:PutObject",
     "s3:ListBucket",
+    "secretsmanager:GetSecretValue",
 }
 FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
@@ -411,6 +414,7 @@ def test_each_role_reaches_only_its_own_resources(cfn_template: dict[str, Any]) 
         logs = sid[name]["WriteOwnLogs"]["Resource"]
         assert logs == {"Fn::GetAtt": [name.replace("Role", "LogGroup"), "Arn"]}
         assert sid[name]["StateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+        assert sid[name]["SigningKey"]["Resource"] == {"Ref": "SigningKey"}
     trust = roles["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [
         {
@@ -692,15 +696,20 @@ def _check_provisioned(session: Any, project: Path, stack: str, endpoint: str | 
         "FlowRunFunctionName",
         "TaskRunFunctionName",
         "DeadLetterQueueUrl",
+        "SigningKeySecretArn",
     }
+    # The signing key: made before the stack (moto's CloudFormation has no secrets), a
+    # generated 64-character value, named in the functions' environment.
+    secret = client("secretsmanager").get_secret_value(SecretId=provisioned.signing_secret)
+    assert len(secret["SecretString"]) == 64 and secret["SecretString"].isalnum()
+    assert flow.environment["FLOWLESS_SIGNING_SECRET"] == provisioned.signing_secret
+    assert secret["ARN"] == provisioned.signing_secret
 
 
 def _role_name(client: Any, stack: str, logical_id: str) -> str:
     # list, not describe_stack_resource: moto 5.2.5's describe fails on a stack that holds
     # an S3 bucket policy (the policy it keeps has no logical id).
-    pages = client("cloudformation").get_paginator("list_stack_resources").paginate(
-        StackName=stack
-    )
+    pages = client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack)
     for page in pages:
         for resource in page["StackResourceSummaries"]:
             if resource["LogicalResourceId"] == logical_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,6 +66,11 @@ def _check_stack(session: Any, provisioned: Provisioned) -> None:
     [rule] = encryption["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
+    # The signing key: created before the stack (moto's CloudFormation has no secrets),
+    # with the value GenerateSecretString asks for.
+    secret = session.client("secretsmanager").get_secret_value(SecretId=provisioned.signing_secret)
+    assert len(secret["SecretString"]) == 64 and secret["SecretString"].isalnum()
+
 
 def test_provision_creates_the_templates_table_and_bucket(session: Any) -> None:
     provisioned = provision(session, "flowless-a")
@@ -77,6 +83,7 @@ def test_provision_creates_the_templates_table_and_bucket(session: Any) -> None:
         "ResultsBucketName": provisioned.bucket_name,
         "FlowRunFunctionName": "flowless-a-flow-run",
         "TaskRunFunctionName": "flowless-a-task-run",
+        "SigningKeySecretArn": provisioned.signing_secret,
     }
     assert provisioned.flow_function_name == "flowless-a-flow-run"
     assert provisioned.task_function_name == "flowless-a-task-run"
@@ -111,7 +118,8 @@ def test_the_table_serves_the_access_patterns(session: Any) -> None:
 def test_two_stacks_do_not_clash(session: Any) -> None:
     first = provision(session, "flowless-one")
     second = provision(session, "flowless-two")
-    for attribute in ("table_name", "bucket_name", "flow_function_name", "task_function_name"):
+    names = ("table_name", "bucket_name", "flow_function_name", "task_function_name")
+    for attribute in (*names, "signing_secret"):
         assert getattr(first, attribute) != getattr(second, attribute), attribute
     _check_stack(session, first)
     _check_stack(session, second)
@@ -145,6 +153,7 @@ def test_functions_are_resolved_from_the_template(session: Any) -> None:
         "FLOWLESS_BUCKET": provisioned.bucket_name,
         "FLOWLESS_TASK_FUNCTION": "flowless-f-task-run",
         "FLOWLESS_FLOW_FUNCTION": "flowless-f-flow-run",
+        "FLOWLESS_SIGNING_SECRET": provisioned.signing_secret,
         "POWERTOOLS_SERVICE_NAME": "flowless",
         "POWERTOOLS_METRICS_NAMESPACE": "flowless",
     }
@@ -170,6 +179,21 @@ def test_only_lambda_resources_are_left_out_of_the_moto_stack() -> None:
     # references to a function become its fixed name
     outputs = body["Outputs"]
     assert outputs["TaskRunFunctionName"]["Value"] == {"Fn::Sub": "${AWS::StackName}-task-run"}
+
+
+def test_a_secret_made_before_the_stack_is_left_out_and_referred_to_by_arn() -> None:
+    """moto's CloudFormation has no AWS::SecretsManager::Secret: provisioning creates the
+    signing key first and every Ref to it becomes its ARN (roles, environment, outputs)."""
+    translated = translate(load_template(), REGION)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKey-abc-XyZ123"
+    body, _ = _for_moto(translated, {"SigningKey": arn})
+    assert "SigningKey" not in body["Resources"]
+    assert '{"Ref": "SigningKey"}' not in json.dumps(body)  # no reference left behind
+    for role in ("FlowRunRole", "TaskRunRole"):
+        statements = body["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+        [key] = [s for s in statements["Statement"] if s["Sid"] == "SigningKey"]
+        assert key["Resource"] == arn
+    assert body["Outputs"]["SigningKeySecretArn"]["Value"] == arn
 
 
 def test_a_reference_to_a_dropped_function_arn_becomes_its_arn() -> None:

@@ -26,6 +26,7 @@ FLOW_ACTIONS = {
     "s3:GetObject",
     "s3:PutObject",
     "s3:ListBucket",
+    "secretsmanager:GetSecretValue",
     "lambda:InvokeFunction",
 }
 TASK_ACTIONS = FLOW_ACTIONS - {"lambda:InvokeFunction"}
@@ -140,6 +141,12 @@ def test_each_role_grants_exactly_what_its_function_does(cfn_template: dict[str,
         assert by_sid[name]["ResultObjects"]["Resource"] == {"Fn::Sub": "${ResultsBucket.Arn}/*"}
         logs = by_sid[name]["WriteOwnLogs"]["Resource"]
         assert logs == {"Fn::GetAtt": [name.replace("Role", "LogGroup"), "Arn"]}
+        # The stack's own signing key only: read, never written or listed.
+        key = by_sid[name]["SigningKey"]
+        assert (key["Action"], key["Resource"]) == (
+            ["secretsmanager:GetSecretValue"],
+            {"Ref": "SigningKey"},
+        )
 
 
 def test_flow_role_invokes_only_the_task_run_function(
@@ -195,6 +202,11 @@ def test_every_aws_call_in_the_sdk_is_granted() -> None:
     assert {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"} <= used  # the scan works
     assert used <= TASK_ACTIONS, used - TASK_ACTIONS
 
+    keys = (sdk / "results" / "_keys.py").read_text()
+    secret_calls = {f"secretsmanager:{_camel(op)}" for op in re.findall(r"client\.(\w+)\(", keys)}
+    assert secret_calls == {"secretsmanager:GetSecretValue"}  # the scan works
+    assert secret_calls <= TASK_ACTIONS, secret_calls - TASK_ACTIONS
+
     limits = _limit_actions(sdk / "store" / "_dynamodb_limits.py", RUNTIME_LIMIT_METHODS)
     assert {"dynamodb:GetItem", "dynamodb:UpdateItem"} <= limits  # the scan works
     assert limits <= TASK_ACTIONS, limits - TASK_ACTIONS
@@ -221,6 +233,7 @@ def test_functions_layer_and_environment(sam_template: dict[str, Any]) -> None:
         "FLOWLESS_BUCKET": {"Ref": "ResultsBucket"},
         "FLOWLESS_TASK_FUNCTION": resources["TaskRunFunction"]["Properties"]["FunctionName"],
         "FLOWLESS_FLOW_FUNCTION": resources["FlowRunFunction"]["Properties"]["FunctionName"],
+        "FLOWLESS_SIGNING_SECRET": {"Ref": "SigningKey"},
         "POWERTOOLS_SERVICE_NAME": "flowless",
         "POWERTOOLS_METRICS_NAMESPACE": "flowless",
     }
@@ -263,6 +276,7 @@ def test_functions_layer_and_environment(sam_template: dict[str, Any]) -> None:
         "ResultsBucketName": {"Ref": "ResultsBucket"},
         "FlowRunFunctionName": {"Ref": "FlowRunFunction"},
         "TaskRunFunctionName": {"Ref": "TaskRunFunction"},
+        "SigningKeySecretArn": {"Ref": "SigningKey"},
     }
 
 

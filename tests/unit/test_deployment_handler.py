@@ -21,6 +21,7 @@ from flowless.schedules import Cron
 from flowless.states import StateType
 from flowless.store import DynamoDBStore
 from tests import aws_tasks
+from tests.aws import signing_secret
 from tests.unit.test_aws_handlers import CONTEXT
 
 SLOT = {"deployment": "sum-flow/nightly", "schedule": "nine"}
@@ -68,6 +69,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBS
         client = boto3.client("dynamodb")
         client.create_table(**table_definition("state"))
         boto3.client("s3").create_bucket(Bucket="results")
+        signing_secret(monkeypatch)
         _runtimes.clear()
         yield DynamoDBStore("state", client)
         _runtimes.clear()

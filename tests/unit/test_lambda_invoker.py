@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from flowless.exceptions import ConfigurationError, RemoteTaskError, StoreUnavailableError
 from flowless.invoke import LambdaInvoker, TaskCall
 from flowless.invoke._wire import error_to_wire, payload_to_wire, task_reference
-from flowless.results import LocalFileStorage, Results
+from flowless.results import LocalFileStorage, Results, Signer, local_signer
 from flowless.states import StateType
 from flowless.store import SQLiteStore, TaskRunRecord
 from tests import aws_tasks
@@ -32,7 +32,7 @@ def setup(tmp_path: Path) -> Any:
         "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     store = SQLiteStore(tmp_path / "s.db")
-    results = Results(LocalFileStorage(tmp_path / "r"), 1024)
+    results = Results(LocalFileStorage(tmp_path / "r"), 1024, local_signer(tmp_path))
     invoker = LambdaInvoker("task-run", client, store, results)
     invoker.THROTTLE_MAX_DELAY = 0.01
     yield invoker, Stubber(client), store, results
@@ -111,7 +111,7 @@ def test_task_failure_carries_the_original_exception(setup: Any) -> None:
                         "message": "Task run encountered...",
                     },
                     "result": None,
-                    "error": error_to_wire(KeyError("k")),
+                    "error": error_to_wire(KeyError("k"), invoker.results.signer),
                     "run_count": 1,
                 }
             ),
@@ -232,13 +232,14 @@ def test_a_huge_error_travels_without_its_pickle_and_with_its_message_cut() -> N
         def __init__(self) -> None:
             super().__init__("x" * (10 * 1024 * 1024))
 
-    wire = error_to_wire(Heavy())
+    signer = Signer(b"k" * 32, "the test key")
+    wire = error_to_wire(Heavy(), signer)
     assert wire["pickled"] is None
     assert len(json.dumps(wire)) < 100 * 1024
     assert wire["message"].endswith(
         f"({10 * 1024 * 1024 - MAX_ERROR_MESSAGE_CHARS} more characters)"
     )
-    rebuilt = error_from_wire(wire)
+    rebuilt = error_from_wire(wire, signer)
     assert isinstance(rebuilt, RemoteTaskError)
-    small = error_from_wire(error_to_wire(KeyError("k")))
+    small = error_from_wire(error_to_wire(KeyError("k"), signer), signer)
     assert isinstance(small, KeyError)

@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 from flowless.exceptions import CorruptRecordError, ResultSerializationError
-from flowless.results import JSON, PICKLE, LocalFileStorage, Results, deserialize, serialize
+from flowless.results import (
+    JSON,
+    PICKLE,
+    LocalFileStorage,
+    Results,
+    Signer,
+    deserialize,
+    serialize,
+)
 from flowless.store import Payload
+
+SIGNER = Signer(b"k" * 32, "the test key")
 
 
 @pytest.mark.parametrize(
@@ -18,9 +28,9 @@ from flowless.store import Payload
     [None, 1, 1.5, "s", True, [1, "a", None], {"k": [1, {"n": 2}]}, "é✓"],
 )
 def test_json_values_use_json(value: object) -> None:
-    kind, data = serialize(value)
+    kind, data = serialize(value, SIGNER)
     assert kind == JSON
-    assert deserialize(kind, data) == value
+    assert deserialize(kind, data, SIGNER) == value
 
 
 @pytest.mark.parametrize(
@@ -28,28 +38,28 @@ def test_json_values_use_json(value: object) -> None:
     [(1, 2), {1: "int key"}, {1, 2}, date(2024, 1, 1), [("nested", "tuple")], b"bytes"],
 )
 def test_values_json_would_change_use_pickle(value: object) -> None:
-    kind, data = serialize(value)
+    kind, data = serialize(value, SIGNER)
     assert kind == PICKLE
-    back = deserialize(kind, data)
+    back = deserialize(kind, data, SIGNER)
     assert back == value and type(back) is type(value)
 
 
 def test_unserializable_value_names_its_type() -> None:
     with pytest.raises(ResultSerializationError, match="'lock'"):
-        serialize(threading.Lock())
+        serialize(threading.Lock(), SIGNER)
 
 
 def test_corrupt_bytes_are_reported() -> None:
     with pytest.raises(CorruptRecordError, match="cannot be decoded"):
-        deserialize(JSON, b"{not json")
+        deserialize(JSON, b"{not json", SIGNER)
     with pytest.raises(CorruptRecordError, match="cannot be decoded"):
-        deserialize(PICKLE, b"\x80\x05garbage")
+        deserialize(PICKLE, SIGNER.sign(b"\x80\x05garbage"), SIGNER)
     with pytest.raises(CorruptRecordError, match="unknown serializer"):
-        deserialize("yaml", b"a: 1")
+        deserialize("yaml", b"a: 1", SIGNER)
 
 
 def test_small_inline_large_as_file(tmp_path: Path) -> None:
-    results = Results(LocalFileStorage(tmp_path), inline_max_bytes=100)
+    results = Results(LocalFileStorage(tmp_path), inline_max_bytes=100, signer=SIGNER)
     small = results.dump("x" * 10)
     assert small.data is not None and small.location is None
     big = results.dump("y" * 1000)
@@ -61,7 +71,7 @@ def test_small_inline_large_as_file(tmp_path: Path) -> None:
 
 
 def test_missing_blob_is_corrupt_not_a_crash(tmp_path: Path) -> None:
-    results = Results(LocalFileStorage(tmp_path), inline_max_bytes=0)
+    results = Results(LocalFileStorage(tmp_path), inline_max_bytes=0, signer=SIGNER)
     payload = results.dump([1, 2, 3])
     assert payload.location is not None
     Path(payload.location).unlink()

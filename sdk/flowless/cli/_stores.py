@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flowless.engine._runtime import aws_clients
 from flowless.exceptions import ConfigurationError, StoreUnavailableError
-from flowless.results import LocalFileStorage, Results
+from flowless.results import LocalFileStorage, Results, local_signer, secret_signer
 from flowless.settings import Settings
 from flowless.store import LimitStore, SQLiteLimits, SQLiteStore, Store
 
@@ -33,7 +33,10 @@ def open_run_store(settings: Settings) -> tuple[Store, Results] | None:
         table = _table(settings)
         clients = aws_clients("dynamodb", "s3")
         store = DynamoDBStore(table, clients["dynamodb"])
-        return store, Results(S3BlobStorage(settings.bucket or "", clients["s3"]), 0)
+        signer = secret_signer(
+            settings.signing_secret, lambda: aws_clients("secretsmanager")["secretsmanager"]
+        )
+        return store, Results(S3BlobStorage(settings.bucket or "", clients["s3"]), 0, signer)
     database = settings.home / "flowless.db"
     if not database.exists():
         return None
@@ -43,7 +46,8 @@ def open_run_store(settings: Settings) -> tuple[Store, Results] | None:
         if "no such table" in str(exc):  # only concurrency limits were made here so far
             return None
         raise
-    return store, Results(LocalFileStorage(settings.home / "results"), 0)
+    signer = local_signer(settings.home)
+    return store, Results(LocalFileStorage(settings.home / "results"), 0, signer)
 
 
 def open_limits(settings: Settings) -> LimitStore:

@@ -1,8 +1,9 @@
 """The one generator: a ``StackModel`` rendered into the user's SAM template.
 
 The template has what this repository's ``template.yaml`` has (the state table, the
-results bucket, the layer, the two functions with fixed names, their log groups and
-least-privilege roles: docs/deploy.md), built from a user's project instead:
+results bucket, the secret that signs pickles, the layer, the two functions with fixed
+names, their log groups and least-privilege roles: docs/deploy.md), built from a user's
+project instead:
 
 - the layer is the staged SDK (``LayerContentUri``: ``flowless/`` and a
   ``requirements.txt``; ``BuildMethod`` is the runtime, so ``sam build`` pip-installs the
@@ -50,6 +51,7 @@ from flowless.deploy._template_refs import (
     METRICS_NAMESPACE,
     SCHEDULE_GROUP,
     SCHEDULER_ROLE,
+    SIGNING_KEY,
     TASK_RUN_FUNCTION,
     arn,
     function_name,
@@ -132,6 +134,7 @@ def _globals(stack: StackModel) -> dict[str, Any]:
                     "FLOWLESS_BUCKET": ref("ResultsBucket"),
                     "FLOWLESS_TASK_FUNCTION": function_name("task-run"),
                     "FLOWLESS_FLOW_FUNCTION": function_name("flow-run"),
+                    "FLOWLESS_SIGNING_SECRET": ref(SIGNING_KEY),
                     "FLOWLESS_MANIFEST": MANIFEST_FILE,
                     "POWERTOOLS_SERVICE_NAME": ref("AWS::StackName"),
                     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -210,6 +213,21 @@ def _results_bucket_policy() -> dict[str, Any]:
                     }
                 ],
             },
+        },
+    }
+
+
+def _signing_key() -> dict[str, Any]:
+    """The key that signs every pickle the functions store or send: one they did not sign
+    is refused before it is unpickled (docs/security.md). Kept with the table and the
+    bucket, whose records it signed."""
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "Description": "flowless signing key for pickled results, parameters and errors.",
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
         },
     }
 
@@ -306,6 +324,11 @@ def _outputs() -> dict[str, Any]:
             "Flow runs that could not start: failed invocations and schedule deliveries.",
             ref(DEAD_LETTER_QUEUE),
         ),
+        "SigningKeySecretArn": output(
+            "The secret that signs pickles (FLOWLESS_SIGNING_SECRET); a machine running flows "
+            "on this stack needs secretsmanager:GetSecretValue on it.",
+            ref(SIGNING_KEY),
+        ),
     }
 
 
@@ -315,6 +338,7 @@ def render_template(stack: StackModel) -> dict[str, Any]:
         "StateTable": _state_table(),
         "ResultsBucket": _results_bucket(),
         "ResultsBucketPolicy": _results_bucket_policy(),
+        SIGNING_KEY: _signing_key(),
         "FlowlessLayer": _layer(stack),
         FLOW_RUN_FUNCTION: _flow_run_function(stack),
         TASK_RUN_FUNCTION: _task_run_function(stack),

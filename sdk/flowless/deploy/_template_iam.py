@@ -1,8 +1,9 @@
 """The generated template's IAM roles: what each function, and Scheduler, may do.
 
 Least privilege, statement by statement, so a review of what a deployed project can
-touch reads one module: each function writes its own logs and uses the table and the
-results; the flow-run function also invokes the functions and writes dead letters;
+touch reads one module: each function writes its own logs, uses the table and the
+results, and reads the key that signs pickles; the flow-run function also invokes the
+functions and writes dead letters;
 Scheduler, for this account only, starts flow runs.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from flowless.deploy._template_refs import (
     DEAD_LETTER_QUEUE,
     FLOW_RUN_FUNCTION,
+    SIGNING_KEY,
     arn,
     function_arn,
     ref,
@@ -43,7 +45,7 @@ def _lambda_trust() -> dict[str, Any]:
 
 
 def _run_statements(log_group: str) -> list[dict[str, Any]]:
-    """What both functions do: their own logs, the table, the results."""
+    """What both functions do: their own logs, the table, the results, the signing key."""
     return [
         _statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], arn(log_group)),
         _statement(
@@ -57,6 +59,8 @@ def _run_statements(log_group: str) -> list[dict[str, Any]]:
         # Without ListBucket, S3 answers AccessDenied for a missing object instead of
         # NoSuchKey, and a lost result would look like a permission error.
         _statement("ResultMissingIsNotFound", ["s3:ListBucket"], arn("ResultsBucket")),
+        # Pickles are signed and checked with it (docs/security.md): read, never written.
+        _statement("SigningKey", ["secretsmanager:GetSecretValue"], ref(SIGNING_KEY)),
     ]
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "METRICS_NAMESPACE",
     "SCHEDULER_ROLE",
     "SCHEDULE_GROUP",
+    "SIGNING_KEY",
     "TASK_RUN_FUNCTION",
     "arn",
     "function_arn",
@@ -29,6 +30,7 @@ TASK_RUN_FUNCTION = "TaskRunFunction"
 DEAD_LETTER_QUEUE = "DeadLetterQueue"
 SCHEDULER_ROLE = "SchedulerRole"
 SCHEDULE_GROUP = "ScheduleGroup"
+SIGNING_KEY = "SigningKey"
 METRICS_NAMESPACE = "flowless"
 
 

@@ -160,7 +160,7 @@ class LambdaDeployments:
 
     def __init__(self, settings: Settings) -> None:
         from flowless.engine._runtime import aws_clients
-        from flowless.results import S3BlobStorage
+        from flowless.results import S3BlobStorage, secret_signer
         from flowless.store import DynamoDBStore
 
         if not settings.flow_function or not settings.table:
@@ -181,7 +181,10 @@ class LambdaDeployments:
         self.function = settings.flow_function
         self.client = clients["lambda"]
         self.store: Store = DynamoDBStore(settings.table, clients["dynamodb"])
-        self.results = Results(S3BlobStorage(settings.bucket or "", clients["s3"]), 0)
+        signer = secret_signer(
+            settings.signing_secret, lambda: aws_clients("secretsmanager")["secretsmanager"]
+        )
+        self.results = Results(S3BlobStorage(settings.bucket or "", clients["s3"]), 0, signer)
 
     def _call(self, payload: dict[str, Any]) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

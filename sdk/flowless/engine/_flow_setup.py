@@ -31,6 +31,7 @@ from flowless.exceptions import (
     RecordExistsError,
     ResultSerializationError,
     StoreError,
+    UntrustedPayloadError,
 )
 from flowless.futures import resolve_futures_to_results, resolve_futures_to_states
 from flowless.logging._console import RunLoggerAdapter
@@ -244,7 +245,8 @@ def create_or_resume(runtime: Runtime, record: FlowRunRecord) -> bool:
 
 def load_journal(runtime: Runtime, flow_run_id: str) -> dict[tuple[str, int], State[Any]]:
     """The completed calls of a flow run, with their results, ready to replay. A call whose
-    result is missing or unreadable is left out: it runs again."""
+    result is missing or unreadable is left out: it runs again. A refused one (a pickle
+    not signed with the store's key, a location outside the store) fails the resume."""
     journal: dict[tuple[str, int], State[Any]] = {}
     for item in runtime.store.read_task_runs(flow_run_id):
         if (
@@ -253,7 +255,10 @@ def load_journal(runtime: Runtime, flow_run_id: str) -> dict[tuple[str, int], St
             and item.result is not None
         ):
             try:
-                value = runtime.results.load(item.result)
+                what = f"the stored result of task run {item.name!r} ({item.id})"
+                value = runtime.results.load(item.result, what)
+            except UntrustedPayloadError:
+                raise  # never run again in its place: someone wrote it (docs/security.md)
             except CorruptRecordError:
                 continue
             state: State[Any] = State(
@@ -350,6 +355,7 @@ def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun |
             f"{record.owner} {where}; resume it once that process has ended."
         )
     parameters = runtime.results.load(record.parameters)
+    journal = load_journal(runtime, record.id)  # a refused record: the run is left as it was
     record.owner = process_owner()
     record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None
     record.end_time = None
@@ -362,6 +368,4 @@ def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun |
             "after this resume read it."
         ) from exc
     runtime.store.flush()
-    return enter_flow_run(
-        flow, record, parameters, runtime, None, None, load_journal(runtime, record.id)
-    )
+    return enter_flow_run(flow, record, parameters, runtime, None, None, journal)

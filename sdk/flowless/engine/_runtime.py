@@ -9,6 +9,7 @@ creating AWS clients is paid once per process, not once per flow run.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from flowless.engine._task_run import TaskRunExecutor
-from flowless.exceptions import ConfigurationError
+from flowless.exceptions import ConfigurationError, StoreError
 from flowless.invoke import Invoker, LocalInvoker
 from flowless.logging._console import setup_console_logging
-from flowless.results import LocalFileStorage, Results
+from flowless.results import LocalFileStorage, Results, local_signer, secret_signer
 from flowless.settings import Settings, current_settings
 from flowless.store import LimitStore, SQLiteLimits, SQLiteStore, Store
 
@@ -65,7 +66,9 @@ def _local(settings: Settings) -> Runtime:
         shared = store if isinstance(store, SQLiteStore) else None
         limits = _limits[settings.home] = SQLiteLimits(settings.home / "flowless.db", shared)
     results = Results(
-        LocalFileStorage(settings.home / "results"), settings.results_inline_max_bytes
+        LocalFileStorage(settings.home / "results"),
+        settings.results_inline_max_bytes,
+        local_signer(settings.home),
     )
     invoker = LocalInvoker(TaskRunExecutor(store, results))
     return Runtime(settings, store, results, invoker, limits)
@@ -107,6 +110,10 @@ def _aws(settings: Settings) -> Runtime:
     results = Results(
         S3BlobStorage(settings.bucket, s3),
         min(settings.results_inline_max_bytes, AWS_INLINE_MAX_BYTES),
+        # The stack's secret, read when the first pickle is signed or checked.
+        secret_signer(
+            settings.signing_secret, lambda: aws_clients("secretsmanager")["secretsmanager"]
+        ),
     )
     invoker: Invoker = (
         LambdaInvoker(settings.task_function, lambda_client, store, results)
@@ -175,7 +182,10 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 @atexit.register
 def _close_stores() -> None:
     for store in _stores.values():
-        store.close()
+        try:
+            store.close()
+        except StoreError as exc:  # flush() raised it already, with what to do about it
+            logging.getLogger("flowless.store").error("On exit: %s", exc)
     for limits in _limits.values():
         limits.close()
     _stores.clear()

@@ -88,7 +88,7 @@ class LambdaInvoker:
             error = answer.get("error")
             result = payload_from_wire(answer.get("result"))
             data = (
-                error_from_wire(error)
+                error_from_wire(error, self.results.signer)
                 if error
                 else (self.results.load(result) if result is not None else None)
             )

@@ -3,6 +3,9 @@
 Both ends use this module: the Lambda invoker builds task-run events and reads
 responses, the task-run handler reads events and builds responses. Anything read from
 the wire is checked; a malformed event raises ``WireError`` naming what is wrong.
+
+A pickled exception travels signed with the store's key (``flowless.results.Signer``),
+as every stored pickle does, and is unpickled only once its signature is checked.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowless._callables import module_name
-from flowless.exceptions import ConfigurationError, RemoteTaskError
+from flowless.exceptions import ConfigurationError, RemoteTaskError, UntrustedPayloadError
 from flowless.states import State, StateType
 from flowless.store import Payload, TaskRunRecord
 
 if TYPE_CHECKING:
     from flowless.invoke._protocol import TaskCall
+    from flowless.results import Signer
     from flowless.tasks import Task
 
 __all__ = [
@@ -218,15 +222,20 @@ MAX_PICKLED_ERROR_BYTES = 256 * 1024
 MAX_ERROR_MESSAGE_CHARS = 64 * 1024
 
 
-def error_to_wire(exc: BaseException) -> dict[str, Any]:
+def error_to_wire(exc: BaseException, signer: Signer | None = None) -> dict[str, Any]:
+    """Type, message, and with ``signer`` the exception itself, pickled and signed (left
+    out if it does not pickle or is too large)."""
     kind = type(exc)
-    try:
-        import cloudpickle
+    pickled = None
+    if signer is not None:
+        try:
+            import cloudpickle
 
-        raw = cloudpickle.dumps(exc)
-        pickled = base64.b64encode(raw).decode() if len(raw) <= MAX_PICKLED_ERROR_BYTES else None
-    except Exception:
-        pickled = None
+            raw = cloudpickle.dumps(exc)
+        except Exception:
+            raw = None
+        if raw is not None and len(raw) <= MAX_PICKLED_ERROR_BYTES:
+            pickled = base64.b64encode(signer.sign(raw)).decode()
     message = str(exc)
     if len(message) > MAX_ERROR_MESSAGE_CHARS:
         cut = len(message) - MAX_ERROR_MESSAGE_CHARS
@@ -238,19 +247,28 @@ def error_to_wire(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def error_from_wire(data: Any) -> BaseException:
+def error_from_wire(data: Any, signer: Signer | None = None) -> BaseException:
     """The original exception when it unpickles here, else a ``RemoteTaskError`` that
-    carries its type and message."""
+    carries its type and message. The pickle is loaded only with ``signer``, and only if
+    it signed it: any other is refused with ``WireError`` before it is unpickled."""
     if not isinstance(data, dict):
         raise WireError(f"an error must be an object, got {data!r}")
     pickled = data.get("pickled")
-    if isinstance(pickled, str):
+    if isinstance(pickled, str) and signer is not None:
+        try:
+            raw = base64.b64decode(pickled, validate=True)
+        except ValueError as exc:
+            raise WireError(f"the pickled exception is not base64: {exc}") from None
+        try:
+            body = signer.verify(raw, "the pickled exception in the task-run function's answer")
+        except UntrustedPayloadError as exc:
+            raise WireError(str(exc)) from None
         try:
             import cloudpickle
 
-            exc = cloudpickle.loads(base64.b64decode(pickled))
-            if isinstance(exc, BaseException):
-                return exc
+            value = cloudpickle.loads(body)
+            if isinstance(value, BaseException):
+                return value
         except Exception:
             pass
     return RemoteTaskError(str(data.get("type", "Exception")), str(data.get("message", "")))

@@ -1,10 +1,13 @@
 """The task-run function: one invocation runs one task run, all of its attempts.
 
-Thin on purpose: read the event (``docs/aws.md``), hand the call to the engine's
-task-run function, answer with the final state and the result or the error. A malformed
-event, or a task run that could not be recorded, raises: Lambda reports a function
-error, and the flow side records the task run as failed with its message. A task run
-that ran and failed is not an error of the function: its state travels back.
+Thin on purpose: read the event (``docs/aws.md``), check it against this stack
+(``_task_event_checks``: its flow run is here and Running, its parameters are in the
+results store), hand the call to the engine's task-run function, answer with the final
+state and the result or the error. A malformed or rejected event, or a task run that
+could not be recorded, raises: Lambda reports a function error, and the flow side records
+the task run as failed with its message. The checks come before the first write, so a
+refused event leaves the table as it was. A task run that ran and failed is not an error
+of the function: its state travels back.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from typing import Any
 
 from flowless.engine import TaskRunExecutor, current_runtime
-from flowless.exceptions import CorruptRecordError, FlowlessException
+from flowless.exceptions import CorruptRecordError, FlowlessException, StoreError
 from flowless.invoke import (
     TaskCall,
     TaskSourceMismatchError,
@@ -24,9 +27,19 @@ from flowless.invoke import (
     state_to_wire,
 )
 from flowless.lambda_handlers._logging import MetricUnit, logger, metrics
+from flowless.lambda_handlers._task_event_checks import (
+    TaskRunEventRejectedError,
+    check_flow_run,
+    check_payload_location,
+)
 from flowless.states import StateType
 
-__all__ = ["MalformedTaskEventError", "TaskRunNotRecordedError", "handler"]
+__all__ = [
+    "MalformedTaskEventError",
+    "TaskRunEventRejectedError",
+    "TaskRunNotRecordedError",
+    "handler",
+]
 
 
 class MalformedTaskEventError(ValueError):
@@ -43,18 +56,31 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     runtime = current_runtime()
     try:
         task, parameters, record, rest = read_task_event(event)
-        arguments = runtime.results.load(parameters)
     except TaskSourceMismatchError as exc:
         logger.error("%s", exc)
         metrics.add_metric(name="TaskSourceMismatches", unit=MetricUnit.Count, value=1)
         raise
-    except (WireError, CorruptRecordError) as exc:
-        logger.error("Malformed task-run event: %s", exc)
-        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
-        raise MalformedTaskEventError(f"Malformed task-run event: {exc}") from None
+    except WireError as exc:
+        raise _malformed(exc) from None
     logger.append_keys(
         flow_run_id=record.flow_run_id, task_run_id=record.id, task_run_name=record.name
     )
+    try:  # the location first: it costs nothing, the flow run costs a read
+        check_payload_location(parameters, runtime.results.blobs, record)
+        check_flow_run(runtime.store, record)
+    except TaskRunEventRejectedError as exc:
+        logger.error("%s", exc)
+        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+        raise
+    except StoreError as exc:  # the table failed under the check, not the event
+        logger.exception("Task run %s could not be checked", record.name)
+        raise TaskRunNotRecordedError(
+            f"Task run {record.name!r} could not be recorded: its flow run cannot be read: {exc}"
+        ) from None
+    try:
+        arguments = runtime.results.load(parameters)
+    except CorruptRecordError as exc:
+        raise _malformed(exc) from None
     call = TaskCall(
         task=task,
         parameters=arguments,
@@ -84,6 +110,14 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return {
         "state": state_to_wire(state),
         "result": payload_to_wire(call.task_run.result) if completed else None,
-        "error": error_to_wire(state.data) if isinstance(state.data, BaseException) else None,
+        "error": error_to_wire(state.data, runtime.results.signer)
+        if isinstance(state.data, BaseException)
+        else None,
         "run_count": call.task_run.run_count,
     }
+
+
+def _malformed(exc: Exception) -> MalformedTaskEventError:
+    logger.error("Malformed task-run event: %s", exc)
+    metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+    return MalformedTaskEventError(f"Malformed task-run event: {exc}")

@@ -3,8 +3,10 @@
 moto does not run the Lambda functions (the local cloud does) and has no Scheduler or
 CloudWatch alarm resources, so those are left out of ``create_stack``; whatever names a
 dropped function keeps working through the function's fixed name or ARN, and whatever
-still needs a dropped resource goes with it. The reference helpers are shared with the
-stage that creates the left-out resources afterwards (``_stack_apply``).
+still needs a dropped resource goes with it. Resources created before the stack (the
+secrets, ``_stack_secrets``) are left out too, and a ``Ref`` to one becomes its ARN. The
+reference helpers are shared with the stage that creates the left-out resources
+afterwards (``_stack_apply``).
 """
 
 from __future__ import annotations
@@ -112,9 +114,27 @@ def function_names(resources: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def for_moto(translated: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """The translated template without what moto cannot create, and the dropped ids."""
+def _replace_refs(node: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(node, list):
+        return [_replace_refs(item, values) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in values:
+        return values[node["Ref"]]
+    return {key: _replace_refs(value, values) for key, value in node.items()}
+
+
+def for_moto(
+    translated: Mapping[str, Any], created: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], set[str]]:
+    """The translated template without what moto cannot create, and the dropped ids.
+    ``created``: resources made before the stack, by logical id, and what a ``Ref`` to
+    each gives (its ARN); they are left out, and references to them replaced."""
     template = copy.deepcopy(dict(translated))
+    if created:
+        for lid in created:
+            del template["Resources"][lid]
+        template = _replace_refs(template, created)
     resources: dict[str, Any] = template["Resources"]
     left_out = DROPPED_RESOURCE_TYPES | set(APPLIED_RESOURCE_TYPES)
     dropped = {lid for lid, res in resources.items() if res["Type"] in left_out}

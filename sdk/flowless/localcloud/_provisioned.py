@@ -53,3 +53,5 @@ class Provisioned:
     schedule_group: str | None = None
     schedules: tuple[str, ...] = ()
     alarms: tuple[str, ...] = ()
+    #: The secret that signs pickles (its ARN: ``FLOWLESS_SIGNING_SECRET``), if any.
+    signing_secret: str | None = None

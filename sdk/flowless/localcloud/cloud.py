@@ -190,6 +190,7 @@ class LocalCloud:
         variables and ``FLOWLESS_BACKEND=aws`` with the stack's names, as the stack's
         outputs give them after ``sam deploy``."""
         p = self.provisioned
+        signing = {"FLOWLESS_SIGNING_SECRET": p.signing_secret} if p.signing_secret else {}
         return {
             **self.aws_env,
             "FLOWLESS_BACKEND": "aws",
@@ -197,6 +198,7 @@ class LocalCloud:
             "FLOWLESS_BUCKET": p.bucket_name,
             "FLOWLESS_TASK_FUNCTION": p.task_function_name,
             "FLOWLESS_FLOW_FUNCTION": p.flow_function_name,
+            **signing,
         }
 
     @contextmanager

@@ -42,12 +42,18 @@ What moto cannot do, and what this module does instead (docs/deploy.md):
   (``maximum_retry_attempts``, ``on_failure``) for the local Lambda endpoint.
 - The SQS queue (a generated template's dead-letter queue) and the IAM roles, the
   scheduler's included, are created by moto's CloudFormation.
+- ``AWS::SecretsManager::Secret`` (the key that signs pickles): moto's CloudFormation has
+  none, and the roles and the functions' environment refer to it, so it is created
+  *before* the stack with the Secrets Manager API (its value from
+  ``GenerateSecretString``'s options), and every ``Ref`` to it becomes its ARN
+  (``_stack_secrets``).
 
 The functions' names, handlers, timeouts, memory and environment are resolved from the
 template (they are what ``sam deploy`` would create) and returned in ``Provisioned``.
 
 This module runs the steps; each is its own module: ``_sam_translate`` (samtranslator,
-offline), ``_moto_template`` (what moto can create), ``_stack_apply`` (what it cannot),
+offline), ``_stack_secrets`` (what comes first), ``_moto_template`` (what moto can
+create), ``_stack_apply`` (what it cannot),
 ``_stack_resolver`` and ``_stack_functions`` (the template read against the stack).
 """
 
@@ -72,6 +78,7 @@ from flowless.localcloud._stack_apply import (
 )
 from flowless.localcloud._stack_functions import read_functions
 from flowless.localcloud._stack_resolver import Resolver, stack_attributes
+from flowless.localcloud._stack_secrets import create_secrets
 from flowless.localcloud.template import load_template, ttl_attribute
 
 __all__ = [
@@ -138,11 +145,12 @@ def provision(
     template_body = load_template(template_path)
     given = dict(parameters or {})
     translated = translate(template_body, region, given)
-    body, _dropped = _for_moto(translated)
     resources = translated["Resources"]
     for required in (_STATE_TABLE, _RESULTS_BUCKET, _FLOW_FUNCTION, _TASK_FUNCTION):
         if required not in resources:
             raise ProvisionError(f"The template has no {required} resource.")
+    created = create_secrets(client, resources)
+    body, _dropped = _for_moto(translated, created)
 
     cloudformation = client("cloudformation")
     try:
@@ -157,6 +165,7 @@ def provision(
     _wait_for_stack(cloudformation, stack_name, timeout)
     summaries = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
+    physical.update(created)
 
     table_name = physical[_STATE_TABLE]
     bucket_name = physical[_RESULTS_BUCKET]
@@ -191,6 +200,7 @@ def provision(
     if resources.get(_DEAD_LETTER_QUEUE, {}).get("Type") == "AWS::SQS::Queue":
         queue_url = str(resolver.value({"Fn::GetAtt": [_DEAD_LETTER_QUEUE, "QueueUrl"]}))
     return Provisioned(
+        signing_secret=functions[_FLOW_FUNCTION].environment.get("FLOWLESS_SIGNING_SECRET"),
         stack_name=stack_name,
         region=region,
         table_name=table_name,

@@ -1,11 +1,14 @@
-"""Serializing run results and parameters, and storing them inline or as blobs.
+"""Serializing run results and parameters, and storing them inline or as blobs; pickles
+are signed with the store's key and refused unsigned (``docs/security.md``).
 
 ``S3BlobStorage`` is imported on first use, so the embedded engine never loads boto3.
 """
 
 from typing import Any
 
+from flowless.results._keys import local_signer, secret_signer
 from flowless.results._serializers import JSON, PICKLE, deserialize, serialize
+from flowless.results._signing import Signer
 from flowless.results._storage import BlobStorage, LocalFileStorage, Results
 
 __all__ = [
@@ -15,7 +18,10 @@ __all__ = [
     "LocalFileStorage",
     "Results",
     "S3BlobStorage",
+    "Signer",
     "deserialize",
+    "local_signer",
+    "secret_signer",
     "serialize",
 ]
 

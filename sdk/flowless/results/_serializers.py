@@ -4,6 +4,9 @@ JSON is tried first because it is readable (``flow-run inspect`` can show it), p
 across Python versions, and safe to load. It is used only when decoding gives back an
 equal value of the same types: tuples, non-string dict keys, sets, and objects go to
 cloudpickle instead of being silently changed.
+
+Every pickle is signed with the store's key when it is made and checked before it is
+loaded (``_signing``): unpickling runs code, so only pickles this store made are loaded.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 from typing import Any
 
 from flowless.exceptions import CorruptRecordError, ResultSerializationError
+from flowless.results._signing import Signer
 
 __all__ = ["JSON", "PICKLE", "deserialize", "serialize"]
 
@@ -36,8 +40,9 @@ def _json_exact(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def serialize(value: Any) -> tuple[str, bytes]:
-    """``(serializer, bytes)``; ``ResultSerializationError`` if neither format can do it."""
+def serialize(value: Any, signer: Signer) -> tuple[str, bytes]:
+    """``(serializer, bytes)``, a pickle signed by ``signer``; ``ResultSerializationError``
+    if neither format can do it."""
     if _json_exact(value):
         try:
             return JSON, _ENCODER.encode(value).encode()
@@ -46,23 +51,28 @@ def serialize(value: Any) -> tuple[str, bytes]:
     try:
         import cloudpickle
 
-        return PICKLE, cloudpickle.dumps(value, protocol=5)
+        pickled = cloudpickle.dumps(value, protocol=5)
     except Exception as exc:  # anything pickling can raise (incl. a __reduce__'s own)
         raise ResultSerializationError(
             f"a value of type {type(value).__name__!r} cannot be serialized "
             f"({type(exc).__name__}: {exc})"
         ) from exc
+    return PICKLE, signer.sign(pickled)  # outside the try: a key error is the store's
 
 
-def deserialize(serializer: str, data: bytes) -> Any:
-    """The value back; ``CorruptRecordError`` if the bytes do not decode."""
+def deserialize(serializer: str, data: bytes, signer: Signer, what: str = "a stored value") -> Any:
+    """The value back; ``UntrustedPayloadError`` (before any unpickling) for a pickle
+    ``signer`` did not sign, naming it as ``what`` (``the stored result of task run
+    ...``); ``CorruptRecordError`` if the bytes do not decode."""
+    if serializer == PICKLE:
+        pickled = signer.verify(data, what)
     try:
         if serializer == JSON:
             return json.loads(data)
         if serializer == PICKLE:
             import cloudpickle
 
-            return cloudpickle.loads(data)
+            return cloudpickle.loads(pickled)
     except Exception as exc:
         raise CorruptRecordError(
             f"stored {serializer} data cannot be decoded ({type(exc).__name__}: {exc})"
