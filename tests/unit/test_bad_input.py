@@ -13,6 +13,7 @@ from flowless import flow, task
 from flowless.cache_policies import INPUTS
 from flowless.cli import main as cli
 from flowless.exceptions import CorruptRecordError, StoreUnavailableError
+from flowless.states import StateType
 from flowless.store import CorruptRecord, FlowRunRecord, SQLiteStore, Store, TaskRunRecord
 
 executed: list[str] = []
@@ -222,12 +223,14 @@ def test_result_with_lone_surrogate_is_stored_exactly(store: Store) -> None:
     assert record.result is not None and record.result.serializer == "pickle"
 
 
-def test_result_file_that_cannot_be_written_warns_and_continues(
+def test_result_file_that_cannot_be_written_fails_the_task_run(
     store: Store,
     flowless_home: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """A result the store does not hold is never reported as persisted (issue 9): the
+    task run crashes saying why, and the flow sees its error."""
     monkeypatch.setenv("FLOWLESS_RESULTS_INLINE_MAX_BYTES", "10")
     (flowless_home / "results").write_text("a file where the results directory should be")
 
@@ -240,10 +243,11 @@ def test_result_file_that_cannot_be_written_warns_and_continues(
         return len(big())
 
     state = f(return_state=True)
-    assert state.result() == 1000
+    assert state.type is StateType.FAILED
     assert "Cannot write result file" in capsys.readouterr().err
     [record] = store.read_task_runs(state.state_details.flow_run_id)
-    assert isinstance(record, TaskRunRecord) and record.state_name == "Completed"
+    assert isinstance(record, TaskRunRecord) and record.state_name == "Crashed"
+    assert "Cannot write result file" in (record.state_message or "")
 
 
 def test_corrupt_cache_row_is_a_miss(store: Store, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from flowless.engine._timeouts import (
 )
 from flowless.exceptions import (
     FlowRunTimeoutError,
+    StoreError,
 )
 from flowless.logging._console import RunLoggerAdapter
 from flowless.states import Crashed, Failed, State, StateType, TimedOut
@@ -83,7 +84,7 @@ class _Started:
             self.logger,
         )
         if self.entry is None:
-            self.ctx.store.flush()
+            self._flush()
 
     def leave(self) -> None:
         _flow_run.reset(self.token)
@@ -91,8 +92,22 @@ class _Started:
     def end(self, state: State[Any], return_state: bool) -> Any:
         _settle(self.flow, self.ctx, state, self.entry, self.logger)
         if self.entry is None:
-            self.ctx.store.flush()  # a finished flow run is on disk when the call returns
+            self._flush()  # a finished flow run is on disk when the call returns
         return state if return_state else call_result(state)
+
+    def _flush(self) -> None:
+        try:
+            self.ctx.store.flush()
+        except StoreError:
+            run = self.ctx.flow_run
+            self.logger.emit(
+                ERROR,
+                "This flow run's final state and records are not on disk; once the store "
+                "is writable again, resume it: resume_flow_run(%s, %r).",
+                self.flow.fn.__name__,
+                run.id,
+            )
+            raise
 
 
 def run_flow(

@@ -63,7 +63,7 @@ def _refused(
     )
     state: State[Any] = State(StateType.FAILED, "Failed", message)
     stamp(run, state, None)
-    store.finish_task_run(run)
+    store.finish_task_run(run, new=True)
     state.state_details.task_run_id = run.id
     task_run_logger(run, call.task.name).emit(ERROR, "Finished in state %s", state)
     return state

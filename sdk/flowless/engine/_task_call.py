@@ -174,7 +174,7 @@ def _from_cache(scope: Scope, call: TaskCall, cache_key: str) -> State[Any] | No
     run.start_time = state.created
     run.cache_key = cache_key
     stamp(run, state, entry.result)
-    scope.store.finish_task_run(run)
+    scope.store.finish_task_run(run, new=True)
     state.state_details.task_run_id = run.id
     state.state_details.flow_run_id = run.flow_run_id
     state.state_details.cache_key = cache_key
@@ -188,7 +188,7 @@ def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[An
     run = call.task_run
     state: State[Any] = State(StateType.PENDING, "NotReady", str(exc))
     stamp(run, state, None)
-    scope.store.finish_task_run(run)
+    scope.store.finish_task_run(run, new=True)
     state.state_details.task_run_id = run.id
     _logger(call).emit(ERROR, "Finished in state %s", state)
     return state
@@ -321,6 +321,17 @@ def _orchestrate_submitted(
             scope.store.finish_task_run(call.task_run)
         _logger(call).emit(ERROR, "Finished in state %s", state, exc=exc)
         return state
+    finally:
+        if _queue_empty(scope):  # this worker is about to wait: its records go now
+            with contextlib.suppress(Exception):
+                scope.store.flush_thread()
+
+
+def _queue_empty(scope: Scope) -> bool:
+    """Whether the pool has no submitted run waiting (``ThreadPoolExecutor`` keeps its
+    queue in ``_work_queue``, the same since Python 3.2; unknown counts as not empty)."""
+    queue = getattr(scope.executor(), "_work_queue", None)
+    return queue is not None and queue.empty()
 
 
 def submit_task(

@@ -8,6 +8,7 @@ Whether the task should run at all (replay, cache hit) was decided on the flow s
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import random
@@ -23,7 +24,12 @@ from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_
 from flowless.engine._hooks import run_hooks
 from flowless.engine._outcome import crash_message, return_value_to_state, stamp
 from flowless.engine._timeouts import call_with_timeout, join_abandoned
-from flowless.exceptions import ResultSerializationError, StoreError, TaskRunTimeoutError
+from flowless.exceptions import (
+    ResultSerializationError,
+    StoreError,
+    StoreUnavailableError,
+    TaskRunTimeoutError,
+)
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
 from flowless.states import Crashed, Failed, State, StateType, TimedOut
@@ -38,6 +44,10 @@ if TYPE_CHECKING:
 __all__ = ["TaskRunExecutor", "task_run_logger"]
 
 _TASK_LOGGER = logging.getLogger("flowless.task_runs")
+#: How long a result that cannot be written (a full disk) is retried before the task
+#: run crashes: a result the store does not hold must never be reported as persisted.
+RESULT_RETRY_FOR = 10.0
+_TRANSIENT = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN}
 
 
 def task_run_logger(run: TaskRunRecord, task_name: str) -> RunLoggerAdapter:
@@ -241,18 +251,44 @@ class TaskRunExecutor:
             return False
 
     def _persist(self, value: Any, logger: RunLoggerAdapter) -> Payload | None:
-        try:
-            return self.results.dump(value)
-        except (ResultSerializationError, StoreError) as exc:
-            logger.emit(
-                WARNING,
-                "Encountered an error while persisting result: %s. Execution will continue, "
-                "but the result has not been persisted: it is passed on in memory, is not "
-                "cached, and the task will run again if this flow run is re-run. Return "
-                "JSON-compatible or picklable data, or set persist_result=False.",
-                exc,
-            )
-            return None
+        """The result as stored. A value that cannot be serialized is passed on in memory,
+        as Prefect does; storage that fails is retried, then crashes the task run."""
+        deadline: float | None = None
+        pause = 0.01
+        while True:
+            try:
+                return self.results.dump(value)
+            except ResultSerializationError as exc:
+                logger.emit(
+                    WARNING,
+                    "Encountered an error while persisting result: %s. Execution will continue, "
+                    "but the result has not been persisted: it is passed on in memory, is not "
+                    "cached, and the task will run again if this flow run is re-run. Return "
+                    "JSON-compatible or picklable data, or set persist_result=False.",
+                    exc,
+                )
+                return None
+            except StoreUnavailableError:
+                raise
+            except StoreError as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, OSError) and cause.errno in _TRANSIENT):
+                    raise  # a folder that is a file, a permission: waiting will not help
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + RESULT_RETRY_FOR
+                    logger.emit(
+                        WARNING,
+                        "The result could not be stored (%s); retrying for up to %g s.",
+                        exc,
+                        RESULT_RETRY_FOR,
+                    )
+                elif now >= deadline:
+                    raise StoreError(
+                        f"The task's result could not be stored for {RESULT_RETRY_FOR:g} s: {exc}"
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
 
     def _finish(
         self,

@@ -204,7 +204,7 @@ class DynamoDBStore:
                 ExpressionAttributeValues=_COMPLETED_VALUES,
             )
 
-    def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
+    def finish_task_run(self, run: TaskRunRecord, *, new: bool = False) -> TaskRunRecord:
         try:
             self._put(
                 "record a task run result",
@@ -267,6 +267,9 @@ class DynamoDBStore:
         self._put("write a cache entry", cache_item(entry, self.ttl_attribute))
 
     def flush(self) -> None:
+        """Nothing to do: every write is durable when DynamoDB acknowledges it."""
+
+    def flush_thread(self) -> None:
         """Nothing to do: every write is durable when DynamoDB acknowledges it."""
 
     def close(self) -> None:

@@ -46,11 +46,13 @@ class Store(Protocol):
         A task run that is already COMPLETED is left as it is.
         """
 
-    def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
+    def finish_task_run(self, run: TaskRunRecord, *, new: bool = False) -> TaskRunRecord:
         """Record a task run's final state and return the stored record.
 
         COMPLETED is written once: if the run is already COMPLETED, nothing is written
-        and the stored record (the one that won) is returned.
+        and the stored record (the one that won) is returned. ``new``: the record was
+        made by this call and never stored, so no one else can have completed it (a
+        store may then write it later, with others).
         """
 
     def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
@@ -64,6 +66,10 @@ class Store(Protocol):
 
     def flush(self) -> None:
         """Make every write so far durable (a no-op where each write already is)."""
+
+    def flush_thread(self) -> None:
+        """Make this thread's writes durable now: it is about to wait for work, and no
+        one else would write them soon (a no-op where each write already is)."""
 
     def close(self) -> None:
         """Flush, then release connections; the store is not used afterwards."""

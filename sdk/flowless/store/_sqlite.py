@@ -1,21 +1,21 @@
 """The embedded store: one SQLite database in WAL mode under ``FLOWLESS_HOME``.
 
-Writes use group commit. A write executes at once inside the store's open transaction,
-so every thread of the process (they share one connection, guarded by a lock) reads its
-own writes and conditional writes see the true current state; SQLite's write lock
-serialises other processes. The transaction is committed (appended to the WAL, no fsync:
-``synchronous=NORMAL``) by a background committer at most ``COMMIT_DELAY`` seconds after
-its first write, and at once by ``flush()``: the engine flushes when a flow run or a
-standalone task run finishes, and at interpreter exit. A commit costs 50-100 us on a
-virtual disk while a write inside a transaction costs ~10 us, which is the difference
-between meeting and missing the per-task overhead budget. The price: a process killed
-with SIGKILL can lose the last ``COMMIT_DELAY`` of records (never a completed flow run's).
+Writes use group commit (``_sqlite_commit``): a write executes at once inside the
+store's open transaction, so every thread of the process (they share one connection,
+guarded by a lock) reads its own writes and conditional writes see the true current
+state; SQLite's write lock serialises other processes. The transaction is committed
+(appended to the WAL, no fsync: ``synchronous=NORMAL``) ``COMMIT_DELAY`` after its first
+write, by the next write or the committer thread, and at once by ``flush()``: the engine
+flushes when a flow run or a standalone task run finishes, and at interpreter exit. The
+price: a process killed with SIGKILL can lose the last ``COMMIT_DELAY`` of records (never
+a completed flow run's). A commit that fails (a full disk) loses nothing: its writes
+are kept and retried, and ``flush()`` raises if they never land.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import functools
 import os
 import sqlite3
 import threading
@@ -37,8 +37,9 @@ from flowless.store._records import (
     FlowRunRecord,
     TaskRunRecord,
 )
+from flowless.store._sqlite_commit import GroupCommit
 from flowless.store._sqlite_deployments import SQLiteDeployments
-from flowless.store._sqlite_open import open_connection
+from flowless.store._sqlite_open import open_connection, remember_checked
 from flowless.store._sqlite_rows import (
     FLOW_COLUMNS,
     TASK_COLUMNS,
@@ -48,9 +49,11 @@ from flowless.store._sqlite_rows import (
     flow_runs_from_rows,
     number,
     payload_columns,
+    replace_cache_entries,
     task_run_from_row,
-    task_run_params,
+    task_run_write,
     to_payload,
+    upsert_task_runs,
 )
 
 __all__ = ["SQLiteStore"]
@@ -64,9 +67,12 @@ _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 def _before_fork() -> None:
     """Quiesce every store before ``fork()``: SQLite's in-process lock bookkeeping is
     copied into the child, so a write lock held at the moment of the fork would look
-    held forever to the child's own connection. With each store's lock taken and its
-    transaction committed, the child starts from a clean state."""
+    held forever to the child's own connection. With each store's rows paused, its lock
+    taken and its transaction committed, the child starts from a clean state."""
     for store in list(_open_stores):
+        writer = store._writer
+        if writer is not None:
+            writer.rows.pause()
         store._lock.acquire()
         if not store._closed:
             with contextlib.suppress(StoreError):
@@ -75,8 +81,7 @@ def _before_fork() -> None:
 
 def _after_fork_in_parent() -> None:
     for store in list(_open_stores):
-        if store._lock.locked():
-            store._lock.release()
+        _release(store)
 
 
 def _after_fork_in_child() -> None:
@@ -84,9 +89,15 @@ def _after_fork_in_child() -> None:
     but their locks were copied held: release them and stop tracking the copies, or the
     child's own next fork would wait on them forever."""
     for store in list(_open_stores):
-        if store._lock.locked():
-            store._lock.release()
+        _release(store)
     _open_stores.clear()
+
+
+def _release(store: SQLiteStore) -> None:
+    if store._lock.locked():
+        store._lock.release()
+    if store._writer is not None:
+        store._writer.rows.resume()
 
 
 os.register_at_fork(
@@ -94,28 +105,34 @@ os.register_at_fork(
 )
 
 
+def _is_damage(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
 class SQLiteStore(SQLiteDeployments):
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
-    #: Longest time a write waits for its commit (unless ``flush()`` comes first).
-    COMMIT_DELAY = 0.01
-    #: WAL size above which the committer checkpoints (SQLite's default: 1000 pages).
-    CHECKPOINT_BYTES = 4 * 1024 * 1024
+    _writer: GroupCommit | None
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self._lock = threading.Lock()
+        self._damaged: StoreError | None = None
         self._conn = self._open()
         self._closed = False
-        #: Starts not yet written, by task run id (see ``start_task_run``).
-        self._pending_starts: dict[str, tuple[Any, ...]] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._committer = threading.Thread(
-            target=self._commit_loop, name="flowless-sqlite-commit", daemon=True
+        self._writer = GroupCommit(
+            self._conn,
+            self.path,
+            self._lock,
+            self._mapped,
+            {
+                "task_run": functools.cache(upsert_task_runs),
+                "cache_entry": functools.cache(replace_cache_entries),
+            },
         )
-        self._committer.start()
+        self._writer.start()
         _open_stores.add(self)
 
     @classmethod
@@ -128,7 +145,8 @@ class SQLiteStore(SQLiteDeployments):
         store.location = str(store.path)
         store._lock = threading.Lock()
         store._closed = False
-        store._pending_starts = {}
+        store._writer = None
+        store._damaged = None
         if not store.path.is_file():
             raise StoreUnavailableError(f"There is no flowless store at {store.location!r} yet.")
         try:
@@ -171,76 +189,50 @@ class SQLiteStore(SQLiteDeployments):
         return conn
 
     def _mapped(self, action: str, exc: sqlite3.Error) -> StoreError:
-        """The one place sqlite3 errors become flowless errors."""
+        """The one place sqlite3 errors become flowless errors. A damaged file is
+        remembered: nothing more is written to it."""
         if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
             return RecordExistsError(f"{action}: {exc}")
+        if _is_damage(exc):
+            self._damaged = StoreUnavailableError(
+                f"The flowless store {self.location!r} is damaged ({exc}); flowless stops "
+                "writing to it. Move the file aside to start a fresh store, or set "
+                "FLOWLESS_HOME to another directory."
+            )
+            if self._writer is not None:
+                self._writer.rows.damaged = self._damaged
+            return self._damaged
         return StoreError(f"Store {self.location!r} failed to {action}: {exc}")
 
     def _execute(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """A write, inside the open transaction (opened here if needed)."""
+        """A write, committed when it returns (inside a transaction the caller opened)."""
         with self._lock:
             return self._execute_locked(action, sql, params)
 
     def _execute_locked(self, action: str, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        # SQLite's own ``in_transaction`` is the only record of the open transaction: a
-        # copy of it could disagree after an error or an interrupt, and then hold the
-        # database's write lock with nobody to commit it.
-        try:
-            if not self._conn.in_transaction:
-                self._wake.set()  # before BEGIN: the committer is never left unaware
-                self._conn.execute("BEGIN IMMEDIATE")
-            return self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise self._mapped(action, exc) from exc
-
-    def _write_pending_starts(self) -> None:
-        """Write the starts of task runs that are still running; the caller holds the lock.
-
-        Each is removed only once written, so a failure part-way loses none."""
-        pending = self._pending_starts
-        while pending:
-            run_id = next(iter(pending))
-            self._execute_locked("record a task run start", UPSERT_TASK_RUN, pending[run_id])
-            del pending[run_id]
+        if self._writer is None:
+            raise StoreError(f"Store {self.location!r} was opened read-only.")
+        if self._damaged is not None:
+            raise self._damaged
+        return self._writer.execute(action, sql, params)
 
     def _commit(self) -> None:
-        """Commit the open transaction; the caller holds the lock."""
-        if self._pending_starts:
-            self._write_pending_starts()
+        """Commit a transaction the caller opened (the limits'); it holds the lock."""
         if self._conn.in_transaction:
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self._mapped("commit", exc) from exc
 
-    def _commit_loop(self) -> None:
-        # Sleep until a transaction opens, give it COMMIT_DELAY to gather writes, commit;
-        # then, without the lock, move the WAL back into the database once it is large.
-        checkpointer: sqlite3.Connection | None = None
-        wal = Path(f"{self.path}-wal")
-        while self._wake.wait() and not self._stop.wait(self.COMMIT_DELAY):
-            self._wake.clear()
-            with self._lock:
-                if self._closed:
-                    break
-                try:
-                    self._commit()
-                except StoreError as exc:  # the next write or flush tries again
-                    logging.getLogger("flowless.store").error("%s", exc)
-            try:
-                if wal.stat().st_size > self.CHECKPOINT_BYTES:
-                    if checkpointer is None:
-                        checkpointer = sqlite3.connect(self.path, timeout=0, isolation_level=None)
-                    checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except (OSError, sqlite3.Error):
-                pass  # a busy or failed checkpoint is retried after a later commit
-        if checkpointer is not None:
-            checkpointer.close()
-
     def flush(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._commit()
+        if self._writer is not None:
+            self._writer.flush()
+
+    def flush_thread(self) -> None:
+        """The held rows, now, unless another connection is writing (``_sqlite_held``)."""
+        if self._writer is not None:
+            with contextlib.suppress(StoreError):
+                self._writer.rows.write()
 
     def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -252,11 +244,11 @@ class SQLiteStore(SQLiteDeployments):
     # -- flow runs ---------------------------------------------------------------------
 
     def create_flow_run(self, run: FlowRunRecord) -> None:
+        sql = f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS})"
         try:
-            self._execute(
+            self._writer_or_fail().write_after_rows(
                 "create a flow run",
-                f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS})",
-                flow_run_params(run),
+                lambda: self._conn.execute(sql, flow_run_params(run)),
             )
         except RecordExistsError:
             raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
@@ -265,9 +257,9 @@ class SQLiteStore(SQLiteDeployments):
         columns = [c.strip() for c in FLOW_COLUMNS.split(",")][1:-1]  # not id, not version
         assignments = ", ".join(f"{c} = ?" for c in columns)
         params = flow_run_params(run)
-        with self._lock:
-            cursor = self._execute_locked(
-                "update a flow run",
+
+        def update() -> sqlite3.Cursor:
+            cursor = self._conn.execute(
                 f"UPDATE flow_runs SET {assignments}, version = version + 1 "
                 "WHERE id = ? AND version = ?",
                 (*params[1:-1], run.id, run.version),
@@ -284,6 +276,9 @@ class SQLiteStore(SQLiteDeployments):
                     f"Flow run {run.id!r} was changed by someone else (version {found[0]}, "
                     f"this update expected {run.version})."
                 )
+            return cursor
+
+        self._writer_or_fail().write_after_rows("update a flow run", update)
         run.version += 1
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
@@ -316,21 +311,22 @@ class SQLiteStore(SQLiteDeployments):
     # -- task runs ---------------------------------------------------------------------
 
     def start_task_run(self, run: TaskRunRecord) -> None:
-        """Held as a snapshot and written only if the run is still running when the next
-        commit (or an in-process read) happens. A run that finishes first replaces its
-        start before any other process could have seen it, so skipping the write changes
-        nothing anyone can observe, and saves a statement per fast task run."""
-        params = task_run_params(run)
-        with self._lock:
-            self._pending_starts[run.id] = params
-            self._wake.set()
+        """Held and written with the next batch (``_sqlite_held``); a run that ends
+        first replaces its start before any other process saw it."""
+        self._writer_or_fail().rows.hold("task_run", run.id, task_run_write(run), start=True)
 
-    def finish_task_run(self, run: TaskRunRecord) -> TaskRunRecord:
+    def finish_task_run(self, run: TaskRunRecord, *, new: bool = False) -> TaskRunRecord:
+        """The end of a run this thread started, or of a ``new`` one (made by this call,
+        never stored), is held like a start: no one else can complete it (the flow run
+        is ours). Any other end is written at once, and a run someone completed first is
+        returned instead."""
+        params = task_run_write(run)
+        held = self._writer_or_fail().rows
+        if held.end("task_run", run.id, params, new=new):
+            return run
+        held.settle("task_run", run.id)  # a start held is dropped, one being written lands
         with self._lock:
-            self._pending_starts.pop(run.id, None)
-            cursor = self._execute_locked(
-                "record a task run result", UPSERT_TASK_RUN, task_run_params(run)
-            )
+            cursor = self._execute_locked("record a task run result", UPSERT_TASK_RUN, params)
         if cursor.rowcount:
             return run
         rows = self._query(
@@ -344,9 +340,8 @@ class SQLiteStore(SQLiteDeployments):
             ) from exc
 
     def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
-        if self._pending_starts:
-            with self._lock:
-                self._write_pending_starts()
+        if self._writer is not None:
+            self._writer.flush()
         rows = self._query(
             "read task runs",
             f"SELECT {TASK_COLUMNS} FROM task_runs WHERE flow_run_id = ? "
@@ -364,15 +359,19 @@ class SQLiteStore(SQLiteDeployments):
     # -- cache -------------------------------------------------------------------------
 
     def read_cache_entry(self, key: str, now: float) -> CacheEntry | None:
-        rows = self._query(
-            "read a cache entry",
-            "SELECT key, result_serializer, result, result_location, created, expires "
-            "FROM cache_entries WHERE key = ?",
-            (key,),
-        )
-        if not rows:
-            return None
-        row = rows[0]
+        held = self._writer.rows.held_row("cache_entry", key) if self._writer else None
+        if held is not None:
+            row: Any = held
+        else:
+            rows = self._query(
+                "read a cache entry",
+                "SELECT key, result_serializer, result, result_location, created, expires "
+                "FROM cache_entries WHERE key = ?",
+                (key,),
+            )
+            if not rows:
+                return None
+            row = rows[0]
         try:
             payload = to_payload(row[1], row[2], row[3])
             if payload is None:
@@ -390,24 +389,38 @@ class SQLiteStore(SQLiteDeployments):
         return entry if entry.is_valid(now) else None
 
     def write_cache_entry(self, entry: CacheEntry) -> None:
-        self._execute(
-            "write a cache entry",
-            "INSERT OR REPLACE INTO cache_entries "
-            "(key, result_serializer, result, result_location, created, expires) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (entry.key, *payload_columns(entry.result), entry.created, entry.expires),
-        )
+        """Held in this thread's lane, like the task run it follows."""
+        params = (entry.key, *payload_columns(entry.result), entry.created, entry.expires)
+        self._writer_or_fail().rows.hold("cache_entry", entry.key, params)
+
+    def _writer_or_fail(self) -> GroupCommit:
+        if self._writer is None:
+            raise StoreError(f"Store {self.location!r} was opened read-only.")
+        return self._writer
 
     def close(self) -> None:
+        """Write what is held, stop the committer, and leave at most a small WAL behind
+        (SQLite removes it when the last connection closes; another process may still
+        be open)."""
+        writer = self._writer
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            if writer is not None:
+                writer.closed = True
+                writer.stop()
             try:
-                if self._conn.in_transaction or self._pending_starts:
-                    self._commit()
+                if writer is not None:
+                    writer.rows.write_all()
             finally:
+                if writer is not None:
+                    writer.rows.close()
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA busy_timeout = 100")  # no reader waits
+                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._conn.close()
-                if hasattr(self, "_committer"):  # not for read-only stores
-                    self._stop.set()
-                    self._wake.set()
+                if writer is not None and self._damaged is None and not writer.rows.count():
+                    remember_checked(self.path)
+        if writer is not None:
+            writer.join(timeout=1.0)

@@ -8,6 +8,7 @@ which the store turns into a ``CorruptRecord`` or ``CorruptRecordError``.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from flowless.states import StateType
@@ -106,7 +107,8 @@ CREATE TABLE IF NOT EXISTS task_runs (
     result BLOB,
     result_location TEXT,
     child_flow_run_id TEXT,
-    tags TEXT NOT NULL
+    tags TEXT NOT NULL,
+    write_seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS task_runs_by_flow_run ON task_runs (flow_run_id);
 CREATE TABLE IF NOT EXISTS cache_entries (
@@ -141,6 +143,10 @@ ADDED_FLOW_COLUMNS = (
 )
 
 
+#: Columns added to task_runs after the first release.
+ADDED_TASK_COLUMNS = (("write_seq", "INTEGER"),)
+
+
 TASK_COLUMNS = (
     "id, flow_run_id, task_key, dynamic_key, name, task_name, state_type, state_name, "
     "state_message, run_count, start_time, end_time, cache_key, result_serializer, result, "
@@ -158,11 +164,34 @@ COMPLETED = StateType.COMPLETED.value
 #: Insert a task run, or update it unless it is already COMPLETED (completion is final).
 
 
-UPSERT_TASK_RUN = (
-    f"INSERT INTO task_runs ({TASK_COLUMNS}) VALUES ({TASK_PLACEHOLDERS}) "
-    f"ON CONFLICT (id) DO UPDATE SET {TASK_UPDATES} "
-    f"WHERE task_runs.state_type != '{COMPLETED}'"
+_WRITE_COLUMNS = f"{TASK_COLUMNS}, write_seq"
+_WRITE_PLACEHOLDERS = ", ".join("?" * 19)
+#: A row replaces the stored one only if it was made later (``write_seq``: when it was
+#: made, in ns): rows written by different threads' batches may land in any order, and
+#: a start must never replace its own end. COMPLETED is final.
+_UPSERT_TAIL = (
+    f"ON CONFLICT (id) DO UPDATE SET {TASK_UPDATES}, write_seq = excluded.write_seq "
+    f"WHERE task_runs.state_type != '{COMPLETED}' "
+    "AND (task_runs.write_seq IS NULL OR excluded.write_seq >= task_runs.write_seq)"
 )
+UPSERT_TASK_RUN = (
+    f"INSERT INTO task_runs ({_WRITE_COLUMNS}) VALUES ({_WRITE_PLACEHOLDERS}) {_UPSERT_TAIL}"
+)
+
+
+def upsert_task_runs(rows: int) -> str:
+    """``UPSERT_TASK_RUN`` for ``rows`` task runs in one statement (one call into SQLite)."""
+    values = ", ".join([f"({_WRITE_PLACEHOLDERS})"] * rows)
+    return f"INSERT INTO task_runs ({_WRITE_COLUMNS}) VALUES {values} {_UPSERT_TAIL}"
+
+
+def replace_cache_entries(rows: int) -> str:
+    """Write ``rows`` cache entries in one statement (the newest entry for a key wins)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "INSERT OR REPLACE INTO cache_entries "
+        f"(key, result_serializer, result, result_location, created, expires) VALUES {values}"
+    )
 
 
 def payload_columns(payload: Payload | None) -> tuple[str | None, bytes | None, str | None]:
@@ -297,6 +326,11 @@ def task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
         run.child_flow_run_id,
         tags_text(run.tags),
     )
+
+
+def task_run_write(run: TaskRunRecord) -> tuple[Any, ...]:
+    """``task_run_params`` and when this row was made (``write_seq``)."""
+    return (*task_run_params(run), time.time_ns())
 
 
 def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:

@@ -1,0 +1,284 @@
+"""How the embedded store writes: hot rows held and written in batches, everything else
+at once, a committer thread for rows nobody comes back to, checkpoints that keep the
+WAL small, and writes that fail (a full disk) kept and retried rather than forgotten.
+
+* **Task runs and cache entries** are held and written ``COMMIT_DELAY`` after the
+  oldest by whichever thread is running then, many rows per statement, each statement a
+  transaction of its own (``_sqlite_held``: why not one shared transaction). A commit
+  costs 50-100 us where a row costs ~10 us, which is the difference between meeting and
+  missing the per-task overhead budget; the price is that SIGKILL can lose the last
+  ``COMMIT_DELAY`` (plus the wait for the GIL) of task runs, never a finished flow run's.
+* **Every other write** (flow runs, deployments, a task run's end that may race another
+  executor) is one statement that commits before the call returns, so its caller learns
+  at once whether it landed. A flow run write first writes every held row in the same
+  transaction: a flow run's new state never reaches the disk before the task runs it
+  ran, so a run never ends Completed with records missing.
+* **Nothing forgotten.** A lane write that fails keeps its rows, and they are retried,
+  backing off, by the next write, the committer and ``flush()``; ``flush()`` (and a flow
+  run write) retries for ``RETRY_FOR`` seconds and then raises, saying what is not on
+  disk and why.
+* **A bounded WAL.** Only a checkpoint that has copied every frame lets SQLite start the
+  WAL over, and rows are written all the time: so the committer copies the bulk while
+  they are, and the next thread to write copies the little written meanwhile right before its
+  own write, which then starts the WAL over; ``journal_size_limit`` cuts its file back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flowless.exceptions import StoreError
+from flowless.store._sqlite_held import HeldRows
+
+__all__ = ["GroupCommit"]
+
+_log = logging.getLogger("flowless.store")
+
+
+class GroupCommit:
+    """The write side of one store (its connection, guarded by ``lock``, and held rows)."""
+
+    #: Longest time a held row waits to be written (unless ``flush()`` comes first).
+    COMMIT_DELAY = 0.01
+    #: How long after a lane is due the committer thread writes it. The thread holding
+    #: the rows writes them at once if it is writing anyway; the committer, waiting for
+    #: its turn at the GIL, would only hold it up.
+    IDLE_GRACE = 0.005
+    #: Longest pause between retries of a write that failed.
+    MAX_BACKOFF = 0.25
+    #: How long ``flush()`` and flow run writes retry a write that fails (a disk full for
+    #: a moment) before raising.
+    RETRY_FOR = 10.0
+    #: WAL size above which the committer checkpoints.
+    CHECKPOINT_BYTES = 4 * 1024 * 1024
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        lock: threading.Lock,
+        mapped: Callable[[str, sqlite3.Error], StoreError],
+        held: dict[str, Callable[[int], str]],
+    ) -> None:
+        self.conn = conn
+        self.path = path
+        self.lock = lock
+        self.mapped = mapped
+        self.closed = False
+        self._failing: StoreError | None = None
+        self._failing_since = 0.0
+        self._backoff = 0.0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._grew = False  # a write since the committer last looked at the WAL
+        #: Task runs and cache entries, written in batches by whichever thread is running.
+        self.rows = HeldRows(path, held, mapped, self.COMMIT_DELAY, self._wake.set)
+        self.rows.failures = self._rows_failed
+
+    # -- writes that commit at once -----------------------------------------------------
+
+    def execute(self, action: str, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """One statement, committed when it returns (the caller holds ``lock``)."""
+        self._finish_checkpoint()
+        try:
+            cursor = self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self.mapped(action, exc) from exc
+        self._wrote()
+        return cursor
+
+    def _finish_checkpoint(self) -> None:
+        """The rest of a large WAL just before this write, which then starts it over."""
+        if self.rows.restart_wanted:
+            self.rows.restart_wanted = False  # once per request: the committer asks again
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: try at the next
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _wrote(self) -> None:
+        """The WAL grew: have the committer look at its size (once per look)."""
+        if not self._grew:
+            self._grew = True
+            self._wake.set()
+
+    def write_after_rows(self, action: str, write: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
+        """Every held row, then ``write()``, in one transaction, retried while the disk
+        is full for up to ``RETRY_FOR`` (the caller holds neither ``lock`` nor a lane)."""
+        deadline = time.monotonic() + self.RETRY_FOR
+        while True:
+            number, taken = self.rows.take_all()
+            with self.lock:
+                self._finish_checkpoint()
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        self.rows.write_batch(taken, self.conn.execute)
+                        cursor = write()
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                        raise
+                except sqlite3.Error as exc:
+                    self.rows.put_back(number, taken)
+                    error = self.mapped(action, exc)
+                except BaseException as exc:
+                    self.rows.put_back(number, taken)
+                    if not (isinstance(exc, StoreError) and _transient(exc)):
+                        raise
+                    error = exc
+                else:
+                    self.rows.landed(number)
+                    self._recovered()
+                    self._wrote()
+                    return cursor
+                if not _transient(error):
+                    raise error
+                if time.monotonic() >= deadline:
+                    raise self._not_durable(error)
+                pause = self._failed(error, self.rows.count())
+            time.sleep(pause)
+
+    # -- failures -----------------------------------------------------------------------
+
+    def _failed(self, exc: StoreError, kept: int) -> float:
+        """Note a write that did not land (logged once until one lands); the pause before
+        the next try."""
+        if self._failing is None:
+            self._failing_since = time.monotonic()
+            _log.error(
+                "%s. flowless keeps every write made since in memory (%d so far) and "
+                "retries; they are lost only if this process ends first.",
+                exc,
+                kept,
+            )
+        self._failing = exc
+        self._backoff = min(max(2 * self._backoff, self.COMMIT_DELAY), self.MAX_BACKOFF)
+        return self._backoff
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            _log.warning(
+                "Store %r wrote the records it had kept since the error above, %.2f s later; "
+                "nothing was lost.",
+                str(self.path),
+                time.monotonic() - self._failing_since,
+            )
+            self._failing = None
+            self._backoff = 0.0
+
+    def _rows_failed(self, exc: StoreError | None, kept: int) -> float:
+        if exc is None:
+            self._recovered()
+            return 0.0
+        self._wake.set()
+        return self._failed(exc, kept)
+
+    def _not_durable(self, exc: StoreError) -> StoreError:
+        return StoreError(
+            f"{exc}. flowless retried for {self.RETRY_FOR:g} s; {self.rows.count()} records "
+            f"made since {time.monotonic() - self._failing_since:.1f} s ago (task runs, cache "
+            "entries) are not on disk and are lost when this process exits. Free space under "
+            f"{str(self.path.parent)!r} (or fix the error above), then resume the flow run: "
+            "only what was lost runs again."
+        )
+
+    # -- flush --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write every held row now, retrying for ``RETRY_FOR`` seconds before raising."""
+        deadline = time.monotonic() + self.RETRY_FOR
+        while not self.closed:
+            try:
+                self.rows.write_all()
+                self._recovered()
+                return
+            except StoreError as exc:
+                if not _transient(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise self._not_durable(exc) from exc
+                pause = self._failed(exc, self.rows.count())
+            time.sleep(pause)
+
+    # -- the committer thread -----------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="flowless-sqlite-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """Write rows no thread came back to write; checkpoint a large WAL."""
+        checkpointer: sqlite3.Connection | None = None
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()  # before looking: a row held after the look wakes us
+                if self.closed:
+                    break
+                checkpointer = self._checkpoint(checkpointer)  # a stat() when it is small
+                due = self.rows.due()
+                if due is None:
+                    if self._grew:  # look at the WAL again in a while
+                        self._grew = False
+                        self._stop.wait(self.COMMIT_DELAY)
+                    else:
+                        self._wake.wait()
+                    continue
+                wait = due + self.IDLE_GRACE - time.monotonic()
+                if wait > 0:
+                    self._stop.wait(wait)
+                    continue
+                with contextlib.suppress(StoreError):  # held again, tried again
+                    self.rows.write()
+                self.rows.prune()
+                self._grew = False
+        finally:
+            if checkpointer is not None:
+                checkpointer.close()
+
+    def _wal_bytes(self) -> int:
+        try:
+            return Path(f"{self.path}-wal").stat().st_size
+        except OSError:
+            return 0
+
+    def _checkpoint(self, checkpointer: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        """Copy the WAL into the database while everyone writes; then ask the next lane
+        that writes to copy the little written meanwhile just before its own write, which
+        then finds every frame copied, so SQLite starts the WAL over (and cuts its file
+        back to ``journal_size_limit``). Pausing every writer for that last step instead
+        cost them 20-40 ms each time: the committer waits for its turn at the GIL."""
+        self.rows.checkpoint_bytes = self.CHECKPOINT_BYTES
+        if self._wal_bytes() <= self.CHECKPOINT_BYTES:
+            self.rows.restart_wanted = False
+            return checkpointer
+        try:
+            if checkpointer is None:
+                checkpointer = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            for _ in range(2):  # the bulk, then what was written meanwhile: less each time
+                checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.rows.restart_wanted = True
+        except (OSError, sqlite3.Error):
+            pass  # a busy or failed checkpoint is retried after a later write
+        return checkpointer
+
+
+def _transient(exc: StoreError) -> bool:
+    """A failure that may pass: a full disk, an I/O error, a lock held too long."""
+    text = str(exc)
+    return any(s in text for s in ("disk is full", "disk I/O error", "database is locked"))

@@ -1,0 +1,327 @@
+"""Held rows: the embedded store's hot rows (task runs, cache entries), written in batches
+by whichever thread is running when they are due.
+
+Why: under a thread pool of fast tasks every thread is runnable, and getting the GIL
+back after any call into SQLite takes 5 ms at best and hundreds of milliseconds at the
+tail (16 spinning threads: p50 37 ms, p99 480 ms here). So nothing here holds a lock
+across a call into SQLite, and no row waits for a particular thread's turn:
+
+* a row is put in one shared dict (a few bytecodes under a small lock);
+* the first thread to touch the dict once the oldest row is due takes every row not
+  already being written and writes them with one statement per kind on its own
+  connection, each statement a transaction of its own. The rows are on disk inside
+  that one call into SQLite, before the thread waits for the GIL again;
+* several threads may write at once, each on its own connection: SQLite serialises
+  them, and a writer that finds another writing (SQLITE_BUSY, no busy wait: SQLite's
+  busy handler sleeps 1, 2, 5 ... 100 ms) puts its rows back for the next writer;
+* batches may land in any order, so each task-run row carries when it was made
+  (``write_seq``) and never replaces a later one: a run's start cannot overwrite its end.
+
+A task run's start and end are held under its id, so a fast run's end replaces its
+start before either is written. The ids of runs started here and not yet ended are
+kept: their end is held too, without asking the database whether someone else
+completed the run first (the flow run is ours).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from flowless.exceptions import StoreError
+
+__all__ = ["HeldRows", "LaneBusy"]
+
+#: Rows per statement (the last row repeated to fill one, which writes nothing new), so a
+#: handful of statements are prepared once per connection. 1024 rows x 18 columns stays
+#: below SQLite's 32766 variables.
+BATCHES = tuple(2**i for i in range(11))
+#: How long a write that must land (flush, close, the committer) waits for other writers.
+BUSY_FOR = 30.0
+
+_Key = tuple[str, str]
+_Rows = dict[_Key, tuple[Any, ...]]
+
+
+class LaneBusy(StoreError):
+    """Another connection was writing; the rows are held again (not a failure)."""
+
+
+class HeldRows:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        path: Path,
+        statements: dict[str, Callable[[int], str]],
+        mapped: Callable[[str, sqlite3.Error], StoreError],
+        delay: float,
+        on_due: Callable[[], None],
+    ) -> None:
+        self.path = path
+        self.wal = f"{path}-wal"
+        self.checkpoint_bytes = 4 * 1024 * 1024  # set by the committer
+        self.statements = statements
+        self.mapped = mapped
+        self.delay = delay
+        self.on_due = on_due  # wakes the committer, for rows no thread comes back to
+        self.lock = threading.Lock()  # never held across a call into SQLite
+        self.held: _Rows = {}
+        self.since: float | None = None  # when the oldest held row came
+        #: Batches being written, by batch number (the rows are no longer held).
+        self.inflight: dict[int, _Rows] = {}
+        #: Held rows that came back from a failed batch, with its number.
+        self.put_back_from: dict[_Key, int] = {}
+        self._batches = itertools.count()
+        self.open: set[str] = set()  # task runs started here and not yet ended
+        #: When each held start was held. A start is written only once its run has been
+        #: running ``delay``: a fast run's end replaces it first, and a start being
+        #: written would make its end wait for that writer's next turn at the GIL.
+        self.started: dict[_Key, float] = {}
+        self.retry_at = 0.0  # after a failed write, not before
+        self.closed = False
+        #: Set by the committer once it has copied most of a large WAL (``_sqlite_commit``).
+        self.restart_wanted = False
+        #: Set when the database file is found damaged: nothing more is written to it.
+        self.damaged: StoreError | None = None
+        self.failures: Callable[[StoreError | None, int], float] = lambda exc, n: 0.0
+        self._local = threading.local()
+        self._conns: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+
+    # -- holding ------------------------------------------------------------------------
+
+    def hold(self, kind: str, key: str, params: tuple[Any, ...], *, start: bool = False) -> None:
+        with self.lock:
+            self.held[(kind, key)] = params
+            self.put_back_from.pop((kind, key), None)
+            if start:
+                self.open.add(key)
+                self.started[(kind, key)] = time.monotonic()
+            else:
+                self.started.pop((kind, key), None)
+            if self.since is None:
+                self.since = time.monotonic()
+                self.on_due()
+            due = max(self.since + self.delay, self.retry_at)
+        if time.monotonic() >= due:
+            with suppress(StoreError):  # kept, and retried by the next write or flush()
+                self.write()
+
+    def end(self, kind: str, key: str, params: tuple[Any, ...], *, new: bool = False) -> bool:
+        """Hold a task run's end if it was started here (or is ``new``); else False
+        (the caller writes it directly)."""
+        with self.lock:
+            if key not in self.open and not new:
+                return False
+            self.open.discard(key)
+        self.hold(kind, key, params)
+        return True
+
+    def settle(self, kind: str, key: str) -> None:
+        """Forget the held row for ``key``: a write made directly replaces it (and one
+        being written cannot overwrite it: it was made earlier)."""
+        with self.lock:
+            self.held.pop((kind, key), None)
+            self.started.pop((kind, key), None)
+            self.put_back_from.pop((kind, key), None)
+            self.open.discard(key)
+
+    def held_row(self, kind: str, key: str) -> tuple[Any, ...] | None:
+        """A row held or being written (in-process reads see it)."""
+        with self.lock:
+            row = self.held.get((kind, key))
+            for batch in self.inflight.values():
+                row = row or batch.get((kind, key))
+            return row
+
+    def count(self) -> int:
+        return len(self.held) + sum(len(batch) for batch in self.inflight.values())
+
+    def due(self) -> float | None:
+        since = self.since
+        return None if since is None else max(since + self.delay, self.retry_at)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _take(self, everything: bool = False) -> tuple[int, _Rows]:
+        """Held rows (not young starts, unless ``everything``), now a batch in flight."""
+        now = time.monotonic()
+        young = now if everything else now - self.delay
+        with self.lock:
+            started = self.started
+            batch = {k: v for k, v in self.held.items() if started.get(k, 0.0) <= young}
+            if not batch:
+                return -1, {}
+            for k in batch:
+                del self.held[k]
+                started.pop(k, None)
+                self.put_back_from.pop(k, None)
+            number = next(self._batches)
+            self.inflight[number] = batch
+            self.since = min((started.get(k, now) for k in self.held), default=None)
+        return number, batch
+
+    def _landed(self, number: int, unwritten: _Rows) -> None:
+        """Batch ``number`` is done; ``unwritten`` rows are held again, unless a newer
+        row for the key is held: one held since it was taken, or put back from a later
+        batch (``put_back_from`` says which batch a held row came back from)."""
+        with self.lock:
+            self.inflight.pop(number, None)
+            if not unwritten:
+                return
+            origin = self.put_back_from
+            for key, row in unwritten.items():
+                if key not in self.held or origin.get(key, number) < number:
+                    self.held[key] = row
+                    origin[key] = number
+            self.since = self.since or time.monotonic()
+
+    def write(self, everything: bool = False) -> None:
+        """Write what is held, on this thread's connection; ``LaneBusy`` if another
+        connection was writing, ``StoreError`` if the rows could not be written (they
+        are held again either way)."""
+        if self.closed:
+            return
+        if self.damaged is not None:
+            raise self.damaged
+        number, batch = self._take(everything)
+        if not batch:
+            return
+        done: set[_Key] = set()
+        try:
+            conn = self._connection()
+            if self.restart_wanted or self._wal_too_large():
+                # the rest of the WAL first, so this write starts it over
+                self.restart_wanted = False  # once per request: the committer asks again
+                with suppress(sqlite3.OperationalError):  # busy: another checkpoints
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.write_batch(batch, conn.execute, done)
+        except sqlite3.Error as exc:
+            self._landed(number, {k: v for k, v in batch.items() if k not in done})
+            if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_BUSY:
+                raise LaneBusy from exc  # another connection is writing: no failure
+            error = self.mapped("record task runs", exc)
+            self.retry_at = time.monotonic() + self.failures(error, self.count())
+            raise error from exc
+        self._landed(number, {})
+        if self.retry_at:
+            self.retry_at = 0.0
+            self.failures(None, 0)
+
+    def write_all(self) -> None:
+        """Everything held, and everything being written by others, on disk before this
+        returns (``flush()``, in-process reads, close); ``StoreError`` if not."""
+        deadline = time.monotonic() + BUSY_FOR
+        while self.held or self.inflight:
+            try:
+                self.write(everything=True)
+            except LaneBusy as exc:
+                if time.monotonic() >= deadline:
+                    raise self.mapped("record task runs", exc.__cause__) from exc  # type: ignore[arg-type]
+            if self.held or self.inflight:
+                time.sleep(0.0005)  # another writer's batch is landing
+
+    def take_all(self) -> tuple[int, _Rows]:
+        """Every held row, once no batch is landing, as a batch the caller writes in its
+        own transaction (a flow run's state after its task runs), then ``landed`` or
+        ``put_back``."""
+        deadline = time.monotonic() + BUSY_FOR
+        while True:
+            with self.lock:
+                if not self.inflight:
+                    batch = dict(self.held)
+                    self.held.clear()
+                    self.started.clear()
+                    self.put_back_from.clear()
+                    self.since = None
+                    number = next(self._batches)
+                    self.inflight[number] = batch
+                    return number, batch
+            if time.monotonic() >= deadline:
+                raise StoreError(f"Store {str(self.path)!r}: rows stayed in flight for 30 s.")
+            time.sleep(0.0005)
+
+    def landed(self, number: int) -> None:
+        self._landed(number, {})
+
+    def put_back(self, number: int, batch: _Rows) -> None:
+        self._landed(number, batch)
+
+    def write_batch(
+        self,
+        batch: _Rows,
+        execute: Callable[[str, tuple[Any, ...]], Any],
+        done: set[_Key] | None = None,
+    ) -> None:
+        """Rows of every kind, many per statement; raises ``sqlite3.Error``."""
+        for kind, statement in self.statements.items():
+            keys = [k for k in batch if k[0] == kind]
+            for first in range(0, len(keys), BATCHES[-1]):
+                chunk = keys[first : first + BATCHES[-1]]
+                rows = [batch[k] for k in chunk]
+                size = next(n for n in BATCHES if n >= len(rows))
+                rows += [rows[-1]] * (size - len(rows))
+                execute(statement(size), tuple(itertools.chain.from_iterable(rows)))
+                if done is not None:
+                    done.update(chunk)
+
+    def pause(self) -> None:
+        """Hold ``lock`` with nothing being written (around ``fork()``)."""
+        while True:
+            self.lock.acquire()
+            if not self.inflight:
+                return
+            self.lock.release()
+            time.sleep(0.0005)
+
+    def resume(self) -> None:
+        if self.lock.locked():
+            self.lock.release()
+
+    # -- connections --------------------------------------------------------------------
+
+    def _wal_too_large(self) -> bool:
+        """Twice the size the committer acts at: it is waiting for its turn at the GIL
+        (sixteen busy threads can keep it waiting half a second), so a writer acts."""
+        try:
+            return os.stat(self.wal).st_size > 2 * self.checkpoint_bytes
+        except OSError:
+            return False
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection. No busy timeout: see the module docstring."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._local.conn = conn
+            with self.lock:
+                self._conns.append((weakref.ref(threading.current_thread()), conn))
+        return conn
+
+    def prune(self) -> None:
+        """Close the connections of threads that are gone (a finished flow run's pool)."""
+        with self.lock:
+            gone = [(t, c) for t, c in self._conns if (o := t()) is None or not o.is_alive()]
+            self._conns = [x for x in self._conns if x not in gone]
+        for _, conn in gone:
+            conn.close()
+
+    def close(self) -> None:
+        self.closed = True
+        with self.lock:
+            conns, self._conns = self._conns, []
+        for _, conn in conns:
+            with suppress(sqlite3.Error):
+                conn.close()

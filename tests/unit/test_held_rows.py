@@ -1,0 +1,67 @@
+"""Held rows (``flowless.store._sqlite_held``): batches that land in any order, or fail
+and come back, never let an older row of a task run replace a newer one."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from flowless import flow, task
+from flowless.exceptions import StoreError
+from flowless.store._sqlite_held import HeldRows
+from flowless.task_runners import ThreadPoolTaskRunner
+
+
+def _rows(tmp_path: Path) -> HeldRows:
+    def mapped(action: str, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"{action}: {exc}")
+
+    return HeldRows(tmp_path / "x.db", {}, mapped, 60.0, lambda: None)  # nothing due
+
+
+def test_rows_put_back_in_any_order_keep_the_newest(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    rows.hold("task_run", "x", ("start",), start=True)
+    first = rows._take(everything=True)
+    rows.hold("task_run", "x", ("end",))
+    second = rows._take(everything=True)
+    assert first[1] == {("task_run", "x"): ("start",)}
+    assert second[1] == {("task_run", "x"): ("end",)}
+    rows.put_back(*first)  # both batches failed; the older comes back first
+    rows.put_back(*second)
+    assert rows.held == {("task_run", "x"): ("end",)}
+    third = rows._take(everything=True)
+    rows.hold("task_run", "x", ("newer",))
+    rows.put_back(*third)  # a row held since a batch was taken wins over its return
+    assert rows.held == {("task_run", "x"): ("newer",)}
+
+
+def test_a_young_start_waits_and_its_end_replaces_it(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    rows.hold("task_run", "x", ("start",), start=True)
+    assert rows._take() == (-1, {})  # a start younger than the delay is not written
+    assert rows.end("task_run", "x", ("end",))
+    assert rows._take()[1] == {("task_run", "x"): ("end",)}
+    assert not rows.end("task_run", "y", ("end",))  # not started here: the caller writes it
+
+
+@task
+def _square(i: int) -> int:
+    return i * i
+
+
+def test_sixteen_threads_leave_every_task_run_completed(flowless_home: Path) -> None:
+    """Batches written by sixteen threads at once, with SQLITE_BUSY between them, land in
+    any order; every run ends as it ended."""
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=16))
+    def fan_out(n: int) -> int:
+        return sum(f.result() for f in [_square.submit(i) for i in range(n)])
+
+    threads_before = threading.active_count()
+    assert fan_out(6000) == sum(i * i for i in range(6000))
+    with sqlite3.connect(flowless_home / "flowless.db") as conn:
+        states = conn.execute("SELECT state_type, count(*) FROM task_runs GROUP BY 1").fetchall()
+    assert states == [("COMPLETED", 6000)]
+    assert threading.active_count() <= threads_before + 1  # the committer at most
