@@ -55,6 +55,8 @@ bench: install
 	$(PY) bench/build.py
 	$(PY) bench/aws_calls.py
 	$(PY) bench/limits.py
+	$(PY) bench/commit_lag.py || true
+	$(PY) bench/wal.py
 
 # template.yaml's stack on 127.0.0.1 (moto + a local Lambda) until Ctrl-C; it prints the
 # variables that point flowless (and the AWS CLI, boto3) at it.

@@ -50,12 +50,19 @@ def _run(home: Path, tmp_path: Path, n: int) -> subprocess.CompletedProcess[str]
 
 
 def _damage_a_page(db: Path) -> None:
-    """Overwrite one page in the middle of the task runs table with garbage."""
+    """Overwrite one leaf page of the task runs table (from the middle) with garbage."""
     with sqlite3.connect(db) as conn:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        leaves = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'task_runs' AND pagetype = 'leaf' "
+                "ORDER BY pageno"
+            )
+        ]
+    assert len(leaves) > 2
     with db.open("r+b") as fh:
-        fh.seek(page_size * (pages // 2))
+        fh.seek(page_size * (leaves[len(leaves) // 2] - 1))
         fh.write(b"\xde\xad\xbe\xef" * (page_size // 4))
 
 

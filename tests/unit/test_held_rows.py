@@ -37,6 +37,22 @@ def test_rows_put_back_in_any_order_keep_the_newest(tmp_path: Path) -> None:
     assert rows.held == {("task_run", "x"): ("newer",)}
 
 
+def test_an_old_row_taken_and_failed_again_never_replaces_a_newer_one(tmp_path: Path) -> None:
+    """A start's batch fails late (after its end was taken), so the start is taken again
+    by a later batch than its end's; both fail: the end is what stays held."""
+    rows = _rows(tmp_path)
+    rows.hold("task_run", "x", ("start",), start=True)
+    a = rows._take(everything=True)
+    rows.hold("task_run", "x", ("end",))
+    b = rows._take(everything=True)
+    rows.put_back(*a)  # the start's batch fails, late: the start is held again
+    c = rows._take(everything=True)  # and taken again, by a batch numbered after b
+    assert c[0] > b[0] and c[1] == {("task_run", "x"): ("start",)}
+    rows.put_back(*c)
+    rows.put_back(*b)
+    assert rows.held == {("task_run", "x"): ("end",)}
+
+
 def test_a_young_start_waits_and_its_end_replaces_it(tmp_path: Path) -> None:
     rows = _rows(tmp_path)
     rows.hold("task_run", "x", ("start",), start=True)

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -41,9 +41,9 @@ from flowless.exceptions import StoreError
 __all__ = ["HeldRows", "LaneBusy"]
 
 #: Rows per statement (the last row repeated to fill one, which writes nothing new), so a
-#: handful of statements are prepared once per connection. 1024 rows x 18 columns stays
-#: below SQLite's 32766 variables.
-BATCHES = tuple(2**i for i in range(11))
+#: handful of statements are prepared once per connection. Up to 128: a prepared
+#: statement of 1,024 rows costs ~2.3 MB per connection, and each thread has one.
+BATCHES = tuple(2**i for i in range(8))
 #: How long a write that must land (flush, close, the committer) waits for other writers.
 BUSY_FOR = 30.0
 
@@ -78,8 +78,11 @@ class HeldRows:
         self.since: float | None = None  # when the oldest held row came
         #: Batches being written, by batch number (the rows are no longer held).
         self.inflight: dict[int, _Rows] = {}
-        #: Held rows that came back from a failed batch, with its number.
-        self.put_back_from: dict[_Key, int] = {}
+        #: When each held row was made (a counter): a row coming back from a failed batch
+        #: never replaces one made after it, however often either was taken and failed.
+        self.made: dict[_Key, int] = {}
+        self.inflight_made: dict[int, dict[_Key, int]] = {}
+        self._counter = itertools.count()
         self._batches = itertools.count()
         self.open: set[str] = set()  # task runs started here and not yet ended
         #: When each held start was held. A start is written only once its run has been
@@ -93,15 +96,17 @@ class HeldRows:
         #: Set when the database file is found damaged: nothing more is written to it.
         self.damaged: StoreError | None = None
         self.failures: Callable[[StoreError | None, int], float] = lambda exc, n: 0.0
-        self._local = threading.local()
-        self._conns: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        #: Idle batch connections. A writer borrows one, so there are as many as writers
+        #: ever wrote at once (a connection costs ~0.5 MB: one per thread was 16 of them).
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._conns: list[sqlite3.Connection] = []
 
     # -- holding ------------------------------------------------------------------------
 
     def hold(self, kind: str, key: str, params: tuple[Any, ...], *, start: bool = False) -> None:
         with self.lock:
             self.held[(kind, key)] = params
-            self.put_back_from.pop((kind, key), None)
+            self.made[(kind, key)] = next(self._counter)
             if start:
                 self.open.add(key)
                 self.started[(kind, key)] = time.monotonic()
@@ -131,7 +136,7 @@ class HeldRows:
         with self.lock:
             self.held.pop((kind, key), None)
             self.started.pop((kind, key), None)
-            self.put_back_from.pop((kind, key), None)
+            self.made.pop((kind, key), None)
             self.open.discard(key)
 
     def held_row(self, kind: str, key: str) -> tuple[Any, ...] | None:
@@ -163,25 +168,25 @@ class HeldRows:
             for k in batch:
                 del self.held[k]
                 started.pop(k, None)
-                self.put_back_from.pop(k, None)
             number = next(self._batches)
             self.inflight[number] = batch
+            self.inflight_made[number] = {k: self.made.pop(k, -1) for k in batch}
             self.since = min((started.get(k, now) for k in self.held), default=None)
         return number, batch
 
     def _landed(self, number: int, unwritten: _Rows) -> None:
-        """Batch ``number`` is done; ``unwritten`` rows are held again, unless a newer
-        row for the key is held: one held since it was taken, or put back from a later
-        batch (``put_back_from`` says which batch a held row came back from)."""
+        """Batch ``number`` is done; ``unwritten`` rows are held again, unless a row made
+        after it is held for the same key."""
         with self.lock:
             self.inflight.pop(number, None)
+            made = self.inflight_made.pop(number, {})
             if not unwritten:
                 return
-            origin = self.put_back_from
             for key, row in unwritten.items():
-                if key not in self.held or origin.get(key, number) < number:
+                age = made.get(key, -1)
+                if key not in self.held or self.made.get(key, -1) < age:
                     self.held[key] = row
-                    origin[key] = number
+                    self.made[key] = age
             self.since = self.since or time.monotonic()
 
     def write(self, everything: bool = False) -> None:
@@ -196,8 +201,9 @@ class HeldRows:
         if not batch:
             return
         done: set[_Key] = set()
+        conn: sqlite3.Connection | None = None
         try:
-            conn = self._connection()
+            conn = self._borrow()
             if self.restart_wanted or self._wal_too_large():
                 # the rest of the WAL first, so this write starts it over
                 self.restart_wanted = False  # once per request: the committer asks again
@@ -206,12 +212,15 @@ class HeldRows:
             self.write_batch(batch, conn.execute, done)
         except sqlite3.Error as exc:
             self._landed(number, {k: v for k, v in batch.items() if k not in done})
+            if conn is not None:
+                self._idle.put(conn)
             if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_BUSY:
                 raise LaneBusy from exc  # another connection is writing: no failure
             error = self.mapped("record task runs", exc)
             self.retry_at = time.monotonic() + self.failures(error, self.count())
             raise error from exc
         self._landed(number, {})
+        self._idle.put(conn)
         if self.retry_at:
             self.retry_at = 0.0
             self.failures(None, 0)
@@ -240,10 +249,11 @@ class HeldRows:
                     batch = dict(self.held)
                     self.held.clear()
                     self.started.clear()
-                    self.put_back_from.clear()
                     self.since = None
                     number = next(self._batches)
                     self.inflight[number] = batch
+                    self.inflight_made[number] = self.made
+                    self.made = {}
                     return number, batch
             if time.monotonic() >= deadline:
                 raise StoreError(f"Store {str(self.path)!r}: rows stayed in flight for 30 s.")
@@ -296,32 +306,38 @@ class HeldRows:
         except OSError:
             return False
 
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection. No busy timeout: see the module docstring."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._local.conn = conn
-            with self.lock:
-                self._conns.append((weakref.ref(threading.current_thread()), conn))
+    def _borrow(self) -> sqlite3.Connection:
+        """An idle batch connection, or a new one. No busy timeout: see the module
+        docstring."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("PRAGMA cache_size=-256")  # a batch touches a few pages
+        with self.lock:
+            self._conns.append(conn)
         return conn
 
-    def prune(self) -> None:
-        """Close the connections of threads that are gone (a finished flow run's pool)."""
-        with self.lock:
-            gone = [(t, c) for t, c in self._conns if (o := t()) is None or not o.is_alive()]
-            self._conns = [x for x in self._conns if x not in gone]
-        for _, conn in gone:
+    def prune(self, keep: int = 2) -> None:
+        """Close idle batch connections beyond ``keep`` (a finished flow run's pool)."""
+        spare: list[sqlite3.Connection] = []
+        with suppress(queue.Empty):
+            while True:
+                spare.append(self._idle.get_nowait())
+        for conn in spare[:keep]:
+            self._idle.put(conn)
+        for conn in spare[keep:]:
+            with self.lock:
+                self._conns.remove(conn)
             conn.close()
 
     def close(self) -> None:
         self.closed = True
         with self.lock:
             conns, self._conns = self._conns, []
-        for _, conn in conns:
+        for conn in conns:
             with suppress(sqlite3.Error):
                 conn.close()
