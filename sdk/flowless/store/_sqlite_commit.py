@@ -19,8 +19,9 @@ WAL small, and writes that fail (a full disk) kept and retried rather than forgo
   disk and why.
 * **A bounded WAL.** Only a checkpoint that has copied every frame lets SQLite start the
   WAL over, and rows are written all the time: so the committer copies the bulk while
-  they are, and the next thread to write copies the little written meanwhile right before its
-  own write, which then starts the WAL over; ``journal_size_limit`` cuts its file back.
+  they are, and the next thread to write a batch copies the little written meanwhile
+  right after it; the write after that starts the WAL over, and ``journal_size_limit``
+  cuts its file back.
 """
 
 from __future__ import annotations

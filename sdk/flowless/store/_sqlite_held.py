@@ -204,12 +204,13 @@ class HeldRows:
         conn: sqlite3.Connection | None = None
         try:
             conn = self._borrow()
-            if self.restart_wanted or self._wal_too_large():
-                # the rest of the WAL first, so this write starts it over
-                self.restart_wanted = False  # once per request: the committer asks again
-                with suppress(sqlite3.OperationalError):  # busy: another checkpoints
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if self._wal_too_large():  # the rest of the WAL first: this write restarts it
+                self._checkpoint(conn)
             self.write_batch(batch, conn.execute, done)
+            if self.restart_wanted:
+                # the rest of the WAL after the rows (on disk already, so they do not
+                # wait for it): the next write finds every frame copied and restarts it
+                self._checkpoint(conn)
         except sqlite3.Error as exc:
             self._landed(number, {k: v for k, v in batch.items() if k not in done})
             if conn is not None:
@@ -297,6 +298,11 @@ class HeldRows:
             self.lock.release()
 
     # -- connections --------------------------------------------------------------------
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        self.restart_wanted = False  # once per request: the committer asks again
+        with suppress(sqlite3.OperationalError):  # busy: another is checkpointing
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _wal_too_large(self) -> bool:
         """Twice the size the committer acts at: it is waiting for its turn at the GIL
