@@ -81,3 +81,36 @@ def test_sixteen_threads_leave_every_task_run_completed(flowless_home: Path) -> 
         states = conn.execute("SELECT state_type, count(*) FROM task_runs GROUP BY 1").fetchall()
     assert states == [("COMPLETED", 6000)]
     assert threading.active_count() <= threads_before + 1  # the committer at most
+
+
+def test_a_second_end_never_drops_a_completed_end_still_held(flowless_home: Path) -> None:
+    """The engine's crash path may finish a run again after its Completed end was held:
+    the Completed end lands first and stays (COMPLETED is final)."""
+    from flowless.engine import current_runtime
+    from flowless.states import StateType
+    from flowless.store import Payload, TaskRunRecord
+
+    store = current_runtime().store
+
+    def record(state: StateType, name: str) -> TaskRunRecord:
+        return TaskRunRecord(
+            id="t-1",
+            flow_run_id=None,
+            task_key="k",
+            dynamic_key="0",
+            name="n-1",
+            task_name="n",
+            state_type=state,
+            state_name=name,
+        )
+
+    run = record(StateType.RUNNING, "Running")
+    store.start_task_run(run)
+    run = record(StateType.COMPLETED, "Completed")
+    run.result = Payload("json", b"1")
+    store.finish_task_run(run)  # held
+    crashed = record(StateType.CRASHED, "Crashed")
+    stored = store.finish_task_run(crashed)  # not held for this thread: written at once
+    assert stored.state_type is StateType.COMPLETED
+    with sqlite3.connect(flowless_home / "flowless.db") as conn:
+        assert conn.execute("SELECT state_name FROM task_runs").fetchall() == [("Completed",)]

@@ -72,6 +72,7 @@ def _before_fork() -> None:
     for store in list(_open_stores):
         writer = store._writer
         if writer is not None:
+            writer.checkpoint_lock.acquire()
             writer.rows.pause()
         store._lock.acquire()
         if not store._closed:
@@ -98,6 +99,8 @@ def _release(store: SQLiteStore) -> None:
         store._lock.release()
     if store._writer is not None:
         store._writer.rows.resume()
+        if store._writer.checkpoint_lock.locked():
+            store._writer.checkpoint_lock.release()
 
 
 os.register_at_fork(
@@ -324,8 +327,10 @@ class SQLiteStore(SQLiteDeployments):
         held = self._writer_or_fail().rows
         if held.end("task_run", run.id, params, new=new):
             return run
-        held.settle("task_run", run.id)  # a start held is dropped, one being written lands
+        earlier = held.settle("task_run", run.id)
         with self._lock:
+            if earlier is not None:  # a row held for it (even a Completed end) lands first
+                self._execute_locked("record a task run", UPSERT_TASK_RUN, earlier)
             cursor = self._execute_locked("record a task run result", UPSERT_TASK_RUN, params)
         if cursor.rowcount:
             return run
@@ -403,6 +408,13 @@ class SQLiteStore(SQLiteDeployments):
         (SQLite removes it when the last connection closes; another process may still
         be open)."""
         writer = self._writer
+        failed: BaseException | None = None
+        if writer is not None and not writer.closed:  # before the lock: a flow run write
+            # may be waiting on it
+            try:
+                writer.rows.write_all()
+            except BaseException as exc:
+                failed = exc
         with self._lock:
             if self._closed:
                 return
@@ -410,17 +422,17 @@ class SQLiteStore(SQLiteDeployments):
             if writer is not None:
                 writer.closed = True
                 writer.stop()
-            try:
-                if writer is not None:
-                    writer.rows.write_all()
-            finally:
-                if writer is not None:
-                    writer.rows.close()
+                writer.rows.close()
+                if self._damaged is None:
                     with contextlib.suppress(sqlite3.Error):
                         self._conn.execute("PRAGMA busy_timeout = 100")  # no reader waits
                         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self._conn.close()
-                if writer is not None and self._damaged is None and not writer.rows.count():
-                    remember_checked(self.path)
+            self._conn.close()
+            if writer is not None and self._damaged is None and failed is None:
+                remember_checked(self.path)
+        if failed is not None:
+            if writer is not None:
+                writer.join(timeout=1.0)
+            raise failed
         if writer is not None:
             writer.join(timeout=1.0)

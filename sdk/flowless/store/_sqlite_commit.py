@@ -80,6 +80,9 @@ class GroupCommit:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._grew = False  # a write since the committer last looked at the WAL
+        #: Held while the committer checkpoints; taken before ``fork()`` too, so a child
+        #: never starts with SQLite's in-process locks copied mid-checkpoint.
+        self.checkpoint_lock = threading.Lock()
         #: Task runs and cache entries, written in batches by whichever thread is running.
         self.rows = HeldRows(path, held, mapped, self.COMMIT_DELAY, self._wake.set)
         self.rows.failures = self._rows_failed
@@ -114,6 +117,8 @@ class GroupCommit:
         is full for up to ``RETRY_FOR`` (the caller holds neither ``lock`` nor a lane)."""
         deadline = time.monotonic() + self.RETRY_FOR
         while True:
+            if self.rows.damaged is not None:
+                raise self.rows.damaged
             number, taken = self.rows.take_all()
             with self.lock:
                 self._finish_checkpoint()
@@ -224,33 +229,44 @@ class GroupCommit:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        """Write rows no thread came back to write; checkpoint a large WAL."""
+        """Write rows no thread came back to write; checkpoint a large WAL. An error here
+        is logged and the loop goes on: without this thread no idle rows are written."""
         checkpointer: sqlite3.Connection | None = None
         try:
             while not self._stop.is_set():
-                self._wake.clear()  # before looking: a row held after the look wakes us
-                if self.closed:
-                    break
-                checkpointer = self._checkpoint(checkpointer)  # a stat() when it is small
-                due = self.rows.due()
-                if due is None:
-                    if self._grew:  # look at the WAL again in a while
-                        self._grew = False
-                        self._stop.wait(self.COMMIT_DELAY)
-                    else:
-                        self._wake.wait()
-                    continue
-                wait = due + self.IDLE_GRACE - time.monotonic()
-                if wait > 0:
-                    self._stop.wait(wait)
-                    continue
-                with contextlib.suppress(StoreError):  # held again, tried again
-                    self.rows.write()
-                self.rows.prune()
-                self._grew = False
+                try:
+                    checkpointer = self._step(checkpointer)
+                except Exception:
+                    _log.exception("flowless's store committer failed; it goes on")
+                    self._stop.wait(self.MAX_BACKOFF)
         finally:
             if checkpointer is not None:
-                checkpointer.close()
+                with self.checkpoint_lock:
+                    checkpointer.close()
+
+    def _step(self, checkpointer: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        self._wake.clear()  # before looking: a row held after the look wakes us
+        if self.closed:
+            self._stop.set()
+            return checkpointer
+        checkpointer = self._checkpoint(checkpointer)  # a stat() when it is small
+        due = self.rows.due()
+        if due is None:
+            if self._grew or self.rows.inflight:  # look again in a while
+                self._grew = False
+                self._stop.wait(self.COMMIT_DELAY)
+            else:
+                self._wake.wait()
+            return checkpointer
+        wait = due + self.IDLE_GRACE - time.monotonic()
+        if wait > 0:
+            self._stop.wait(wait)
+            return checkpointer
+        with contextlib.suppress(StoreError):  # held again, tried again
+            self.rows.write()
+        self.rows.prune()
+        self._grew = False
+        return checkpointer
 
     def _wal_bytes(self) -> int:
         try:
@@ -269,10 +285,11 @@ class GroupCommit:
             self.rows.restart_wanted = False
             return checkpointer
         try:
-            if checkpointer is None:
-                checkpointer = sqlite3.connect(self.path, timeout=0, isolation_level=None)
-            for _ in range(2):  # the bulk, then what was written meanwhile: less each time
-                checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with self.checkpoint_lock:
+                if checkpointer is None:
+                    checkpointer = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+                for _ in range(2):  # the bulk, then what was written meanwhile
+                    checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.rows.restart_wanted = True
         except (OSError, sqlite3.Error):
             pass  # a busy or failed checkpoint is retried after a later write

@@ -55,6 +55,13 @@ class LaneBusy(StoreError):
     """Another connection was writing; the rows are held again (not a failure)."""
 
 
+def _encodable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Text SQLite can store: a lone surrogate becomes its escape (``\\udcff``)."""
+    return tuple(
+        v.encode("utf-8", "backslashreplace").decode() if isinstance(v, str) else v for v in row
+    )
+
+
 class HeldRows:
     """See the module docstring."""
 
@@ -130,25 +137,26 @@ class HeldRows:
         self.hold(kind, key, params)
         return True
 
-    def settle(self, kind: str, key: str) -> None:
-        """Forget the held row for ``key``: a write made directly replaces it (and one
-        being written cannot overwrite it: it was made earlier)."""
+    def settle(self, kind: str, key: str) -> tuple[Any, ...] | None:
+        """Take the held row for ``key`` out (the caller writes it before the row it
+        writes directly; one being written cannot overwrite that: it was made earlier)."""
         with self.lock:
-            self.held.pop((kind, key), None)
             self.started.pop((kind, key), None)
             self.made.pop((kind, key), None)
             self.open.discard(key)
+            return self.held.pop((kind, key), None)
 
     def held_row(self, kind: str, key: str) -> tuple[Any, ...] | None:
         """A row held or being written (in-process reads see it)."""
         with self.lock:
             row = self.held.get((kind, key))
-            for batch in self.inflight.values():
-                row = row or batch.get((kind, key))
+            for number in sorted(self.inflight, reverse=True):  # the newest batch first
+                row = row or self.inflight[number].get((kind, key))
             return row
 
     def count(self) -> int:
-        return len(self.held) + sum(len(batch) for batch in self.inflight.values())
+        with self.lock:
+            return len(self.held) + sum(len(batch) for batch in self.inflight.values())
 
     def due(self) -> float | None:
         since = self.since
@@ -188,6 +196,7 @@ class HeldRows:
                     self.held[key] = row
                     self.made[key] = age
             self.since = self.since or time.monotonic()
+        self.on_due()  # the committer may be asleep with nothing due when it looked
 
     def write(self, everything: bool = False) -> None:
         """Write what is held, on this thread's connection; ``LaneBusy`` if another
@@ -211,10 +220,12 @@ class HeldRows:
                 # the rest of the WAL after the rows (on disk already, so they do not
                 # wait for it): the next write finds every frame copied and restarts it
                 self._checkpoint(conn)
-        except sqlite3.Error as exc:
+        except BaseException as exc:  # held again, whatever it was (even Ctrl-C)
             self._landed(number, {k: v for k, v in batch.items() if k not in done})
             if conn is not None:
                 self._idle.put(conn)
+            if not isinstance(exc, sqlite3.Error):
+                raise
             if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_BUSY:
                 raise LaneBusy from exc  # another connection is writing: no failure
             error = self.mapped("record task runs", exc)
@@ -237,6 +248,11 @@ class HeldRows:
                 if time.monotonic() >= deadline:
                     raise self.mapped("record task runs", exc.__cause__) from exc  # type: ignore[arg-type]
             if self.held or self.inflight:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"Store {str(self.path)!r}: {self.count()} task-run records were "
+                        f"still being written after {BUSY_FOR:g} s."
+                    )
                 time.sleep(0.0005)  # another writer's batch is landing
 
     def take_all(self) -> tuple[int, _Rows]:
@@ -280,7 +296,11 @@ class HeldRows:
                 rows = [batch[k] for k in chunk]
                 size = next(n for n in BATCHES if n >= len(rows))
                 rows += [rows[-1]] * (size - len(rows))
-                execute(statement(size), tuple(itertools.chain.from_iterable(rows)))
+                try:
+                    execute(statement(size), tuple(itertools.chain.from_iterable(rows)))
+                except UnicodeEncodeError:  # a lone surrogate (os.fsdecode) in some text
+                    rows = [_encodable(row) for row in rows]
+                    execute(statement(size), tuple(itertools.chain.from_iterable(rows)))
                 if done is not None:
                     done.update(chunk)
 

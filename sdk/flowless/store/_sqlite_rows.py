@@ -172,7 +172,7 @@ _WRITE_PLACEHOLDERS = ", ".join("?" * 19)
 _UPSERT_TAIL = (
     f"ON CONFLICT (id) DO UPDATE SET {TASK_UPDATES}, write_seq = excluded.write_seq "
     f"WHERE task_runs.state_type != '{COMPLETED}' "
-    "AND (task_runs.write_seq IS NULL OR excluded.write_seq >= task_runs.write_seq)"
+    "AND (typeof(task_runs.write_seq) != 'integer' OR excluded.write_seq >= task_runs.write_seq)"
 )
 UPSERT_TASK_RUN = (
     f"INSERT INTO task_runs ({_WRITE_COLUMNS}) VALUES ({_WRITE_PLACEHOLDERS}) {_UPSERT_TAIL}"
@@ -186,11 +186,17 @@ def upsert_task_runs(rows: int) -> str:
 
 
 def replace_cache_entries(rows: int) -> str:
-    """Write ``rows`` cache entries in one statement (the newest entry for a key wins)."""
+    """Write ``rows`` cache entries in one statement; an entry never replaces a newer one
+    (batches may land in any order)."""
     values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
     return (
-        "INSERT OR REPLACE INTO cache_entries "
-        f"(key, result_serializer, result, result_location, created, expires) VALUES {values}"
+        "INSERT INTO cache_entries "
+        f"(key, result_serializer, result, result_location, created, expires) VALUES {values} "
+        "ON CONFLICT (key) DO UPDATE SET result_serializer = excluded.result_serializer, "
+        "result = excluded.result, result_location = excluded.result_location, "
+        "created = excluded.created, expires = excluded.expires "
+        "WHERE typeof(cache_entries.created) NOT IN ('integer', 'real') "  # a corrupt row
+        "OR excluded.created >= cache_entries.created"
     )
 
 
@@ -328,9 +334,24 @@ def task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
     )
 
 
+_last_seq = 0
+
+
 def task_run_write(run: TaskRunRecord) -> tuple[Any, ...]:
-    """``task_run_params`` and when this row was made (``write_seq``)."""
-    return (*task_run_params(run), time.time_ns())
+    """``task_run_params`` and when this row was made (``write_seq``, ns): strictly
+    increasing in this process even if the clock steps back (a resume in another process
+    after a clock step back is the case this cannot order: docs/embedded-store.md)."""
+    global _last_seq
+    seq = _last_seq = max(time.time_ns(), _last_seq + 1)
+    return (*task_run_params(run), seq)
+
+
+def _text(value: str | None) -> str | None:
+    """Text SQLite can store: a lone surrogate (from ``os.fsdecode``, in an exception's
+    message) becomes its escape instead of failing the write."""
+    if value is None or value.isascii():
+        return value
+    return value.encode("utf-8", "backslashreplace").decode()
 
 
 def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
@@ -340,7 +361,7 @@ def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.flow_name,
         run.state_type.value,
         run.state_name,
-        run.state_message,
+        _text(run.state_message),
         *payload_columns(run.parameters),
         run.parent_flow_run_id,
         run.parent_task_run_id,
