@@ -43,7 +43,7 @@ __all__ = ["HeldRows", "LaneBusy"]
 #: Rows per statement (the last row repeated to fill one, which writes nothing new), so a
 #: handful of statements are prepared once per connection. Up to 128: a prepared
 #: statement of 1,024 rows costs ~2.3 MB per connection, and each thread has one.
-BATCHES = tuple(2**i for i in range(8))
+BATCHES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 #: How long a write that must land (flush, close, the committer) waits for other writers.
 BUSY_FOR = 30.0
 
