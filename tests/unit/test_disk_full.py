@@ -3,6 +3,7 @@ that is not on disk. Real small filesystems (tmpfs), so these run only as root."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -69,9 +70,14 @@ FLOW = textwrap.dedent(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], check=True)
+    with _tmpfs(tmp_path / "disk", "32m") as mount:
+        yield mount
+
+
+@contextlib.contextmanager
+def _tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    mount.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
@@ -159,13 +165,8 @@ def small_results_disk(tmp_path: Path) -> Iterator[Path]:
     """Only the result files' folder is small: the database stays writable, so the
     task run's crash is recorded."""
     home = tmp_path / "home"
-    results = home / "results"
-    results.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(results)], check=True)
-    try:
+    with _tmpfs(home / "results", "4m"):
         yield home
-    finally:
-        subprocess.run(["umount", "-l", str(results)], check=False)
 
 
 _FILES = {"FLOWLESS_RESULTS_INLINE_MAX_BYTES": "0", "TASKS": "300"}

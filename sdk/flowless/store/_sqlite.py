@@ -394,7 +394,7 @@ class SQLiteStore(SQLiteDeployments):
         return entry if entry.is_valid(now) else None
 
     def write_cache_entry(self, entry: CacheEntry) -> None:
-        """Held in this thread's lane, like the task run it follows."""
+        """Held and written in a batch, like the task run it follows."""
         params = (entry.key, *payload_columns(entry.result), entry.created, entry.expires)
         self._writer_or_fail().rows.hold("cache_entry", entry.key, params)
 

@@ -13,7 +13,7 @@ WAL small, and writes that fail (a full disk) kept and retried rather than forgo
   at once whether it landed. A flow run write first writes every held row in the same
   transaction: a flow run's new state never reaches the disk before the task runs it
   ran, so a run never ends Completed with records missing.
-* **Nothing forgotten.** A lane write that fails keeps its rows, and they are retried,
+* **Nothing forgotten.** A batch that fails keeps its rows, and they are retried,
   backing off, by the next write, the committer and ``flush()``; ``flush()`` (and a flow
   run write) retries for ``RETRY_FOR`` seconds and then raises, saying what is not on
   disk and why.
@@ -48,7 +48,7 @@ class GroupCommit:
 
     #: Longest time a held row waits to be written (unless ``flush()`` comes first).
     COMMIT_DELAY = 0.01
-    #: How long after a lane is due the committer thread writes it. The thread holding
+    #: How long after held rows are due the committer thread writes them. The thread holding
     #: the rows writes them at once if it is writing anyway; the committer, waiting for
     #: its turn at the GIL, would only hold it up.
     IDLE_GRACE = 0.005
@@ -115,7 +115,7 @@ class GroupCommit:
 
     def write_after_rows(self, action: str, write: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
         """Every held row, then ``write()``, in one transaction, retried while the disk
-        is full for up to ``RETRY_FOR`` (the caller holds neither ``lock`` nor a lane)."""
+        is full for up to ``RETRY_FOR`` (the caller does not hold ``lock``)."""
         deadline = time.monotonic() + self.RETRY_FOR
         while True:
             if self.rows.damaged is not None:

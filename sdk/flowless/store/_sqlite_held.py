@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
+from flowless.store._sqlite_rows import storable_text
 
-__all__ = ["HeldRows", "LaneBusy"]
+__all__ = ["HeldRows", "BatchBusy"]
 
 #: Rows per statement (the last row repeated to fill one, which writes nothing new), so a
 #: handful of statements are prepared once per connection. Up to 128: a prepared
@@ -51,15 +52,12 @@ _Key = tuple[str, str]
 _Rows = dict[_Key, tuple[Any, ...]]
 
 
-class LaneBusy(StoreError):
+class BatchBusy(StoreError):
     """Another connection was writing; the rows are held again (not a failure)."""
 
 
 def _encodable(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Text SQLite can store: a lone surrogate becomes its escape (``\\udcff``)."""
-    return tuple(
-        v.encode("utf-8", "backslashreplace").decode() if isinstance(v, str) else v for v in row
-    )
+    return tuple(storable_text(v) if isinstance(v, str) else v for v in row)
 
 
 class HeldRows:
@@ -111,31 +109,45 @@ class HeldRows:
     # -- holding ------------------------------------------------------------------------
 
     def hold(self, kind: str, key: str, params: tuple[Any, ...], *, start: bool = False) -> None:
+        now = time.monotonic()
         with self.lock:
-            self.held[(kind, key)] = params
-            self.made[(kind, key)] = next(self._counter)
             if start:
                 self.open.add(key)
-                self.started[(kind, key)] = time.monotonic()
-            else:
-                self.started.pop((kind, key), None)
-            if self.since is None:
-                self.since = time.monotonic()
-                self.on_due()
-            due = max(self.since + self.delay, self.retry_at)
-        if time.monotonic() >= due:
-            with suppress(StoreError):  # kept, and retried by the next write or flush()
-                self.write()
+            due = self._hold(kind, key, params, now if start else None, now)
+        if now >= due:
+            self._write_due()
 
     def end(self, kind: str, key: str, params: tuple[Any, ...], *, new: bool = False) -> bool:
         """Hold a task run's end if it was started here (or is ``new``); else False
         (the caller writes it directly)."""
+        now = time.monotonic()
         with self.lock:
             if key not in self.open and not new:
                 return False
             self.open.discard(key)
-        self.hold(kind, key, params)
+            due = self._hold(kind, key, params, None, now)
+        if now >= due:
+            self._write_due()
         return True
+
+    def _hold(
+        self, kind: str, key: str, params: tuple[Any, ...], started: float | None, now: float
+    ) -> float:
+        """Hold one row (the caller holds ``lock``); when the held rows are due."""
+        self.held[(kind, key)] = params
+        self.made[(kind, key)] = next(self._counter)
+        if started is not None:
+            self.started[(kind, key)] = started
+        else:
+            self.started.pop((kind, key), None)
+        if self.since is None:
+            self.since = now
+            self.on_due()
+        return max(self.since + self.delay, self.retry_at)
+
+    def _write_due(self) -> None:
+        with suppress(StoreError):  # kept, and retried by the next write or flush()
+            self.write()
 
     def settle(self, kind: str, key: str) -> tuple[Any, ...] | None:
         """Take the held row for ``key`` out (the caller writes it before the row it
@@ -199,7 +211,7 @@ class HeldRows:
         self.on_due()  # the committer may be asleep with nothing due when it looked
 
     def write(self, everything: bool = False) -> None:
-        """Write what is held, on this thread's connection; ``LaneBusy`` if another
+        """Write what is held, on this thread's connection; ``BatchBusy`` if another
         connection was writing, ``StoreError`` if the rows could not be written (they
         are held again either way)."""
         if self.closed:
@@ -227,7 +239,7 @@ class HeldRows:
             if not isinstance(exc, sqlite3.Error):
                 raise
             if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_BUSY:
-                raise LaneBusy from exc  # another connection is writing: no failure
+                raise BatchBusy from exc  # another connection is writing: no failure
             error = self.mapped("record task runs", exc)
             self.retry_at = time.monotonic() + self.failures(error, self.count())
             raise error from exc
@@ -244,7 +256,7 @@ class HeldRows:
         while self.held or self.inflight:
             try:
                 self.write(everything=True)
-            except LaneBusy as exc:
+            except BatchBusy as exc:
                 if time.monotonic() >= deadline:
                     raise self.mapped("record task runs", exc.__cause__) from exc  # type: ignore[arg-type]
             if self.held or self.inflight:

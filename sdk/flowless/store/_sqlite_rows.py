@@ -346,7 +346,7 @@ def task_run_write(run: TaskRunRecord) -> tuple[Any, ...]:
     return (*task_run_params(run), seq)
 
 
-def _text(value: str | None) -> str | None:
+def storable_text(value: str | None) -> str | None:
     """Text SQLite can store: a lone surrogate (from ``os.fsdecode``, in an exception's
     message) becomes its escape instead of failing the write."""
     if value is None or value.isascii():
@@ -361,7 +361,7 @@ def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.flow_name,
         run.state_type.value,
         run.state_name,
-        _text(run.state_message),
+        storable_text(run.state_message),
         *payload_columns(run.parameters),
         run.parent_flow_run_id,
         run.parent_task_run_id,
