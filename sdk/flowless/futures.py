@@ -37,6 +37,10 @@ __all__ = [
 R = TypeVar("R")
 
 
+def _done() -> Any:
+    raise RuntimeError("a submitted run executes once")
+
+
 class SubmittedRun(Generic[R]):
     """One submitted task run: its public future, and the work that completes it.
 
@@ -66,8 +70,9 @@ class SubmittedRun(Generic[R]):
         """Run it (the caller has claimed it)."""
         if not self.future.set_running_or_notify_cancel():
             return  # cancelled before it started (the flow run timed out)
+        work, self._work = self._work, _done  # its closure (arguments, context) goes now
         try:
-            state = self._work()
+            state = work()
         except BaseException as exc:
             self.future.set_exception(exc)
             if not isinstance(exc, Exception):

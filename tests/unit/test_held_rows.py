@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from flowless import flow, task
 from flowless.exceptions import StoreError
+from flowless.store import _sqlite_held
 from flowless.store._sqlite_held import HeldRows
 from flowless.task_runners import ThreadPoolTaskRunner
 
@@ -37,20 +41,58 @@ def test_rows_put_back_in_any_order_keep_the_newest(tmp_path: Path) -> None:
     assert rows.held == {("task_run", "x"): ("newer",)}
 
 
-def test_an_old_row_taken_and_failed_again_never_replaces_a_newer_one(tmp_path: Path) -> None:
-    """A start's batch fails late (after its end was taken), so the start is taken again
-    by a later batch than its end's; both fail: the end is what stays held."""
+def test_a_row_stays_held_until_written_and_only_the_newest_is_written_again(
+    tmp_path: Path,
+) -> None:
+    """A start's batch fails late (after its end was taken): the end is what is held and
+    written next; the failed batch never brings the start back."""
     rows = _rows(tmp_path)
     rows.hold("task_run", "x", ("start",), start=True)
     a = rows._take(everything=True)
     rows.hold("task_run", "x", ("end",))
     b = rows._take(everything=True)
-    rows.put_back(*a)  # the start's batch fails, late: the start is held again
-    c = rows._take(everything=True)  # and taken again, by a batch numbered after b
-    assert c[0] > b[0] and c[1] == {("task_run", "x"): ("start",)}
-    rows.put_back(*c)
-    rows.put_back(*b)
+    rows.put_back(*a)  # the start's batch fails, late
+    c = rows._take(everything=True)
+    assert c[0] > b[0] and c[1] == {("task_run", "x"): ("end",)}
+    rows.landed(a[0])  # landing the start's batch after all changes nothing either
     assert rows.held == {("task_run", "x"): ("end",)}
+    rows.landed(c[0])
+    rows.put_back(*b)
+    assert rows.held == {} and rows.claims == {} and rows.writing == {}
+    assert rows.due() is None
+
+
+def test_a_stalled_batch_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that lost the GIL between claiming rows and writing them does not hold them
+    up: after STALL the next writer claims them too (writing a row twice is harmless)."""
+    clock = [100.0]
+    monkeypatch.setattr(_sqlite_held.time, "monotonic", lambda: clock[0])
+    rows = HeldRows(tmp_path / "x.db", {}, lambda a, e: StoreError(a), 0.01, lambda: None)
+    rows.hold("task_run", "x", ("end",))
+    clock[0] += 0.01
+    first = rows._take()
+    assert first[1] == {("task_run", "x"): ("end",)}
+    assert rows._take() == (-1, {})  # claimed a moment ago
+    assert rows.due() == pytest.approx(clock[0] + _sqlite_held.STALL)
+    clock[0] += _sqlite_held.STALL + 0.0001
+    second = rows._take()
+    assert second[1] == first[1] and second[0] != first[0]
+    rows.landed(second[0])
+    rows.landed(first[0])  # the stalled writer comes back: nothing left to do
+    assert rows.held == {} and rows.writing == {}
+
+
+def test_a_batch_is_one_statement_and_the_rest_is_due_at_once(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    for i in range(300):
+        rows.hold("task_run", str(i), (i,))
+    number, batch = rows._take(everything=True)
+    assert len(batch) == 300  # flush, close and flow run writes take everything
+    rows.put_back(number)
+    rows.delay = 0.0
+    number, batch = rows._take()
+    assert len(batch) == _sqlite_held.BATCHES[-1]
+    assert rows.due() is not None and rows.due() <= time.monotonic()
 
 
 def test_a_young_start_waits_and_its_end_replaces_it(tmp_path: Path) -> None:

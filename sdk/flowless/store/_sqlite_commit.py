@@ -253,7 +253,7 @@ class GroupCommit:
         checkpointer = self._checkpoint(checkpointer)  # a stat() when it is small
         due = self.rows.due()
         if due is None:
-            if self._grew or self.rows.inflight:  # look again in a while
+            if self._grew or self.rows.writing:  # look again in a while
                 self._grew = False
                 self._stop.wait(self.COMMIT_DELAY)
             else:

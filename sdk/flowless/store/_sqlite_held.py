@@ -1,21 +1,27 @@
 """Held rows: the embedded store's hot rows (task runs, cache entries), written in batches
 by whichever thread is running when they are due.
 
-Why: under a thread pool of fast tasks every thread is runnable, and getting the GIL
-back after any call into SQLite takes 5 ms at best and hundreds of milliseconds at the
-tail (16 spinning threads: p50 37 ms, p99 480 ms here). So nothing here holds a lock
-across a call into SQLite, and no row waits for a particular thread's turn:
+Why: under a thread pool of fast tasks every thread is runnable, and a thread that
+lets go of the GIL (a call into SQLite, a ``stat()``, a contended lock, or simply its
+5 ms turn running out) gets it back after 5 ms at best and hundreds of milliseconds at
+the tail (16 spinning threads: p50 37 ms, p99 480 ms here). No row may wait for one
+particular thread's turn, so:
 
-* a row is put in one shared dict (a few bytecodes under a small lock);
-* the first thread to touch the dict once the oldest row is due takes every row not
-  already being written and writes them with one statement per kind on its own
-  connection, each statement a transaction of its own. The rows are on disk inside
-  that one call into SQLite, before the thread waits for the GIL again;
+* a row is put in one shared dict (a few bytecodes under a small lock that is never
+  held across a call into SQLite);
+* the first thread to touch the dict once the oldest row is due *claims* up to
+  ``BATCHES[-1]`` rows and writes them with one statement per kind (one call into
+  SQLite, a transaction of its own); the rows stay in the dict until that call has
+  returned, and only then are they dropped;
+* a claim older than ``STALL`` means its writer lost the GIL before it reached SQLite:
+  the next thread claims and writes the same rows again. Writing a row twice is
+  harmless (below), so no row waits for a stalled writer;
 * several threads may write at once, each on its own connection: SQLite serialises
   them, and a writer that finds another writing (SQLITE_BUSY, no busy wait: SQLite's
-  busy handler sleeps 1, 2, 5 ... 100 ms) puts its rows back for the next writer;
-* batches may land in any order, so each task-run row carries when it was made
-  (``write_seq``) and never replaces a later one: a run's start cannot overwrite its end.
+  busy handler sleeps 1, 2, 5 ... 100 ms) gives its claim up for the next writer;
+* batches may land in any order and twice, so each task-run row carries when it was
+  made (``write_seq``) and never replaces a later one: a run's start cannot overwrite
+  its end, and a late copy of a row changes nothing.
 
 A task run's start and end are held under its id, so a fast run's end replaces its
 start before either is written. The ids of runs started here and not yet ended are
@@ -31,7 +37,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -42,11 +48,15 @@ from flowless.store._sqlite_rows import storable_text
 __all__ = ["HeldRows", "BatchBusy"]
 
 #: Rows per statement (the last row repeated to fill one, which writes nothing new), so a
-#: handful of statements are prepared once per connection. Up to 128: a prepared
-#: statement of 1,024 rows costs ~2.3 MB per connection, and each thread has one.
+#: handful of statements are prepared once per connection. A batch claims at most the
+#: largest: one statement per kind, so its rows never wait between two calls into SQLite
+#: (a prepared statement of 1,024 rows costs ~2.3 MB per connection).
 BATCHES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 #: How long a write that must land (flush, close, the committer) waits for other writers.
 BUSY_FOR = 30.0
+#: A claim older than this is taken over: its writer lost the GIL before reaching SQLite
+#: (a batch of 128 rows is in SQLite ~0.3 ms after it is claimed when nothing interrupts).
+STALL = 0.003
 
 _Key = tuple[str, str]
 _Rows = dict[_Key, tuple[Any, ...]]
@@ -79,20 +89,21 @@ class HeldRows:
         self.delay = delay
         self.on_due = on_due  # wakes the committer, for rows no thread comes back to
         self.lock = threading.Lock()  # never held across a call into SQLite
+        #: Every row not known to be on disk, including rows a batch is writing.
         self.held: _Rows = {}
-        self.since: float | None = None  # when the oldest held row came
-        #: Batches being written, by batch number (the rows are no longer held).
-        self.inflight: dict[int, _Rows] = {}
-        #: When each held row was made (a counter): a row coming back from a failed batch
-        #: never replaces one made after it, however often either was taken and failed.
+        #: When each held row was made (a counter): a batch drops a row after writing it
+        #: only if no newer row was held for its key meanwhile.
         self.made: dict[_Key, int] = {}
-        self.inflight_made: dict[int, dict[_Key, int]] = {}
         self._counter = itertools.count()
+        #: Rows a batch is writing: the batch's number and when it claimed them.
+        self.claims: dict[_Key, tuple[int, float]] = {}
+        #: Batches being written: the rows each claimed, and their ``made`` then.
+        self.writing: dict[int, dict[_Key, int]] = {}
         self._batches = itertools.count()
+        self.due_at: float | None = None  # when a held row is next due (None: none held)
         self.open: set[str] = set()  # task runs started here and not yet ended
         #: When each held start was held. A start is written only once its run has been
-        #: running ``delay``: a fast run's end replaces it first, and a start being
-        #: written would make its end wait for that writer's next turn at the GIL.
+        #: running ``delay``: a fast run's end replaces it first.
         self.started: dict[_Key, float] = {}
         self.retry_at = 0.0  # after a failed write, not before
         self.closed = False
@@ -105,6 +116,7 @@ class HeldRows:
         #: ever wrote at once (a connection costs ~0.5 MB: one per thread was 16 of them).
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._conns: list[sqlite3.Connection] = []
+        self._out = 0  # connections borrowed by writers
 
     # -- holding ------------------------------------------------------------------------
 
@@ -134,16 +146,18 @@ class HeldRows:
         self, kind: str, key: str, params: tuple[Any, ...], started: float | None, now: float
     ) -> float:
         """Hold one row (the caller holds ``lock``); when the held rows are due."""
-        self.held[(kind, key)] = params
-        self.made[(kind, key)] = next(self._counter)
+        k = (kind, key)
+        self.held[k] = params
+        self.made[k] = next(self._counter)
+        self.claims.pop(k, None)  # a batch writing the older row leaves this one held
         if started is not None:
-            self.started[(kind, key)] = started
+            self.started[k] = started
         else:
-            self.started.pop((kind, key), None)
-        if self.since is None:
-            self.since = now
+            self.started.pop(k, None)
+        if self.due_at is None:
+            self.due_at = now + self.delay
             self.on_due()
-        return max(self.since + self.delay, self.retry_at)
+        return max(self.due_at, self.retry_at)
 
     def _write_due(self) -> None:
         with suppress(StoreError):  # kept, and retried by the next write or flush()
@@ -151,69 +165,95 @@ class HeldRows:
 
     def settle(self, kind: str, key: str) -> tuple[Any, ...] | None:
         """Take the held row for ``key`` out (the caller writes it before the row it
-        writes directly; one being written cannot overwrite that: it was made earlier)."""
+        writes directly; a batch still writing it cannot overwrite that: it was made
+        earlier)."""
+        k = (kind, key)
         with self.lock:
-            self.started.pop((kind, key), None)
-            self.made.pop((kind, key), None)
+            self.started.pop(k, None)
+            self.made.pop(k, None)
+            self.claims.pop(k, None)
             self.open.discard(key)
-            return self.held.pop((kind, key), None)
+            return self.held.pop(k, None)
 
     def held_row(self, kind: str, key: str) -> tuple[Any, ...] | None:
-        """A row held or being written (in-process reads see it)."""
+        """A row not yet known to be on disk (in-process reads see it)."""
         with self.lock:
-            row = self.held.get((kind, key))
-            for number in sorted(self.inflight, reverse=True):  # the newest batch first
-                row = row or self.inflight[number].get((kind, key))
-            return row
+            return self.held.get((kind, key))
 
     def count(self) -> int:
         with self.lock:
-            return len(self.held) + sum(len(batch) for batch in self.inflight.values())
+            return len(self.held)
 
     def due(self) -> float | None:
-        since = self.since
-        return None if since is None else max(since + self.delay, self.retry_at)
+        due_at = self.due_at
+        return None if due_at is None else max(due_at, self.retry_at)
 
     # -- writing ------------------------------------------------------------------------
 
     def _take(self, everything: bool = False) -> tuple[int, _Rows]:
-        """Held rows (not young starts, unless ``everything``), now a batch in flight."""
+        """Claim the rows due: not young starts nor rows another batch claimed less than
+        ``STALL`` ago, at most ``BATCHES[-1]`` (``everything``: every held row)."""
         now = time.monotonic()
         young = now if everything else now - self.delay
+        stale = now if everything else now - STALL
+        limit = len(self.held) if everything else BATCHES[-1]
+        batch: _Rows = {}
         with self.lock:
-            started = self.started
-            batch = {k: v for k, v in self.held.items() if started.get(k, 0.0) <= young}
-            if not batch:
+            if self.closed:
                 return -1, {}
-            for k in batch:
-                del self.held[k]
-                started.pop(k, None)
+            started, claims, made = self.started, self.claims, self.made
+            next_due = float("inf")
+            for k, row in self.held.items():
+                start = started.get(k)
+                if start is not None and start > young:
+                    next_due = min(next_due, start + self.delay)
+                    continue
+                claim = claims.get(k)
+                if claim is not None and claim[1] > stale:
+                    next_due = min(next_due, claim[1] + STALL)
+                    continue
+                if len(batch) >= limit:
+                    next_due = now  # more is due than one statement holds
+                    break
+                batch[k] = row
+            if not batch:
+                self.due_at = next_due if self.held else None
+                return -1, {}
+            self.due_at = min(next_due, now + STALL)  # taken over if this batch stalls
             number = next(self._batches)
-            self.inflight[number] = batch
-            self.inflight_made[number] = {k: self.made.pop(k, -1) for k in batch}
-            self.since = min((started.get(k, now) for k in self.held), default=None)
+            for k in batch:
+                claims[k] = (number, now)
+            self.writing[number] = {k: made[k] for k in batch}
         return number, batch
 
-    def _landed(self, number: int, unwritten: _Rows) -> None:
-        """Batch ``number`` is done; ``unwritten`` rows are held again, unless a row made
-        after it is held for the same key."""
+    def _landed(self, number: int, written: Collection[_Key]) -> None:
+        """Batch ``number`` is done: the ``written`` rows are dropped unless a newer row
+        was held for the key meanwhile; the rest stay held, unclaimed."""
         with self.lock:
-            self.inflight.pop(number, None)
-            made = self.inflight_made.pop(number, {})
-            if not unwritten:
+            made = self.writing.pop(number, {})
+            for k in made:
+                claim = self.claims.get(k)
+                if claim is not None and claim[0] == number:
+                    del self.claims[k]
+            for k in written:
+                if k in made and self.made.get(k) == made[k]:
+                    del self.held[k]
+                    del self.made[k]
+                    self.started.pop(k, None)
+            if not self.held:
+                self.due_at = None
                 return
-            for key, row in unwritten.items():
-                age = made.get(key, -1)
-                if key not in self.held or self.made.get(key, -1) < age:
-                    self.held[key] = row
-                    self.made[key] = age
-            self.since = self.since or time.monotonic()
+            if all(k in written for k in made):
+                return  # what is still held was due when the batch was claimed
+            # rows not written are due again soon (a busy writer is done in ~1 ms)
+            soon = time.monotonic() + STALL / 3
+            self.due_at = min(self.due_at or soon, soon)
         self.on_due()  # the committer may be asleep with nothing due when it looked
 
     def write(self, everything: bool = False) -> None:
-        """Write what is held, on this thread's connection; ``BatchBusy`` if another
+        """Write what is due, on a connection of its own; ``BatchBusy`` if another
         connection was writing, ``StoreError`` if the rows could not be written (they
-        are held again either way)."""
+        stay held either way)."""
         if self.closed:
             return
         if self.damaged is not None:
@@ -225,17 +265,11 @@ class HeldRows:
         conn: sqlite3.Connection | None = None
         try:
             conn = self._borrow()
-            if self._wal_too_large():  # the rest of the WAL first: this write restarts it
-                self._checkpoint(conn)
             self.write_batch(batch, conn.execute, done)
-            if self.restart_wanted:
-                # the rest of the WAL after the rows (on disk already, so they do not
-                # wait for it): the next write finds every frame copied and restarts it
-                self._checkpoint(conn)
         except BaseException as exc:  # held again, whatever it was (even Ctrl-C)
-            self._landed(number, {k: v for k, v in batch.items() if k not in done})
+            self._landed(number, done)
             if conn is not None:
-                self._idle.put(conn)
+                self._give_back(conn)
             if not isinstance(exc, sqlite3.Error):
                 raise
             if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_BUSY:
@@ -243,56 +277,46 @@ class HeldRows:
             error = self.mapped("record task runs", exc)
             self.retry_at = time.monotonic() + self.failures(error, self.count())
             raise error from exc
-        self._landed(number, {})
-        self._idle.put(conn)
+        self._landed(number, done)
+        if self.restart_wanted or self._wal_too_large():
+            # the rest of the WAL after the rows (on disk already, so they do not wait
+            # for it): the next write finds every frame copied and restarts it
+            self._checkpoint(conn)
+        self._give_back(conn)
         if self.retry_at:
             self.retry_at = 0.0
             self.failures(None, 0)
 
     def write_all(self) -> None:
-        """Everything held, and everything being written by others, on disk before this
-        returns (``flush()``, in-process reads, close); ``StoreError`` if not."""
+        """Everything held on disk before this returns (``flush()``, in-process reads,
+        close); ``StoreError`` if not."""
         deadline = time.monotonic() + BUSY_FOR
-        while self.held or self.inflight:
+        while self.held and not self.closed:
             try:
                 self.write(everything=True)
             except BatchBusy as exc:
                 if time.monotonic() >= deadline:
                     raise self.mapped("record task runs", exc.__cause__) from exc  # type: ignore[arg-type]
-            if self.held or self.inflight:
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"Store {str(self.path)!r}: {self.count()} task-run records were "
-                        f"still being written after {BUSY_FOR:g} s."
-                    )
                 time.sleep(0.0005)  # another writer's batch is landing
 
     def take_all(self) -> tuple[int, _Rows]:
-        """Every held row, once no batch is landing, as a batch the caller writes in its
-        own transaction (a flow run's state after its task runs), then ``landed`` or
+        """Every held row (claimed or not), as a batch the caller writes in its own
+        transaction (a flow run's state after its task runs), then ``landed`` or
         ``put_back``."""
-        deadline = time.monotonic() + BUSY_FOR
-        while True:
+        number, batch = self._take(everything=True)
+        if number < 0:
             with self.lock:
-                if not self.inflight:
-                    batch = dict(self.held)
-                    self.held.clear()
-                    self.started.clear()
-                    self.since = None
-                    number = next(self._batches)
-                    self.inflight[number] = batch
-                    self.inflight_made[number] = self.made
-                    self.made = {}
-                    return number, batch
-            if time.monotonic() >= deadline:
-                raise StoreError(f"Store {str(self.path)!r}: rows stayed in flight for 30 s.")
-            time.sleep(0.0005)
+                number = next(self._batches)
+                self.writing[number] = {}
+        return number, batch
 
     def landed(self, number: int) -> None:
-        self._landed(number, {})
+        with self.lock:
+            written = list(self.writing.get(number, ()))
+        self._landed(number, written)
 
-    def put_back(self, number: int, batch: _Rows) -> None:
-        self._landed(number, batch)
+    def put_back(self, number: int, batch: _Rows | None = None) -> None:
+        self._landed(number, ())
 
     def write_batch(
         self,
@@ -320,7 +344,7 @@ class HeldRows:
         """Hold ``lock`` with nothing being written (around ``fork()``)."""
         while True:
             self.lock.acquire()
-            if not self.inflight:
+            if not self.writing:
                 return
             self.lock.release()
             time.sleep(0.0005)
@@ -347,17 +371,33 @@ class HeldRows:
     def _borrow(self) -> sqlite3.Connection:
         """An idle batch connection, or a new one. No busy timeout: see the module
         docstring."""
+        with self.lock:
+            if self.closed:
+                raise StoreError(f"Store {str(self.path)!r} is closed.")
+            self._out += 1
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
-        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute("PRAGMA cache_size=-256")  # a batch touches a few pages
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.execute("PRAGMA cache_size=-256")  # a batch touches a few pages
+        except BaseException:
+            with self.lock:
+                self._out -= 1
+            raise
         with self.lock:
             self._conns.append(conn)
         return conn
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        self._idle.put(conn)
+        with self.lock:
+            self._out -= 1
 
     def prune(self, keep: int = 2) -> None:
         """Close idle batch connections beyond ``keep`` (a finished flow run's pool)."""
@@ -372,9 +412,17 @@ class HeldRows:
                 self._conns.remove(conn)
             conn.close()
 
-    def close(self) -> None:
-        self.closed = True
+    def close(self, wait: float = 5.0) -> None:
+        """Close every batch connection once no writer is using one (closing one in use
+        by another thread can crash the process)."""
+        deadline = time.monotonic() + wait
         with self.lock:
+            self.closed = True
+        while self._out and time.monotonic() < deadline:
+            time.sleep(0.001)
+        with self.lock:
+            if self._out:
+                return  # a writer is stuck in SQLite: leave its connections to the exit
             conns, self._conns = self._conns, []
         for conn in conns:
             with suppress(sqlite3.Error):
