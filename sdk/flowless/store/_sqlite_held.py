@@ -57,6 +57,15 @@ BUSY_FOR = 30.0
 #: A claim older than this is taken over: its writer lost the GIL before reaching SQLite
 #: (a batch of 128 rows is in SQLite ~0.3 ms after it is claimed when nothing interrupts).
 STALL = 0.003
+#: The same for a batch already in SQLite: it lands without the GIL, and is only late if
+#: SQLite refused it (another connection was writing) and its writer waits for its turn.
+STALL_IN_SQLITE = 0.025
+#: How long a batch waits inside SQLite for another writer (SQLite's busy handler sleeps
+#: 1, 2, 2 ms: a batch of 128 rows writes in ~1-2 ms). Past that, it gives its rows up
+#: for the next writer rather than sleep longer; inside SQLite it needs no GIL.
+BUSY_WAIT = 0.005
+
+_NEVER = float("inf")
 
 _Key = tuple[str, str]
 _Rows = dict[_Key, tuple[Any, ...]]
@@ -96,11 +105,15 @@ class HeldRows:
         self.made: dict[_Key, int] = {}
         self._counter = itertools.count()
         #: Rows a batch is writing: the batch's number and when it claimed them.
-        self.claims: dict[_Key, tuple[int, float]] = {}
+        self.claims: dict[_Key, int] = {}
+        #: When each batch claimed its rows, and when it went into SQLite (0: not yet).
+        self.times: dict[int, list[float]] = {}
         #: Batches being written: the rows each claimed, and their ``made`` then.
         self.writing: dict[int, dict[_Key, int]] = {}
         self._batches = itertools.count()
-        self.due_at: float | None = None  # when a held row is next due (None: none held)
+        #: When the oldest unclaimed row was held (None: none), and when a claim stalls.
+        self.since: float | None = None
+        self.takeover_at = _NEVER
         self.open: set[str] = set()  # task runs started here and not yet ended
         #: When each held start was held. A start is written only once its run has been
         #: running ``delay``: a fast run's end replaces it first.
@@ -113,10 +126,12 @@ class HeldRows:
         self.damaged: StoreError | None = None
         self.failures: Callable[[StoreError | None, int], float] = lambda exc, n: 0.0
         #: Idle batch connections. A writer borrows one, so there are as many as writers
-        #: ever wrote at once (a connection costs ~0.5 MB: one per thread was 16 of them).
+        #: ever wrote at once (a connection caches up to 2 MB: one per thread was 16 of them).
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._conns: list[sqlite3.Connection] = []
-        self._out = 0  # connections borrowed by writers
+        self._thread = 0  # the thread that held the last row
+        self._threads = 0  # how often that changed since the last batch was claimed
+        self._out: list[None] = []  # one entry per connection a writer has borrowed
 
     # -- holding ------------------------------------------------------------------------
 
@@ -147,6 +162,10 @@ class HeldRows:
     ) -> float:
         """Hold one row (the caller holds ``lock``); when the held rows are due."""
         k = (kind, key)
+        thread = threading.get_ident()
+        if thread != self._thread:
+            self._thread = thread
+            self._threads += 1
         self.held[k] = params
         self.made[k] = next(self._counter)
         self.claims.pop(k, None)  # a batch writing the older row leaves this one held
@@ -154,10 +173,10 @@ class HeldRows:
             self.started[k] = started
         else:
             self.started.pop(k, None)
-        if self.due_at is None:
-            self.due_at = now + self.delay
+        if self.since is None:
+            self.since = now if started is None else started
             self.on_due()
-        return max(self.due_at, self.retry_at)
+        return max(min(self.since + self.delay, self.takeover_at), self.retry_at)
 
     def _write_due(self) -> None:
         with suppress(StoreError):  # kept, and retried by the next write or flush()
@@ -185,44 +204,68 @@ class HeldRows:
             return len(self.held)
 
     def due(self) -> float | None:
-        due_at = self.due_at
-        return None if due_at is None else max(due_at, self.retry_at)
+        """When a writer should next look: the oldest unclaimed row ``delay`` old, or a
+        claim stalled."""
+        since, takeover = self.since, self.takeover_at
+        if since is None and takeover == _NEVER:
+            return None
+        return max(min(_NEVER if since is None else since + self.delay, takeover), self.retry_at)
 
     # -- writing ------------------------------------------------------------------------
 
-    def _take(self, everything: bool = False) -> tuple[int, _Rows]:
-        """Claim the rows due: not young starts nor rows another batch claimed less than
-        ``STALL`` ago, at most ``BATCHES[-1]`` (``everything``: every held row)."""
+    def _take(self, everything: bool = False, after: float | None = None) -> tuple[int, _Rows]:
+        """Claim the rows due: once the oldest unclaimed row is ``after`` (default: the
+        delay) old, every unclaimed row but young starts; and rows whose claim stalled.
+        At most ``BATCHES[-1]`` rows (``everything``: every held row, claimed or not)."""
         now = time.monotonic()
         young = now if everything else now - self.delay
-        stale = now if everything else now - STALL
         limit = len(self.held) if everything else BATCHES[-1]
         batch: _Rows = {}
         with self.lock:
             if self.closed:
                 return -1, {}
-            started, claims, made = self.started, self.claims, self.made
-            next_due = float("inf")
+            since = self.since
+            wait = self.delay if after is None else after
+            unclaimed = everything or (since is not None and since + wait <= now)
+            started, claims, made, times = self.started, self.claims, self.made, self.times
+            next_since, takeover = _NEVER, _NEVER
             for k, row in self.held.items():
-                start = started.get(k)
-                if start is not None and start > young:
-                    next_due = min(next_due, start + self.delay)
-                    continue
                 claim = claims.get(k)
-                if claim is not None and claim[1] > stale:
-                    next_due = min(next_due, claim[1] + STALL)
-                    continue
+                if claim is not None:
+                    if not everything:
+                        claimed, entered = times[claim]
+                        until = entered + STALL_IN_SQLITE if entered else claimed + STALL
+                        if until > now:
+                            takeover = min(takeover, until)
+                            continue
+                else:
+                    start = started.get(k)
+                    if start is not None and start > young:
+                        next_since = min(next_since, start)  # due once it ran ``delay``
+                        continue
+                    if not unclaimed:
+                        next_since = min(next_since, since or now)
+                        continue
                 if len(batch) >= limit:
-                    next_due = now  # more is due than one statement holds
+                    next_since = now - self.delay  # more is due than one statement holds
                     break
                 batch[k] = row
+            if batch:
+                takeover = min(takeover, now + STALL)  # if this batch stalls
+                if self._threads > 1:
+                    # rows come from several threads (a pool): the rows held next are
+                    # written soon too, in small batches, as one more writer is likely
+                    # to lose its turn at the GIL
+                    next_since = min(next_since, now + STALL - self.delay)
+            self._threads = 0
+            self.since = None if next_since == _NEVER else next_since
+            self.takeover_at = takeover
             if not batch:
-                self.due_at = next_due if self.held else None
                 return -1, {}
-            self.due_at = min(next_due, now + STALL)  # taken over if this batch stalls
             number = next(self._batches)
             for k in batch:
-                claims[k] = (number, now)
+                claims[k] = number
+            times[number] = [now, 0.0]
             self.writing[number] = {k: made[k] for k in batch}
         return number, batch
 
@@ -231,9 +274,9 @@ class HeldRows:
         was held for the key meanwhile; the rest stay held, unclaimed."""
         with self.lock:
             made = self.writing.pop(number, {})
+            self.times.pop(number, None)
             for k in made:
-                claim = self.claims.get(k)
-                if claim is not None and claim[0] == number:
+                if self.claims.get(k) == number:
                     del self.claims[k]
             for k in written:
                 if k in made and self.made.get(k) == made[k]:
@@ -241,30 +284,31 @@ class HeldRows:
                     del self.made[k]
                     self.started.pop(k, None)
             if not self.held:
-                self.due_at = None
+                self.since, self.takeover_at = None, _NEVER
                 return
             if all(k in written for k in made):
-                return  # what is still held was due when the batch was claimed
+                return
             # rows not written are due again soon (a busy writer is done in ~1 ms)
-            soon = time.monotonic() + STALL / 3
-            self.due_at = min(self.due_at or soon, soon)
+            soon = time.monotonic() - self.delay + STALL / 3
+            self.since = min(self.since or soon, soon)
         self.on_due()  # the committer may be asleep with nothing due when it looked
 
-    def write(self, everything: bool = False) -> None:
-        """Write what is due, on a connection of its own; ``BatchBusy`` if another
-        connection was writing, ``StoreError`` if the rows could not be written (they
-        stay held either way)."""
+    def write(self, everything: bool = False) -> int:
+        """Write what is due, on a connection of its own; how many rows. ``BatchBusy`` if
+        another connection was writing, ``StoreError`` if the rows could not be written
+        (they stay held either way)."""
         if self.closed:
-            return
+            return 0
         if self.damaged is not None:
             raise self.damaged
         number, batch = self._take(everything)
         if not batch:
-            return
+            return 0
         done: set[_Key] = set()
         conn: sqlite3.Connection | None = None
         try:
             conn = self._borrow()
+            self.times[number][1] = time.monotonic()  # from here on no GIL is needed
             self.write_batch(batch, conn.execute, done)
         except BaseException as exc:  # held again, whatever it was (even Ctrl-C)
             self._landed(number, done)
@@ -286,6 +330,7 @@ class HeldRows:
         if self.retry_at:
             self.retry_at = 0.0
             self.failures(None, 0)
+        return len(batch)
 
     def write_all(self) -> None:
         """Everything held on disk before this returns (``flush()``, in-process reads,
@@ -369,26 +414,26 @@ class HeldRows:
             return False
 
     def _borrow(self) -> sqlite3.Connection:
-        """An idle batch connection, or a new one. No busy timeout: see the module
-        docstring."""
-        with self.lock:
-            if self.closed:
-                raise StoreError(f"Store {str(self.path)!r} is closed.")
-            self._out += 1
+        """An idle batch connection, or a new one (with a short busy timeout: see
+        ``BUSY_WAIT``)."""
+        # no lock here (a thread waiting for a lock waits for the GIL again): appending
+        # to a list is atomic, and close() sets ``closed`` before it counts
+        self._out.append(None)
+        if self.closed:
+            self._out.pop()
+            raise StoreError(f"Store {str(self.path)!r} is closed.")
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
         try:
             conn = sqlite3.connect(
-                self.path, timeout=0, isolation_level=None, check_same_thread=False
+                self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False
             )
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
-            conn.execute("PRAGMA cache_size=-256")  # a batch touches a few pages
         except BaseException:
-            with self.lock:
-                self._out -= 1
+            self._out.pop()
             raise
         with self.lock:
             self._conns.append(conn)
@@ -396,8 +441,7 @@ class HeldRows:
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
         self._idle.put(conn)
-        with self.lock:
-            self._out -= 1
+        self._out.pop()
 
     def prune(self, keep: int = 2) -> None:
         """Close idle batch connections beyond ``keep`` (a finished flow run's pool)."""
@@ -409,6 +453,8 @@ class HeldRows:
             self._idle.put(conn)
         for conn in spare[keep:]:
             with self.lock:
+                if conn not in self._conns:
+                    continue  # close() has it
                 self._conns.remove(conn)
             conn.close()
 
