@@ -5,7 +5,7 @@ SQLite store (``FLOWLESS_HOME``, default ``~/.flowless``).
 """
 
 from flowless._annotations import allow_failure, quote, unmapped
-from flowless.context import FlowRunContext, TaskRunContext, get_run_context
+from flowless.context import FlowRunContext, TaskRunContext, get_run_context, tags
 from flowless.flows import Flow, flow
 from flowless.futures import PrefectFuture
 from flowless.logging import get_run_logger
@@ -27,6 +27,7 @@ __all__ = [
     "get_run_context",
     "get_run_logger",
     "quote",
+    "tags",
     "task",
     "unmapped",
 ]

@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import Any
 
 __all__ = ["hash_objects", "short_digest"]
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+def _model_as_json(obj: Any) -> Any:
+    """A pydantic model as its own serializer makes it (as Prefect's JSON hashing does):
+    a ``model_serializer`` that leaves a field out leaves it out of the cache key too, so
+    a model holding something unpicklable can still be a cache input."""
+    pydantic = sys.modules.get("pydantic")  # not imported: obj cannot be a model
+    if pydantic is not None and isinstance(obj, pydantic.BaseModel):
+        kind = type(obj)
+        return {
+            "__class__": f"{kind.__module__}.{kind.__qualname__}",
+            "data": obj.model_dump(mode="json"),
+        }
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_model_as_json)
 
 
 def short_digest(data: bytes) -> str:

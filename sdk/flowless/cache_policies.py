@@ -3,7 +3,9 @@
 A policy turns a task call into a key; equal keys mean "same work, reuse the result".
 The engine scopes every key by the task's identity before it reaches the store, so
 ``INPUTS`` on two different tasks with equal inputs never share an entry (Prefect
-lets them collide).
+lets them collide). A task without a policy whose result is persisted (``persist_result``
+on the task, or on its flow) gets ``DEFAULT``, as in Prefect: a repeated call with the
+same inputs in one flow run is ``Cached``.
 """
 
 from __future__ import annotations
@@ -146,7 +148,9 @@ class FlowParameters(CachePolicy):
 
 
 class RunId(CachePolicy):
-    """The flow run id: entries are reused only within one flow run (e.g. on a retry)."""
+    """The flow run id: entries are reused only within one flow run (a repeated call, a
+    retry). A task run outside any flow gets its own id, as in Prefect, so it never
+    reuses another's entry."""
 
     def compute_key(
         self,
@@ -155,7 +159,7 @@ class RunId(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> str | None:
-        return task_ctx.task_run.flow_run_id or None
+        return task_ctx.task_run.flow_run_id or task_ctx.task_run.id
 
 
 class Inputs(CachePolicy):

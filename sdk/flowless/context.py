@@ -1,8 +1,9 @@
-"""What is running right now: the current flow run and task run, per thread of control.
+"""What is running right now: the current flow run and task run, per thread of control,
+and the tags that ``with tags(...)`` blocks add to the runs created in it.
 
 Held in ``contextvars`` so a task submitted to a worker thread (which receives a copy of
-the submitter's context) still knows its flow run, and async code sees the right run.
-These objects hold state only; the engine owns what is done with them.
+the submitter's context) still knows its flow run and its tags, and async code sees the
+right run. These objects hold state only; the engine owns what is done with them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import itertools
 import logging
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from flowless.exceptions import MissingContextError
 from flowless.futures import RunQueue
@@ -27,7 +31,15 @@ if TYPE_CHECKING:
     from flowless.store import FlowRunRecord, Store, TaskRunRecord
     from flowless.tasks import Task
 
-__all__ = ["FlowRunContext", "TaskRunContext", "get_run_context"]
+__all__ = [
+    "FlowRunContext",
+    "RunContext",
+    "TagsContext",
+    "TaskRunContext",
+    "current_tags",
+    "get_run_context",
+    "tags",
+]
 
 _flow_run: ContextVar[FlowRunContext | None] = ContextVar("flowless_flow_run", default=None)
 
@@ -84,6 +96,9 @@ class FlowRunContext:
         self.logger = logger
         self.log_prints = log_prints
         self.generation = _fork_generation
+        #: The flow run this one is a subflow of, when it runs in this process (set by the
+        #: engine): ``flowless.runtime`` walks up it (root run, parent's deployment).
+        self.parent: FlowRunContext | None = None
         #: Completed calls by (task key, dynamic key), loaded from the journal when an
         #: interrupted run is resumed: the body's calls up to that point return their
         #: recorded states. ``None`` for a fresh run, so the hot path skips it. A *retry*
@@ -149,9 +164,76 @@ class TaskRunContext:
         return _task_run.get()
 
 
+#: Either run context: Prefect's common base class of the two, here their union, which
+#: serves the same purposes (annotations, ``isinstance(ctx, RunContext)``).
+RunContext: TypeAlias = FlowRunContext | TaskRunContext
+
+
 def get_run_context() -> FlowRunContext | TaskRunContext:
     """The innermost run: the task run if inside a task, else the flow run."""
     ctx: FlowRunContext | TaskRunContext | None = _task_run.get() or current_flow_run()
     if ctx is None:
-        raise MissingContextError("No run context available. You are not in a flow or task run.")
+        raise MissingContextError(
+            "No run context available. You are not in a flow or task run context."
+        )
     return ctx
+
+
+_tags: ContextVar[frozenset[str]] = ContextVar("flowless_tags", default=frozenset())
+
+
+def current_tags() -> frozenset[str]:
+    """The tags that ``tags(...)`` blocks around this code add to the runs created here.
+
+    The engine reads it once per run it creates (a context variable read), so a task run
+    carries its task's tags plus these, and a flow run these alone, as in Prefect."""
+    return _tags.get()
+
+
+class TagsContext:
+    """Prefect's ``TagsContext``: ``TagsContext.get().current_tags`` is the set of tags the
+    enclosing ``tags(...)`` blocks add. Entering one replaces the current tags for its
+    block (``tags`` is the way to *add* to them)."""
+
+    __slots__ = ("_token", "current_tags")
+
+    def __init__(self, current_tags: Iterable[str] = ()) -> None:
+        self.current_tags: set[str] = set(current_tags)
+        self._token: Token[frozenset[str]] | None = None
+
+    @classmethod
+    def get(cls) -> TagsContext:
+        """The current tags (an empty set outside any ``tags`` block, never ``None``)."""
+        return cls(_tags.get())
+
+    def __enter__(self) -> TagsContext:
+        self._token = _tags.set(frozenset(self.current_tags))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _tags.reset(self._token)
+            self._token = None
+
+
+@contextmanager
+def tags(*new_tags: str) -> Iterator[set[str]]:
+    """Add ``new_tags`` to every flow run and task run created inside the block.
+
+    Blocks nest and union: inside ``with tags("a"): with tags("b"):`` runs get ``a`` and
+    ``b``, plus a task's own ``tags=``. Yields the set of tags now in force. The tags are
+    context-local (a ``ContextVar``), so a task submitted inside the block keeps them when
+    it runs later on a worker thread, and they are gone after the block. Tags count for
+    tag concurrency limits (``tag:<name>``) exactly like a task's own tags, as in Prefect.
+    """
+    now = _tags.get().union(new_tags)
+    token = _tags.set(now)
+    try:
+        yield set(now)
+    finally:
+        _tags.reset(token)

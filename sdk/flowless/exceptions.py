@@ -101,11 +101,15 @@ class UpstreamTaskError(FlowlessException):
 
 
 class TaskRunTimeoutError(FlowlessException, TimeoutError):
-    """A task run exceeded its ``timeout_seconds``."""
+    """A task run exceeded its ``timeout_seconds``. Prefect's words: ``Scope timed out
+    after 0.5 second(s).`` (its run's state says ``Task run exceeded timeout of 0.5
+    second(s)``). Prefect's class (``prefect.task_engine``) is a ``TimeoutError`` only;
+    this one is also a ``FlowlessException``, as every error flowless raises."""
 
 
 class FlowRunTimeoutError(FlowlessException, TimeoutError):
-    """A flow run exceeded its ``timeout_seconds``."""
+    """A flow run exceeded its ``timeout_seconds``: ``Scope timed out after 0.5
+    second(s).``, as Prefect's (``prefect.flow_engine``); see ``TaskRunTimeoutError``."""
 
 
 class FailedRun(FlowlessException):

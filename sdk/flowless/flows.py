@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from flowless._callables import CallShape, module_name
 from flowless.exceptions import ConfigurationError
 from flowless.task_runners import ThreadPoolTaskRunner
-from flowless.tasks import _check_number, _engine
+from flowless.tasks import _check_hooks, _check_number, _check_options, _engine, _MethodBinding
 
 if TYPE_CHECKING:
     from flowless.states import State
@@ -27,7 +27,7 @@ R = TypeVar("R")
 FlowStateHook = Callable[["Flow[..., Any]", "FlowRunRecord", "State[Any]"], None]
 
 
-class Flow(Generic[P, R]):
+class Flow(_MethodBinding, Generic[P, R]):
     """A function whose calls become flow runs; tasks called inside it are recorded in it."""
 
     def __init__(
@@ -48,7 +48,19 @@ class Flow(Generic[P, R]):
         on_failure: list[FlowStateHook] | None = None,
         on_cancellation: list[FlowStateHook] | None = None,
         on_crashed: list[FlowStateHook] | None = None,
+        on_running: list[FlowStateHook] | None = None,
     ) -> None:
+        hooks = {
+            option: _check_hooks("flow", option, value)
+            for option, value in (
+                ("on_completion", on_completion),
+                ("on_failure", on_failure),
+                ("on_cancellation", on_cancellation),
+                ("on_crashed", on_crashed),
+                ("on_running", on_running),
+            )
+        }
+        fn, self.method_kind = self.unwrap_method(fn)
         if not callable(fn):
             raise TypeError("'fn' must be callable")
         self.fn = fn
@@ -60,7 +72,10 @@ class Flow(Generic[P, R]):
             )
         self.version = version
         self.description = description or inspect.getdoc(fn)
-        self.isasync = inspect.iscoroutinefunction(fn)
+        # As in Prefect: an async generator function is async, and both kinds of generator
+        # function are generators (a call returns a generator: engine/_generators.py).
+        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self.isgenerator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         self.flow_key = f"{module_name(fn)}.{getattr(fn, '__qualname__', self.name)}"
         retries = 0 if retries is None else retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -94,13 +109,16 @@ class Flow(Generic[P, R]):
         self.validate_parameters = validate_parameters
         self.persist_result = persist_result
         self.log_prints = log_prints
-        self.on_completion_hooks = list(on_completion or ())
-        self.on_failure_hooks = list(on_failure or ())
-        self.on_cancellation_hooks = list(on_cancellation or ())
-        self.on_crashed_hooks = list(on_crashed or ())
+        self.on_completion_hooks: list[FlowStateHook] = hooks["on_completion"]
+        self.on_failure_hooks: list[FlowStateHook] = hooks["on_failure"]
+        self.on_cancellation_hooks: list[FlowStateHook] = hooks["on_cancellation"]
+        self.on_crashed_hooks: list[FlowStateHook] = hooks["on_crashed"]
+        #: Called each time the run enters Running: when it starts, and again before
+        #: each retry (Prefect's order: before the "Beginning flow run" line).
+        self.on_running_hooks: list[FlowStateHook] = hooks["on_running"]
         self.shape = CallShape(fn, self.name)
-        self.parameter_validator: Any = None  # built by the engine on first validated call
-        self._identity: str | None = None
+        #: Values computed on first use, shared with the bound copies of a method flow.
+        self._lazy: dict[str, Any] = {}
         self._options = {
             "name": name,
             "version": version,
@@ -117,6 +135,7 @@ class Flow(Generic[P, R]):
             "on_failure": on_failure,
             "on_cancellation": on_cancellation,
             "on_crashed": on_crashed,
+            "on_running": on_running,
         }
 
     @property
@@ -124,26 +143,79 @@ class Flow(Generic[P, R]):
         """``module.qualname@<source hash>``: what a stored run remembers of the flow that
         made it, so a resume by another flow of the same name is refused. Computed on
         first use (reading the source costs a file read)."""
-        identity = self._identity
+        identity = self._lazy.get("identity")
         if identity is None:
             from flowless.cache_policies import source_hash
 
-            identity = self._identity = f"{self.flow_key}@{source_hash(self.fn)[:16]}"
-        return identity
+            identity = self._lazy["identity"] = f"{self.flow_key}@{source_hash(self.fn)[:16]}"
+        return str(identity)
+
+    @property
+    def parameter_validator(self) -> Any:
+        """The engine's validator for this flow's parameters, built on first validated
+        call (and then shared by the bound copies of a method flow)."""
+        return self._lazy.get("parameter_validator")
+
+    @parameter_validator.setter
+    def parameter_validator(self, validator: Any) -> None:
+        self._lazy["parameter_validator"] = validator
+
+    def parameters_to_store(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The parameters a run records: a method flow's bound ``self``/``cls`` is the
+        caller's object, not input, and is left out (Prefect's ``serialize_parameters``
+        skips it too)."""
+        if not self.bound_to:
+            return parameters
+        skip = self.shape.names[: len(self.bound_to)]
+        return {k: v for k, v in parameters.items() if k not in skip}
+
+    def parameters_from_store(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """Stored parameters ready to call this flow with: the bound object put back
+        first, so a method flow resumes on the instance it is resumed through."""
+        if not self.bound_to:
+            return stored
+        return {**dict(zip(self.shape.names, self.bound_to, strict=False)), **stored}
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed."""
         unknown = set(changes) - set(self._options)
         if unknown:
             raise TypeError(f"with_options() got unexpected option(s): {sorted(unknown)}")
-        return Flow(self.fn, **{**self._options, **changes})
+        options = {**self._options, **changes}
+        # As Prefect: hooks added with the decorator forms stay, unless replaced.
+        for option, current in (
+            ("on_completion", self.on_completion_hooks),
+            ("on_failure", self.on_failure_hooks),
+            ("on_cancellation", self.on_cancellation_hooks),
+            ("on_crashed", self.on_crashed_hooks),
+            ("on_running", self.on_running_hooks),
+        ):
+            options[option] = changes.get(option) or current
+        return self.keep_binding(Flow(self.fn, **options))
 
     def on_completion(self, fn: FlowStateHook) -> FlowStateHook:
+        """Decorator form of ``on_completion=[fn]``."""
         self.on_completion_hooks.append(fn)
         return fn
 
     def on_failure(self, fn: FlowStateHook) -> FlowStateHook:
+        """Decorator form of ``on_failure=[fn]``."""
         self.on_failure_hooks.append(fn)
+        return fn
+
+    def on_cancellation(self, fn: FlowStateHook) -> FlowStateHook:
+        """Decorator form of ``on_cancellation=[fn]``."""
+        self.on_cancellation_hooks.append(fn)
+        return fn
+
+    def on_crashed(self, fn: FlowStateHook) -> FlowStateHook:
+        """Decorator form of ``on_crashed=[fn]``."""
+        self.on_crashed_hooks.append(fn)
+        return fn
+
+    def on_running(self, fn: FlowStateHook) -> FlowStateHook:
+        """Decorator form of ``on_running=[fn]``."""
+        self.on_running_hooks.append(fn)
         return fn
 
     def serve(
@@ -195,6 +267,8 @@ class Flow(Generic[P, R]):
         wait_for: Iterable[Any] | None = None,
         **kwargs: Any,
     ) -> Any:
+        if self.bound_to:
+            args = (*self.bound_to, *args)
         return _engine().call_flow(self, args, kwargs, return_state, wait_for)
 
     def __repr__(self) -> str:
@@ -211,6 +285,7 @@ def flow(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Flow[P
 
 def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     """Decorate a function as a flow: ``@flow``, ``@flow()`` or ``@flow(name=..., ...)``."""
+    _check_options("flow", Flow, options)
     if __fn is not None:
         return Flow(__fn, **options)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from flowless._annotations import BaseAnnotation
 from flowless.exceptions import (
     CancelledRun,
     CrashedRun,
@@ -50,6 +51,10 @@ R = TypeVar("R")
 
 
 class StateType(str, Enum):
+    """A state's type. Printed as Prefect prints it: ``repr()`` is ``StateType.COMPLETED``
+    (Prefect's ``AutoEnum``), and ``str()``/``format()`` are Python's for a ``str`` enum
+    (``StateType.COMPLETED`` on Python 3.11), exactly as with Prefect's class."""
+
     SCHEDULED = "SCHEDULED"
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -59,6 +64,9 @@ class StateType(str, Enum):
     CRASHED = "CRASHED"
     PAUSED = "PAUSED"
     CANCELLING = "CANCELLING"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.value}"
 
 
 TERMINAL_TYPES = frozenset(
@@ -187,9 +195,10 @@ class State(Generic[R]):
         return f"{self.name}({', '.join(parts)})"
 
     def __repr__(self) -> str:
-        data = self.data
-        shown = "..." if isinstance(data, (bytes, bytearray)) else repr(data)
-        return f"{self.name}(message={self.message!r}, type={self.type.value}, result={shown})"
+        # Prefect shows the result object it holds (a ``ResultRecord`` once persisted); a
+        # flowless state holds the value itself.
+        message, data = self.message, self.data
+        return f"{self.name}(message={message!r}, type={self.type.value}, result={data!r})"
 
 
 def is_state(obj: Any) -> bool:
@@ -197,8 +206,9 @@ def is_state(obj: Any) -> bool:
 
 
 def is_state_iterable(obj: Any) -> bool:
-    """True for a non-empty list/tuple/set whose members are all states (Prefect's rule)."""
-    if isinstance(obj, (list, tuple, set, frozenset)) and obj:
+    """True for a non-empty list/tuple/set whose members are all states (Prefect's rule:
+    not a frozenset, and not an annotation, though ``quote(...)`` is a tuple)."""
+    if isinstance(obj, (list, tuple, set)) and obj and not isinstance(obj, BaseAnnotation):
         return all(isinstance(o, State) for o in obj)
     return False
 
@@ -217,7 +227,7 @@ def get_state_exception(state: State[Any]) -> BaseException:
     if state.type is StateType.CRASHED:
         return CrashedRun(state.message or "Run crashed.")
     if state.type is StateType.CANCELLED:
-        return CancelledRun(state.message or "Run was cancelled.")
+        return CancelledRun(state.message or "Run cancelled.")
     return FailedRun(state.message or "Run failed.")
 
 

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from flowless._callables import CallShape, module_name
 from flowless._hashing import hash_objects
-from flowless.cache_policies import CacheKeyFnPolicy, CachePolicy, _None, source_hash
+from flowless.cache_policies import (
+    DEFAULT,
+    CacheKeyFnPolicy,
+    CachePolicy,
+    _None,
+    source_hash,
+)
 from flowless.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -27,6 +33,7 @@ __all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Self = TypeVar("Self", bound="_MethodBinding")
 
 #: Prefect refuses more than 50 explicit retry delays; so do we.
 MAX_RETRY_DELAYS = 50
@@ -88,7 +95,96 @@ def _retry_delays(
     return delays or [0.0]
 
 
-class Task(Generic[P, R]):
+def _check_hooks(kind: str, option: str, hooks: Any) -> list[Any]:
+    """A hook option as a list, refused as Prefect refuses it (a single function instead
+    of a list, a list holding something not callable), at decoration time."""
+    if hooks is None:
+        return []
+    example = f"\n\n@{kind}({option}=[hook1, hook2])\ndef my_{kind}():\n\tpass"
+    try:
+        listed: list[Any] = list(hooks)
+    except TypeError:
+        raise TypeError(
+            f"Expected iterable for '{option}'; got {type(hooks).__name__} instead. Please "
+            f"provide a list of hooks to '{option}':{example}"
+        ) from None
+    for hook in listed:
+        if not callable(hook):
+            raise TypeError(
+                f"Expected callables in '{option}'; got {type(hook).__name__} instead. "
+                f"Please provide a list of hooks to '{option}':{example}"
+            )
+    return listed
+
+
+_OPTION_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
+def _option_names(definition: type[Any]) -> frozenset[str]:
+    names = _OPTION_NAMES.get(definition)
+    if names is None:
+        parameters = inspect.signature(definition.__init__).parameters
+        names = _OPTION_NAMES[definition] = frozenset(parameters) - {"self", "fn"}
+    return names
+
+
+def _check_options(decorator: str, definition: type[Any], options: dict[str, Any]) -> None:
+    """Refuse an unknown option where Prefect does, naming the decorator as Python names
+    Prefect's: ``@task(on_running=[...])`` is ``task() got an unexpected keyword
+    argument 'on_running'`` before any function is decorated."""
+    known = _option_names(definition)
+    for name in options:
+        if name not in known:
+            raise TypeError(f"{decorator}() got an unexpected keyword argument {name!r}")
+
+
+class _MethodBinding:
+    """``@task``/``@flow`` on methods, as Prefect 3 allows: read through an instance, the
+    definition is a copy bound to it (``self`` becomes the first argument of every call,
+    ``.submit`` and ``.map`` included); on a ``@classmethod`` it is bound to the class.
+
+    The bound object is an ordinary parameter from then on, as in Prefect: it is part of
+    the task's inputs (and so of an ``INPUTS`` cache key) and mapped over by ``.map`` if it
+    is iterable. Unlike Prefect, which stores the bound object on the shared function
+    (so one instance's binding leaks into the next access), each copy carries its own:
+    ``Class.method(instance, x)`` and concurrent use of two instances work.
+    """
+
+    #: ``"classmethod"``, ``"staticmethod"``, or ``""`` for a plain function.
+    method_kind: str = ""
+    #: What is passed before the caller's arguments: ``(instance,)``, ``(cls,)`` or ``()``.
+    bound_to: tuple[Any, ...] = ()
+
+    @staticmethod
+    def unwrap_method(fn: Any) -> tuple[Any, str]:
+        """The function inside a ``classmethod``/``staticmethod`` (``@task`` written above
+        ``@classmethod``), and which it was."""
+        if isinstance(fn, classmethod):
+            return fn.__func__, "classmethod"
+        if isinstance(fn, staticmethod):
+            return fn.__func__, "staticmethod"
+        return fn, ""
+
+    def __get__(self: Self, instance: Any, owner: type[Any] | None = None) -> Self:
+        if self.method_kind == "classmethod":
+            target: Any = owner if owner is not None else type(instance)
+        elif instance is not None and self.method_kind != "staticmethod":
+            target = instance
+        else:
+            return self  # read through the class, or a staticmethod: nothing to bind
+        bound = object.__new__(type(self))
+        bound.__dict__.update(self.__dict__)  # shares the lazily computed values too
+        bound.bound_to = (target,)
+        return bound
+
+    def keep_binding(self: Self, copy: Self) -> Self:
+        """``copy`` (made by ``with_options``) bound and classified as this one is."""
+        copy.method_kind = self.method_kind
+        copy.bound_to = self.bound_to
+        return copy
+
+
+class Task(_MethodBinding, Generic[P, R]):
     """A function whose calls become task runs: recorded, retried, cached, timed out."""
 
     def __init__(
@@ -115,7 +211,12 @@ class Task(Generic[P, R]):
         retry_condition_fn: RetryConditionFn | None = None,
         on_completion: list[StateHook] | None = None,
         on_failure: list[StateHook] | None = None,
+        on_running: list[StateHook] | None = None,
     ) -> None:
+        on_completion_hooks = _check_hooks("task", "on_completion", on_completion)
+        on_failure_hooks = _check_hooks("task", "on_failure", on_failure)
+        on_running_hooks = _check_hooks("task", "on_running", on_running)
+        fn, self.method_kind = self.unwrap_method(fn)
         if not callable(fn):
             raise TypeError("'fn' must be callable")
         self.fn = fn
@@ -123,7 +224,10 @@ class Task(Generic[P, R]):
         self.description = description or inspect.getdoc(fn)
         self.tags = set(tags or ())
         self.version = version
-        self.isasync = inspect.iscoroutinefunction(fn)
+        # As in Prefect: an async generator function is async, and both kinds of generator
+        # function are generators (a call returns a generator: engine/_generators.py).
+        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self.isgenerator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         self.task_key = f"{module_name(fn)}.{getattr(fn, '__qualname__', self.name)}"
 
         retries = 0 if retries is None else retries
@@ -166,19 +270,27 @@ class Task(Generic[P, R]):
         self.cache_policy = cache_policy
         self.cache_expiration = cache_expiration
         self.refresh_cache = refresh_cache
-        #: The policy the engine applies, or None for "no cache lookups". Without an
-        #: explicit policy the flow run's journal already gives Prefect's DEFAULT
-        #: behaviour (reuse within a run), so no store read is spent on it.
+        #: The policy the engine applies, or None for "no cache lookups". Prefect gives
+        #: a task without a policy its DEFAULT one (inputs, source, flow run id), which
+        #: only takes effect when results are persisted: always with
+        #: ``persist_result=True`` here, else when the flow run persists results by
+        #: default (``persisted_cache_policy``; the engine decides per run). A task
+        #: that persists nothing spends no store read on a cache that cannot hold it.
         policy: CachePolicy | None
+        persisted_policy: CachePolicy | None = None
         if cache_key_fn is not None:
             policy = CacheKeyFnPolicy(cache_key_fn)
-        elif cache_policy is NotSet or cache_policy is None or isinstance(cache_policy, _None):
+        elif cache_policy is NotSet:
+            policy = DEFAULT if persist_result else None
+            persisted_policy = DEFAULT if persist_result is None else None
+        elif cache_policy is None or isinstance(cache_policy, _None):
             policy = None
         else:
             policy = cache_policy
         if persist_result is False:
             policy = None
         self.effective_cache_policy = policy
+        self.persisted_cache_policy = persisted_policy
 
         if task_run_name is not None and not (
             isinstance(task_run_name, str) or callable(task_run_name)
@@ -187,10 +299,13 @@ class Task(Generic[P, R]):
         self.task_run_name = task_run_name
         self.persist_result = persist_result
         self.log_prints = log_prints
-        self.on_completion_hooks = list(on_completion or ())
-        self.on_failure_hooks = list(on_failure or ())
+        self.on_completion_hooks: list[StateHook] = on_completion_hooks
+        self.on_failure_hooks: list[StateHook] = on_failure_hooks
+        #: Prefect 3.5+ (3.4 has no task ``on_running``): each attempt, as it starts.
+        self.on_running_hooks: list[StateHook] = on_running_hooks
         self.shape = CallShape(fn, self.name)
-        self._source_hash: str | None = None
+        #: Values computed on first use, shared with the bound copies of a method task.
+        self._lazy: dict[str, Any] = {}
         self._options = {
             "name": name,
             "description": description,
@@ -210,13 +325,15 @@ class Task(Generic[P, R]):
             "retry_condition_fn": retry_condition_fn,
             "on_completion": on_completion,
             "on_failure": on_failure,
+            "on_running": on_running,
         }
 
     @property
     def source_hash(self) -> str:
-        if self._source_hash is None:
-            self._source_hash = source_hash(self.fn)
-        return self._source_hash
+        value = self._lazy.get("source_hash")
+        if value is None:
+            value = self._lazy["source_hash"] = source_hash(self.fn)
+        return str(value)
 
     def with_options(self, **changes: Any) -> Task[P, R]:
         """A copy of this task with some options changed (same function, same identity)."""
@@ -224,11 +341,15 @@ class Task(Generic[P, R]):
         if unknown:
             raise TypeError(f"with_options() got unexpected option(s): {sorted(unknown)}")
         options = {**self._options, **changes}
+        # As Prefect: hooks added with the decorator forms stay, unless replaced.
+        options["on_completion"] = changes.get("on_completion") or self.on_completion_hooks
+        options["on_failure"] = changes.get("on_failure") or self.on_failure_hooks
+        options["on_running"] = changes.get("on_running") or self.on_running_hooks
         if "cache_key_fn" in changes and "cache_policy" not in changes:
             options["cache_policy"] = NotSet
         if "cache_policy" in changes and "cache_key_fn" not in changes:
             options["cache_key_fn"] = None
-        return Task(self.fn, **options)
+        return self.keep_binding(Task(self.fn, **options))
 
     def on_completion(self, fn: StateHook) -> StateHook:
         self.on_completion_hooks.append(fn)
@@ -236,6 +357,10 @@ class Task(Generic[P, R]):
 
     def on_failure(self, fn: StateHook) -> StateHook:
         self.on_failure_hooks.append(fn)
+        return fn
+
+    def on_running(self, fn: StateHook) -> StateHook:
+        self.on_running_hooks.append(fn)
         return fn
 
     @overload
@@ -251,6 +376,8 @@ class Task(Generic[P, R]):
         wait_for: Iterable[Any] | None = None,
         **kwargs: Any,
     ) -> Any:
+        if self.bound_to:
+            args = (*self.bound_to, *args)
         return _engine().call_task(self, args, kwargs, return_state, wait_for)
 
     def submit(
@@ -262,6 +389,8 @@ class Task(Generic[P, R]):
     ) -> Any:
         """Run the task concurrently on the flow run's task runner; returns a future
         (or, with ``return_state=True``, waits and returns the final state, as Prefect)."""
+        if self.bound_to:
+            args = (*self.bound_to, *args)
         future: PrefectFuture[R] = _engine().submit_task(self, args, kwargs, wait_for)
         if return_state:
             future.wait()
@@ -280,6 +409,8 @@ class Task(Generic[P, R]):
         Returns a ``PrefectFutureList``, or with ``return_state=True`` the list of final
         states once all runs have finished.
         """
+        if self.bound_to:
+            args = (*self.bound_to, *args)
         futures: PrefectFutureList[R] = _engine().map_task(self, args, kwargs, wait_for)
         if return_state:
             futures.wait()
@@ -313,6 +444,7 @@ def task(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Task[P
 
 def task(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     """Decorate a function as a task: ``@task``, ``@task()`` or ``@task(retries=3, ...)``."""
+    _check_options("task", Task, options)
     if __fn is not None:
         return Task(__fn, **options)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from flowless import flow, task
-from flowless.cache_policies import INPUTS, RUN_ID, TASK_SOURCE
+from flowless.cache_policies import INPUTS, NO_CACHE, RUN_ID, TASK_SOURCE
 from flowless.store import Store
 from flowless.tasks import task_input_hash
 from tests.conftest import log_lines
@@ -247,3 +247,152 @@ def test_sets_in_inputs_hit_across_processes_with_different_hash_seeds(
             ).stdout
         )
     assert [o.count("EXECUTED") for o in outputs] == [1, 0, 0]
+
+
+# persist_result=True: Prefect 3.4.25 gives a task without a cache policy its DEFAULT policy
+# (inputs + source + flow run id) once its result is persisted. The expected values and
+# calls below are what real Prefect 3.4.25 printed for the same tasks and flows.
+
+
+@task(persist_result=True)
+def persisted(x: int) -> int:
+    calls.append(f"persisted {x}")
+    return x * 2
+
+
+@task
+def plain(x: int) -> int:
+    calls.append(f"plain {x}")
+    return x + 1
+
+
+@task(persist_result=True, cache_policy=NO_CACHE)
+def persisted_no_cache(x: int) -> int:
+    calls.append(f"no_cache {x}")
+    return x
+
+
+@task(persist_result=False)
+def not_persisted(x: int) -> int:
+    calls.append(f"not_persisted {x}")
+    return x
+
+
+def test_persist_result_caches_within_a_flow_run(capsys: pytest.CaptureFixture[str]) -> None:
+    @flow
+    def f() -> list[object]:
+        return [
+            persisted(1),
+            persisted(1),
+            persisted(2),
+            persisted.submit(1).result(),
+            str(persisted(1, return_state=True)),
+            plain(1),
+            plain(1),
+            persisted_no_cache(1),
+            persisted_no_cache(1),
+        ]
+
+    assert f() == [2, 2, 4, 2, "Cached(type=COMPLETED)", 2, 2, 1, 1]
+    assert calls == ["persisted 1", "persisted 2", "plain 1", "plain 1", "no_cache 1", "no_cache 1"]
+    states = [
+        line.rsplit(" - Finished in state ", 1)[1]
+        for line in log_lines(capsys.readouterr().err)
+        if "Task run 'persisted-" in line
+    ]
+    assert (
+        states
+        == ["Completed()"]
+        + ["Cached(type=COMPLETED)"]
+        + ["Completed()"]
+        + ["Cached(type=COMPLETED)"] * 2
+    )
+
+    calls.clear()
+    assert f() == [2, 2, 4, 2, "Cached(type=COMPLETED)", 2, 2, 1, 1]  # a new flow run id
+    assert calls == ["persisted 1", "persisted 2", "plain 1", "plain 1", "no_cache 1", "no_cache 1"]
+
+
+def test_persist_result_on_the_flow_caches_its_tasks_and_subflows() -> None:
+    @flow
+    def sub() -> list[int]:
+        return [plain(7), plain(7)]
+
+    @flow(persist_result=False)
+    def sub_off() -> list[int]:
+        return [plain(9), plain(9)]
+
+    @flow(persist_result=True)
+    def f() -> list[object]:
+        first = [plain(5), plain(5), not_persisted(5), not_persisted(5)]
+        return [*first, str(plain(5, return_state=True)), sub(), sub_off()]
+
+    @flow
+    def outer_plain() -> list[int]:
+        return [plain(8), plain(8)]
+
+    assert f() == [6, 6, 5, 5, "Cached(type=COMPLETED)", [8, 8], [10, 10]]
+    assert calls == [
+        "plain 5",
+        "not_persisted 5",
+        "not_persisted 5",
+        "plain 7",
+        "plain 9",
+        "plain 9",
+    ]
+    calls.clear()
+    assert outer_plain() == [9, 9]
+    assert calls == ["plain 8", "plain 8"]
+
+
+def test_persist_result_outside_a_flow_never_hits() -> None:
+    assert (persisted(3), persisted(3)) == (6, 6)
+    assert calls == ["persisted 3", "persisted 3"]  # each task run has its own run id
+
+
+def test_persist_result_with_unhashable_inputs_runs_uncached(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @task(persist_result=True)
+    def uses_lock(lock: object) -> int:
+        calls.append("ran")
+        return 1
+
+    @flow
+    def f() -> list[int]:
+        return [uses_lock(threading.Lock()), uses_lock(threading.Lock())]
+
+    assert f() == [1, 1]
+    assert calls == ["ran", "ran"]
+    errors = [line for line in log_lines(capsys.readouterr().err) if line.startswith("ERROR")]
+    assert len(errors) == 2
+    assert all(
+        "Error encountered when computing cache key - result will not be persisted." in line
+        for line in errors
+    )
+
+
+def test_without_persistence_a_task_reads_no_cache(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    read = store.read_cache_entry
+
+    def spy(key: str, now: float) -> object:
+        reads.append(key)
+        return read(key, now)
+
+    monkeypatch.setattr(store, "read_cache_entry", spy)
+
+    @flow
+    def f() -> list[int]:
+        return [plain(1), plain(1)]
+
+    @flow(persist_result=True)
+    def g() -> list[int]:
+        return [plain(1), plain(1)]
+
+    f()
+    assert calls == ["plain 1", "plain 1"] and reads == []
+    g()
+    assert calls == ["plain 1", "plain 1", "plain 1"] and len(reads) == 2

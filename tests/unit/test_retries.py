@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from flowless import flow, task
 from flowless.engine import _drivers, _task_run
-from flowless.states import State
+from flowless.states import Failed, State
 from flowless.store import Store, TaskRunRecord
 from flowless.tasks import Task
 from tests.conftest import log_lines
@@ -204,3 +206,158 @@ def test_explicit_default_policy_reuses_within_the_run() -> None:
 
     assert f() == 42
     assert runs == {"expensive": 1, "attempts": 2}
+
+
+# A retry that ``retry_condition_fn`` declines, as Prefect 3.4.25 runs it. Prefect's probe
+# (each task has ``retries=2`` and is called with ``return_state=True`` in a flow; the
+# conditions print what they are given):
+#
+# COND got Failed("Task run encountered unexpected exception: ValueError('nope')") |
+#     "Task run encountered unexpected exception: ValueError('nope')" | ValueError 1
+# ERROR | Task run 'declined-495' - Finished in state Failed('Task run encountered an
+#     exception ValueError: nope')
+# ERROR | Task run 'cond_raises-a98' - An error was encountered while running
+#     `retry_condition_fn` check '<function boom_cond at 0x7f6fd3b89260>' for task
+#     'cond_raises'
+# ERROR | Task run 'cond_raises-a98' - Finished in state Failed('Task run encountered an
+#     exception ValueError: nope2')
+# COND got Failed("Task run encountered unexpected exception: TaskRunTimeoutError('Scope
+#     timed out after 0.5 second(s).')") | ... | TaskRunTimeoutError 1
+# ERROR | Task run 'declined_timeout-5e4' - Task run exceeded timeout of 0.5 second(s)
+# ERROR | Task run 'declined_timeout-5e4' - Finished in state TimedOut('Task run exceeded
+#     timeout of 0.5 second(s)', type=FAILED)
+# COND got Failed("Task run encountered unexpected state: Failed(message='returned
+#     failure', type=FAILED, result=None)") | ... | State 1
+# ERROR | Task run 'declined_state-418' - Finished in state Failed('returned failure')
+#
+# So a declined retry logs nothing before the final state line (the "Task run failed
+# with ..." line is only for a run that has no retries left).
+
+
+def _task_lines(err: str, task_name: str) -> list[str]:
+    """``LEVEL | message`` of the console lines of task ``task_name``'s runs."""
+    lines = []
+    for line in log_lines(err):
+        who, _, message = line.partition(" - ")
+        level, _, run = who.partition(" | ")
+        if run.startswith(f"Task run '{task_name}-"):
+            lines.append(f"{level} | {message}")
+    return lines
+
+
+def test_a_declined_retry_logs_nothing_before_the_final_state(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    given: list[tuple[str, str | None, str, int]] = []
+
+    def show_state(tsk: Task[..., object], run: TaskRunRecord, state: State[object]) -> bool:
+        given.append((str(state), state.message, type(state.data).__name__, run.run_count))
+        return False
+
+    @task(retries=2, retry_condition_fn=show_state)
+    def declined() -> None:
+        raise ValueError("nope")
+
+    @task(retries=2, retry_condition_fn=show_state)
+    def declined_state() -> State[object]:
+        return Failed(message="returned failure")
+
+    @flow
+    def f() -> None:
+        declined(return_state=True)
+        declined_state(return_state=True)
+
+    f()
+    assert given == [
+        (
+            "Failed(\"Task run encountered unexpected exception: ValueError('nope')\")",
+            "Task run encountered unexpected exception: ValueError('nope')",
+            "ValueError",
+            1,
+        ),
+        (
+            "Failed(\"Task run encountered unexpected state: Failed(message='returned failure', "
+            'type=FAILED, result=None)")',
+            "Task run encountered unexpected state: Failed(message='returned failure', "
+            "type=FAILED, result=None)",
+            "State",
+            1,
+        ),
+    ]
+    err = capsys.readouterr().err
+    assert _task_lines(err, "declined") == [
+        "ERROR | Finished in state Failed('Task run encountered an exception ValueError: nope')"
+    ]
+    assert _task_lines(err, "declined_state") == [
+        "ERROR | Finished in state Failed('returned failure')"
+    ]
+
+
+def test_a_retry_condition_that_raises(capsys: pytest.CaptureFixture[str]) -> None:
+    def boom_cond(tsk: Task[..., object], run: TaskRunRecord, state: State[object]) -> bool:
+        raise RuntimeError("cond broke")
+
+    @task(retries=2, retry_condition_fn=boom_cond)
+    def cond_raises() -> None:
+        raise ValueError("nope2")
+
+    @flow
+    def f() -> str:
+        return cond_raises(return_state=True).name
+
+    assert f() == "Failed"
+    err = capsys.readouterr().err
+    assert _task_lines(err, "cond_raises") == [
+        "ERROR | An error was encountered while running `retry_condition_fn` check "
+        f"'{boom_cond!r}' for task 'cond_raises'",
+        "ERROR | Finished in state Failed('Task run encountered an exception ValueError: nope2')",
+    ]
+    assert "RuntimeError: cond broke" in err  # with its traceback
+
+
+def test_a_declined_retry_of_a_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    given: list[str] = []
+
+    def show_state(tsk: Task[..., object], run: TaskRunRecord, state: State[object]) -> bool:
+        given.append(str(state))
+        return False
+
+    @task(retries=2, retry_condition_fn=show_state, timeout_seconds=0.5)
+    def declined_timeout() -> None:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    @flow
+    def f() -> str:
+        return str(declined_timeout(return_state=True))
+
+    assert f() == "TimedOut('Task run exceeded timeout of 0.5 second(s)', type=FAILED)"
+    assert given == [
+        "Failed(\"Task run encountered unexpected exception: TaskRunTimeoutError('Scope timed "
+        "out after 0.5 second(s).')\")"
+    ]
+    assert _task_lines(capsys.readouterr().err, "declined_timeout") == [
+        "ERROR | Task run exceeded timeout of 0.5 second(s)",
+        "ERROR | Finished in state TimedOut('Task run exceeded timeout of 0.5 second(s)', "
+        "type=FAILED)",
+    ]
+
+
+def test_an_async_retry_condition_is_awaited(sleeps: list[float]) -> None:
+    """Prefect runs a coroutine function condition to its answer (``run_coro_as_sync``)."""
+    asked: list[int] = []
+
+    async def only_twice(tsk: Task[..., object], run: TaskRunRecord, state: State[object]) -> bool:
+        asked.append(run.run_count)
+        return run.run_count < 2
+
+    fn = flaky(10)
+    limited = task(name="limited", retries=5, retry_condition_fn=only_twice)(fn)
+
+    @flow
+    def f() -> str:
+        return limited(return_state=True).name
+
+    assert f() == "Failed"
+    assert asked == [1, 2] and fn.calls["n"] == 2  # type: ignore[attr-defined]

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from flowless.exceptions import CrashedRun, FailedRun, UnfinishedRun
+from flowless.exceptions import CancelledRun, CrashedRun, FailedRun, UnfinishedRun
 from flowless.states import (
     AwaitingRetry,
     Cached,
     Cancelled,
+    Cancelling,
     Completed,
     Crashed,
     Failed,
+    Late,
+    Paused,
     Pending,
     Retrying,
     Running,
+    Scheduled,
     State,
     StateType,
     TimedOut,
@@ -44,6 +48,73 @@ def test_str_matches_prefect(state: State[object], text: str) -> None:
 
 def test_repr_matches_prefect() -> None:
     assert repr(Completed(message="hi")) == "Completed(message='hi', type=COMPLETED, result=None)"
+
+
+@pytest.mark.parametrize(
+    ("state", "text"),
+    # Prefect 3.4.25 printed, for ``repr()`` of the same states (``Completed(name="Cached")``
+    # and ``Failed(name="TimedOut")`` there, as ``prefect.states`` has no such functions):
+    [
+        (Completed(data=b"abc"), "Completed(message=None, type=COMPLETED, result=b'abc')"),
+        (Completed(message="hi", data=3), "Completed(message='hi', type=COMPLETED, result=3)"),
+        (
+            Failed(message="x", data=ValueError("v")),
+            "Failed(message='x', type=FAILED, result=ValueError('v'))",
+        ),
+        (Cached(data=[1]), "Cached(message=None, type=COMPLETED, result=[1])"),
+        (TimedOut(message="t"), "TimedOut(message='t', type=FAILED, result=None)"),
+        (AwaitingRetry(), "AwaitingRetry(message=None, type=SCHEDULED, result=None)"),
+        (Crashed(message="c"), "Crashed(message='c', type=CRASHED, result=None)"),
+    ],
+)
+def test_reprs_printed_by_prefect(state: State[object], text: str) -> None:
+    assert repr(state) == text
+
+
+def test_more_strs_printed_by_prefect() -> None:
+    # Late(type=SCHEDULED) Paused() Cancelling() Scheduled() ... Retrying(type=RUNNING)
+    # Failed("it's")
+    assert [str(s) for s in (Late(), Paused(), Cancelling(), Scheduled(), Retrying())] == [
+        "Late(type=SCHEDULED)",
+        "Paused()",
+        "Cancelling()",
+        "Scheduled()",
+        "Retrying(type=RUNNING)",
+    ]
+    assert str(Failed(message="it's")) == 'Failed("it\'s")'
+
+
+def test_state_types_print_as_prefects() -> None:
+    """Prefect printed ``repr``, ``str``, an f-string, ``%s`` and ``{!r}`` of its members:
+
+    StateType.COMPLETED StateType.COMPLETED StateType.COMPLETED StateType.FAILED StateType.CRASHED
+    [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.COMPLETED,
+     StateType.FAILED, StateType.CANCELLED, StateType.CRASHED, StateType.PAUSED,
+     StateType.CANCELLING]
+    {StateType.RUNNING: 1} [StateType.COMPLETED]
+    """
+    printed = [
+        repr(StateType.COMPLETED),
+        str(StateType.COMPLETED),
+        f"{StateType.COMPLETED}",
+        "%s" % StateType.FAILED,  # noqa: UP031 - the %-form is what is being checked
+        f"{StateType.CRASHED!r}",
+    ]
+    assert printed == [
+        "StateType.COMPLETED",
+        "StateType.COMPLETED",
+        "StateType.COMPLETED",
+        "StateType.FAILED",
+        "StateType.CRASHED",
+    ]
+    assert repr(list(StateType)) == (
+        "[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.COMPLETED, "
+        "StateType.FAILED, StateType.CANCELLED, StateType.CRASHED, StateType.PAUSED, "
+        "StateType.CANCELLING]"
+    )
+    assert repr({StateType.RUNNING: 1}) == "{StateType.RUNNING: 1}"
+    assert repr([Completed().type]) == "[StateType.COMPLETED]"
+    assert StateType.COMPLETED == "COMPLETED" and StateType.COMPLETED.value == "COMPLETED"
 
 
 def test_types_of_named_states() -> None:
@@ -88,3 +159,26 @@ def test_prefect2_result_keyword() -> None:
     assert Completed(result=5).data == 5
     with pytest.raises(TypeError, match="unexpected state argument"):
         Completed(bogus=1)
+
+
+def test_exceptions_of_states_without_one_say_what_prefects_say() -> None:
+    """Prefect's ``state.result()`` for states with no exception of their own:
+
+    failed FailedRun | went wrong
+    failed-nomsg FailedRun | Run failed.
+    crashed CrashedRun | c
+    crashed-nomsg CrashedRun | Run crashed.
+    cancelled CancelledRun | Run cancelled.
+    pending UnfinishedRun | Run is in PENDING state, its result is not available.
+    """
+    for state, error, text in [
+        (Failed(message="went wrong"), FailedRun, "went wrong"),
+        (Failed(), FailedRun, "Run failed."),
+        (Crashed(message="c"), CrashedRun, "c"),
+        (Crashed(), CrashedRun, "Run crashed."),
+        (Cancelled(), CancelledRun, "Run cancelled."),
+        (Pending(), UnfinishedRun, "Run is in PENDING state, its result is not available."),
+    ]:
+        with pytest.raises(error) as raised:
+            state.result()
+        assert str(raised.value) == text

@@ -1,8 +1,9 @@
 """Global concurrency limits and rate limits.
 
-``flowless.concurrency.sync`` has ``concurrency`` and ``rate_limit`` (Prefect's API);
-this module manages the limits themselves, as ``flowless gcl`` does. A limit named
-``tag:<tag>`` limits the running task runs that carry that tag.
+``flowless.concurrency.sync`` has ``concurrency`` and ``rate_limit`` (Prefect's API), and
+``flowless.concurrency.asyncio`` the same for ``async`` code; this module manages the
+limits themselves, as ``flowless gcl`` does. A limit named ``tag:<tag>`` limits the
+running task runs that carry that tag.
 """
 
 from flowless.concurrency._admin import (

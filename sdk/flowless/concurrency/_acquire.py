@@ -122,8 +122,11 @@ def acquire(
         if missing is None:
             missing = tuple(n for n in wanted if n not in records)
             if missing and strict:
+                # Prefect's words, and its chain: the acquisition fails, because of this
                 raise ConcurrencySlotAcquisitionError(
-                    f"Concurrency limits {list(missing)!r} must be created before acquiring slots"
+                    f"Unable to acquire concurrency slots on {list(names)!r}"
+                ) from ConcurrencySlotAcquisitionError(
+                    f"Concurrency limits {list(names)!r} must be created before acquiring slots"
                 )
         active = [records[n] for n in wanted if n in records and records[n].active]
         if not active:

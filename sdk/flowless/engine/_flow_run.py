@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from flowless.context import FlowRunContext, _flow_run
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
-from flowless.engine._hooks import run_hooks
-from flowless.engine._outcome import call_result, crash_message, return_value_to_state, stamp
+from flowless.engine._hooks import run_hooks, run_on_running
+from flowless.engine._outcome import call_result, crash_message, flow_return_to_state, stamp
 from flowless.engine._timeouts import (
     call_with_timeout,
     enter_engine,
     join_abandoned,
     leave_engine,
+    scope_timed_out,
+    timed_out_message,
 )
 from flowless.exceptions import (
     FlowRunTimeoutError,
@@ -36,6 +38,7 @@ from flowless.engine._flow_setup import (
     SubflowEntry,
     begin_resume,
     dump,
+    persisting_results,
     start_flow_run,
 )
 
@@ -56,6 +59,10 @@ def call_flow(
     return_state: bool,
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
+    if flow.isgenerator:  # its call returns a generator of its values
+        from flowless.engine._generators import call_generator_flow
+
+        return call_generator_flow(flow, args, kwargs, return_state, wait_for)
     if flow.isasync:
         return run_flow_async(flow, args, kwargs, return_state, wait_for)
     guard = enter_engine()  # a timed-out caller is not interrupted in here
@@ -71,6 +78,10 @@ class _Started:
     def __init__(self, begun: Begun) -> None:
         self.flow, self.ctx, self.entry, self.logger = begun
         self.token = _flow_run.set(self.ctx)
+        persist = self.flow.persist_result
+        self.persisting = persisting_results.set(
+            persisting_results.get() if persist is None else bool(persist)
+        )
 
     def attempts(self) -> Attempts:
         return _attempts(self.flow, self.ctx, self.logger)
@@ -87,6 +98,7 @@ class _Started:
             self._flush()
 
     def leave(self) -> None:
+        persisting_results.reset(self.persisting)
         _flow_run.reset(self.token)
 
     def end(self, state: State[Any], return_state: bool) -> Any:
@@ -125,6 +137,11 @@ def run_flow(
 
 
 def _drive_started(started: _Started, flow: Flow[..., Any], return_state: bool) -> Any:
+    if flow.isgenerator:  # a runner's run (a deployment's): nobody iterates it, so drain it
+        from flowless.engine._generators import drain_generator_flow
+
+        state = drain_generator_flow(started)
+        return state if return_state else call_result(state)
     try:
         state = drive(started.attempts(), partial(_call_body_in_time, flow, started.ctx.parameters))
     except BaseException as exc:
@@ -154,6 +171,11 @@ async def run_flow_async(
 
 
 async def _drive_started_async(started: _Started, flow: Flow[..., Any], return_state: bool) -> Any:
+    if flow.isgenerator:
+        from flowless.engine._generators import drain_generator_flow_async
+
+        state = await drain_generator_flow_async(started)
+        return state if return_state else call_result(state)
     try:
         body = partial(_await_body_in_time, flow, started.ctx.parameters)
         state = await drive_async(started.attempts(), body)
@@ -172,12 +194,16 @@ def resume_flow_run(
     failed): the body runs again with the run's stored parameters, and every call that
     completed before returns its recorded result instead of running. A run that already
     completed is not run again; its recorded result is returned. For an async flow this
-    returns a coroutine, as calling the flow does.
+    returns a coroutine, as calling the flow does; for a generator flow, a generator.
 
     A run is resumed only once the process running it has ended (``RecordConflictError``
     otherwise); the resuming process takes it over, so of two resumes only one proceeds.
     A run owned by a process on another host cannot be checked: ``force=True`` resumes it.
     """
+    if flow.isgenerator:
+        from flowless.engine._generators import resume_generator_flow
+
+        return resume_generator_flow(flow, flow_run_id, return_state, force)
     if flow.isasync:
         return _resume_async(flow, flow_run_id, return_state, force)
     begun = begin_resume(flow, flow_run_id, force)
@@ -243,10 +269,15 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
     while True:
         try:
             value = yield None
-        except FlowRunTimeoutError as exc:
-            logger.emit(ERROR, "%s", exc)
-            _abandon_futures(ctx)
-            state: State[Any] = TimedOut(message=str(exc), data=exc)
+            returned = flow_return_to_state(value)  # its errors fail the run, as in Prefect
+        except TimeoutError as exc:  # any, as Prefect: its own limit or the body's
+            message = timed_out_message("Flow run", exc, FlowRunTimeoutError, flow.timeout_seconds)
+            logger.emit(ERROR, "%s", message)
+            if isinstance(exc, FlowRunTimeoutError):
+                _abandon_futures(ctx)  # the body was stopped
+            else:
+                _wait_for_futures(ctx)  # the body ended by raising it
+            state: State[Any] = TimedOut(message=message, data=exc)
         except Exception as exc:
             logger.emit(ERROR, "Encountered exception during execution: %r", exc, exc=exc)
             _wait_for_futures(ctx)
@@ -256,7 +287,7 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
             )
         else:
             _wait_for_futures(ctx)
-            state = return_value_to_state(value)
+            state = returned
         if state.type is StateType.FAILED and ctx.flow_run.run_count <= flow.retries:
             logger.emit(
                 INFO,
@@ -268,14 +299,15 @@ def _attempts(flow: Flow[..., Any], ctx: FlowRunContext, logger: RunLoggerAdapte
             if flow.retry_delay_seconds:
                 yield flow.retry_delay_seconds
             ctx.flow_run.run_count += 1
+            run_on_running(flow, ctx.flow_run, logger)  # the run is Running again
+            kind = "subflow run" if ctx.flow_run.parent_flow_run_id else "flow run"
+            logger.emit(INFO, "Beginning %s %r for flow %r", kind, ctx.flow_run.name, flow.name)
             continue
         return state
 
 
 def _timeout_error(flow: Flow[..., Any]) -> Callable[[], FlowRunTimeoutError]:
-    return lambda: FlowRunTimeoutError(
-        f"Flow run exceeded timeout of {flow.timeout_seconds} second(s)"
-    )
+    return scope_timed_out(FlowRunTimeoutError, flow.timeout_seconds)
 
 
 def _call_body_in_time(flow: Flow[..., Any], parameters: dict[str, Any]) -> Any:
@@ -326,11 +358,14 @@ def _settle(
     state.state_details.flow_run_id = record.id
     if entry is not None:
         entry.finish(state, payload)
+    # A run that ends Cancelled (the body returned Cancelled()) runs no hooks, as in
+    # Prefect: its on_cancellation hooks are for a run being cancelled (Cancelling).
     hooks = {
         StateType.COMPLETED: flow.on_completion_hooks,
         StateType.FAILED: flow.on_failure_hooks,
         StateType.CRASHED: flow.on_crashed_hooks,
-        StateType.CANCELLED: flow.on_cancellation_hooks,
     }.get(state.type, [])
     run_hooks(hooks, flow, record, state, logger)
-    logger.emit(INFO, "Finished in state %s", state)
+    # Prefect's async engine logs a run that did not complete at ERROR, its sync one at INFO.
+    level = ERROR if flow.isasync and state.type is not StateType.COMPLETED else INFO
+    logger.emit(level, "Finished in state %s", state)

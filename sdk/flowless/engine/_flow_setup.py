@@ -9,10 +9,12 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from contextvars import ContextVar
 from logging import INFO
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flowless.context import FlowRunContext, current_flow_run
+from flowless.context import FlowRunContext, current_flow_run, current_tags
+from flowless.engine._hooks import run_hooks, run_on_running
 from flowless.engine._names import (
     generate_flow_run_name,
     render_run_name,
@@ -33,11 +35,11 @@ from flowless.exceptions import (
     StoreError,
     UntrustedPayloadError,
 )
-from flowless.futures import resolve_futures_to_results, resolve_futures_to_states
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
 from flowless.states import Failed, State, StateType
 from flowless.store import FlowRunRecord, Payload, TaskRunRecord
+from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
 if TYPE_CHECKING:
     from flowless.flows import Flow
@@ -52,6 +54,7 @@ __all__ = [
     "enter_flow_run",
     "flow_run_name",
     "load_journal",
+    "persisting_results",
     "read_run_of",
     "reject",
     "run_logger",
@@ -62,6 +65,12 @@ _FLOW_LOGGER = logging.getLogger("flowless.flow_runs")
 
 
 _ENGINE_LOGGER = logging.getLogger("flowless.engine")
+
+#: Whether the flow run being run persists task results by default: its flow's
+#: ``persist_result``, else its parent's (Prefect's rule). A task without a cache policy
+#: then gets Prefect's DEFAULT one, so a repeated call in the run is ``Cached``. Set while
+#: a flow run runs (``_flow_run``), read per task call (``_task_call``).
+persisting_results: ContextVar[bool] = ContextVar("flowless_persisting_results", default=False)
 
 
 def run_logger(record: FlowRunRecord) -> RunLoggerAdapter:
@@ -118,6 +127,9 @@ class SubflowEntry:
         #: The child's id is derived from the entry, so a re-run finds the same child.
         self.child_id = task_run_id(run_id, "child", 0)
         self.record.child_flow_run_id = self.child_id
+        #: Whether a resumed parent may replay it (a generator subflow whose values could
+        #: not be stored may not: without them it runs again).
+        self.journaled = True
 
     def replayed(self) -> State[Any] | None:
         replay = self.parent.replay
@@ -128,7 +140,7 @@ class SubflowEntry:
         self.parent.store.start_task_run(self.record)
 
     def finish(self, state: State[Any], payload: Payload | None) -> None:
-        stamp(self.record, state, payload)
+        stamp(self.record, state, payload if self.journaled else None)
         self.record.run_count += 1
         self.parent.store.finish_task_run(self.record)
 
@@ -142,7 +154,7 @@ def start_flow_run(
     """Create the flow run and its context; or the final state at once, for a replayed
     subflow or rejected parameters."""
     if wait_for:
-        resolve_futures_to_states(list(wait_for))  # a subflow starts after its upstream ends
+        wait_for_dependencies(wait_for)  # a subflow starts after its upstream ends
     parent = current_flow_run()
     runtime = current_runtime()
     entry = SubflowEntry(parent, flow) if parent is not None else None
@@ -165,17 +177,18 @@ def start_flow_run(
         run_count=1,
         owner=process_owner(),
         flow_identity=flow.identity,
+        tags=sorted(current_tags()),  # those of the ``tags(...)`` blocks around the call
     )
     try:
         parameters = flow.shape.bind(args, kwargs)
-        if parent is not None:
-            parameters = {k: resolve_futures_to_results(v) for k, v in parameters.items()}
+        # as Prefect, every flow's inputs: futures and states to results, ``quote`` removed
+        parameters = resolve_inputs_sync(parameters)
         if flow.validate_parameters:
             parameters = validate_parameters(flow, parameters)
         record.name = flow_run_name(flow, record, parameters)
     except (ParameterBindError, ParameterTypeError) as exc:
-        return reject(record, runtime, args, kwargs, exc)
-    record.parameters = dump(runtime.results, parameters)
+        return reject(record, runtime, args, kwargs, exc, flow)
+    record.parameters = dump(runtime.results, flow.parameters_to_store(parameters))
 
     if entry is not None:
         entry.start()
@@ -213,7 +226,9 @@ def enter_flow_run(
         log_prints,
     )
     ctx.replay = replay
+    ctx.parent = parent
     kind = "subflow run" if parent is not None else "flow run"
+    run_on_running(flow, record, RunLoggerAdapter(_ENGINE_LOGGER, {}))  # as Prefect: first
     if replay is None:
         logger.emit(INFO, "Beginning %s %r for flow %r", kind, record.name, flow.name)
     else:
@@ -280,9 +295,11 @@ def reject(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     exc: ParameterBindError | ParameterTypeError,
+    flow: Flow[..., Any] | None = None,
 ) -> State[Any]:
-    """Bad parameters: a Failed flow run that says why, and nothing else runs. Calling the
-    flow raises the error (its state's result)."""
+    """Bad parameters: a Failed flow run that says why, and nothing else runs but the
+    flow's ``on_failure`` hooks (as in Prefect). Calling the flow raises the error (its
+    state's result)."""
     if not record.name:
         record.name = generate_flow_run_name()
     message = f"Validation of flow parameters failed with error: {type(exc).__name__}: {exc}"
@@ -294,6 +311,9 @@ def reject(
     stamp(record, state, None)
     create_or_resume(runtime, record)
     _ENGINE_LOGGER.error("Validation of flow parameters failed with error: %s", exc)
+    if flow is not None and flow.on_failure_hooks:
+        hooks = flow.on_failure_hooks
+        run_hooks(hooks, flow, record, state, RunLoggerAdapter(_ENGINE_LOGGER, {}))
     _ENGINE_LOGGER.info("Finished in state %s", state)
     state.state_details.flow_run_id = record.id
     return state
@@ -354,7 +374,7 @@ def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun |
             f"Flow run {record.name!r} ({flow_run_id}) is being run by process "
             f"{record.owner} {where}; resume it once that process has ended."
         )
-    parameters = runtime.results.load(record.parameters)
+    parameters = flow.parameters_from_store(runtime.results.load(record.parameters))
     journal = load_journal(runtime, record.id)  # a refused record: the run is left as it was
     record.owner = process_owner()
     record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None

@@ -97,5 +97,5 @@ def begin_scheduled(flow: Flow[..., Any], flow_run_id: str) -> Begun | State[Any
         if flow.validate_parameters:
             bound = validate_parameters(flow, bound)
     except (ParameterBindError, ParameterTypeError) as exc:
-        return reject(record, runtime, (), parameters, exc)
+        return reject(record, runtime, (), parameters, exc, flow)
     return enter_flow_run(flow, record, bound, runtime, None, None, None)

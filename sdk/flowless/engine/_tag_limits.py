@@ -10,6 +10,7 @@ Tags without a limit cost one read per task run and are otherwise ignored, as in
 
 from __future__ import annotations
 
+from functools import partial
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,14 @@ from flowless.store._limits import TAG_PREFIX
 if TYPE_CHECKING:
     from flowless.concurrency._acquire import Acquired
 
-__all__ = ["TAG_LEASE_SECONDS", "with_tag_slots", "with_tag_slots_async"]
+__all__ = [
+    "TAG_LEASE_SECONDS",
+    "release_tag_slots",
+    "take_tag_slots",
+    "take_tag_slots_async",
+    "with_tag_slots",
+    "with_tag_slots_async",
+]
 
 TAG_LEASE_SECONDS = 60.0
 
@@ -113,16 +121,52 @@ def with_tag_slots(store: Store, invoker: Invoker, call: TaskCall) -> State[Any]
 
 
 async def with_tag_slots_async(store: Store, invoker: Invoker, call: TaskCall) -> State[Any]:
-    """The same around an awaited task; the waits run off the event loop."""
+    """The same around an awaited task; the waits run off the event loop, each on a thread
+    of its own (``off_loop``): in the loop's small default executor, tasks waiting for a
+    slot could take every thread and leave none for the holder to give its slot back."""
     if not call.task_run.tags:
         return await invoker.arun(call)
-    import asyncio  # here, not at the top: sync-only programs never import asyncio
+    from flowless.concurrency._off_loop import off_loop  # only for tasks with tags
 
     limits = current_runtime().limits
-    held = _hold(store, limits, call, await asyncio.to_thread(_take, limits, call))
+
+    def undo(taken: Acquired | Exception) -> None:
+        if not isinstance(taken, Exception):  # the task was cancelled while it waited
+            _give_back(limits, taken)
+
+    held = _hold(store, limits, call, await off_loop(partial(_take, limits, call), undo))
     if isinstance(held, State):
         return held
     try:
         return await invoker.arun(call)
     finally:
-        await asyncio.to_thread(_give_back, limits, held)
+        await off_loop(partial(_give_back, limits, held))
+
+
+def take_tag_slots(store: Store, call: TaskCall) -> Acquired | State[Any] | None:
+    """The slots ``with_tag_slots`` holds, for a run that outlives one call (a generator
+    task's, held while its caller iterates): ``None`` without tags, the final state if
+    they can never be had. Give them back with ``release_tag_slots``."""
+    if not call.task_run.tags:
+        return None
+    limits = current_runtime().limits
+    return _hold(store, limits, call, _take(limits, call))
+
+
+async def take_tag_slots_async(store: Store, call: TaskCall) -> Acquired | State[Any] | None:
+    """``take_tag_slots``, waiting off the event loop."""
+    if not call.task_run.tags:
+        return None
+    from flowless.concurrency._off_loop import off_loop
+
+    limits = current_runtime().limits
+
+    def undo(taken: Acquired | Exception) -> None:
+        if not isinstance(taken, Exception):
+            _give_back(limits, taken)
+
+    return _hold(store, limits, call, await off_loop(partial(_take, limits, call), undo))
+
+
+def release_tag_slots(acquired: Acquired) -> None:
+    _give_back(current_runtime().limits, acquired)

@@ -20,7 +20,8 @@ from logging import DEBUG, ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
 from flowless._annotations import unmapped
-from flowless.context import FlowRunContext, TaskRunContext, current_flow_run
+from flowless.context import FlowRunContext, TaskRunContext, current_flow_run, current_tags
+from flowless.engine._flow_setup import persisting_results
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import render_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
@@ -40,12 +41,12 @@ from flowless.futures import (
     PrefectFutureList,
     RunQueue,
     SubmittedRun,
-    resolve_futures_to_results,
 )
 from flowless.invoke import NOT_RETURNED, TaskCall
 from flowless.states import State, StateType
 from flowless.store import TaskRunRecord
 from flowless.task_runners import ThreadPoolTaskRunner
+from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
 if TYPE_CHECKING:
     from flowless.tasks import Task
@@ -114,7 +115,8 @@ def _prepare(
         task_name=task.name,
         state_type=StateType.PENDING,
         state_name="Pending",
-        tags=sorted(task.tags),
+        # The task's own tags and those of the ``tags(...)`` blocks around the call.
+        tags=sorted(task.tags.union(extra) if (extra := current_tags()) else task.tags),
     )
     log_prints = task.log_prints if task.log_prints is not None else scope.log_prints
     return TaskCall(
@@ -138,13 +140,17 @@ def _cache_key(scope: Scope, call: TaskCall) -> str | None:
     task = call.task
     policy = task.effective_cache_policy
     if policy is None:
-        return None
+        # Prefect's DEFAULT policy, for a task that persists its result only because the
+        # flow run does (outside a flow it could never hit: its key holds the run's id).
+        policy = task.persisted_cache_policy
+        if policy is None or scope.flow_run is None or not persisting_results.get():
+            return None
     ctx = TaskRunContext(task, call.task_run, call.parameters, _logger(call), call.log_prints)
     try:
         key = policy.compute_key(ctx, call.parameters, scope.parameters)
     except Exception as exc:
         _logger(call).emit(
-            WARNING,
+            ERROR,  # Prefect's level (it logs the exception)
             "Error encountered when computing cache key - result will not be persisted. %s",
             exc,
         )
@@ -199,9 +205,9 @@ def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> Sta
     failed, the journal has the call, the cache has the result), else ``None``."""
     task = call.task
     try:
+        call.parameters = resolve_inputs_sync(call.parameters)  # first, as Prefect
         if wait_for:
-            resolve_futures_to_results(list(wait_for))
-        call.parameters = {k: resolve_futures_to_results(v) for k, v in call.parameters.items()}
+            wait_for_dependencies(wait_for)
     except UpstreamTaskError as exc:
         return _not_ready(scope, call, exc)
     if task.task_run_name is not None:
@@ -262,6 +268,10 @@ def call_task(
     return_state: bool,
     wait_for: Iterable[Any] | None,
 ) -> Any:
+    if task.isgenerator:  # its call returns a generator of its values
+        from flowless.engine._generators import call_generator_task
+
+        return call_generator_task(task, args, kwargs, return_state, wait_for)
     guard = enter_engine()  # a timed-out caller is not interrupted in here
     try:
         scope = _scope()
@@ -276,9 +286,12 @@ def call_task(
 
 def _call_result(call: TaskCall, state: State[Any]) -> Any:
     """Prefect's rule: a task call gives what the function returned (even a state it made);
-    if it raised, or its result came from the journal or the cache, the state's result."""
+    if it raised, or its result came from the journal or the cache, the state's result; if it
+    never ran because an upstream did not complete (NotReady), ``None``."""
     returned = call.returned
-    return returned if returned is not NOT_RETURNED else state.result()
+    if returned is not NOT_RETURNED:
+        return returned
+    return None if state.name == "NotReady" else state.result()
 
 
 async def _await_call(

@@ -9,6 +9,7 @@ Whether the task should run at all (replay, cache hit) was decided on the flow s
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import math
 import random
@@ -21,9 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from flowless.context import TaskRunContext, _task_run
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
-from flowless.engine._hooks import run_hooks
+from flowless.engine._hooks import run_awaitable, run_hooks
 from flowless.engine._outcome import crash_message, return_value_to_state, stamp
-from flowless.engine._timeouts import call_with_timeout, join_abandoned
+from flowless.engine._timeouts import (
+    call_with_timeout,
+    join_abandoned,
+    scope_timed_out,
+    timed_out_message,
+)
 from flowless.exceptions import (
     ResultSerializationError,
     StoreError,
@@ -84,9 +90,7 @@ def _delay_text(delay: float) -> str:
 
 
 def _timeout_error(task: Task[..., Any]) -> Callable[[], TaskRunTimeoutError]:
-    return lambda: TaskRunTimeoutError(
-        f"Task run exceeded timeout of {task.timeout_seconds} second(s)"
-    )
+    return scope_timed_out(TaskRunTimeoutError, task.timeout_seconds)
 
 
 def _call_fn(task: Task[..., Any], parameters: dict[str, Any]) -> Any:
@@ -130,6 +134,7 @@ class TaskRunExecutor:
         """Run the task from synchronous code (this thread)."""
         logger, token = self._begin(call)
         try:
+            self._running(call, logger)
             state = drive(
                 self._attempts(call, logger), partial(_call_fn_in_time, call.task, call.parameters)
             )
@@ -144,6 +149,7 @@ class TaskRunExecutor:
         """Run an async task on the caller's event loop."""
         logger, token = self._begin(call)
         try:
+            self._running(call, logger)
             state = await drive_async(
                 self._attempts(call, logger), partial(_await_fn_in_time, call.task, call.parameters)
             )
@@ -168,6 +174,12 @@ class TaskRunExecutor:
             install_print_logging()
         ctx = TaskRunContext(task, run, call.parameters, logger, call.log_prints)
         return logger, _task_run.set(ctx)
+
+    def _running(self, call: TaskCall, logger: RunLoggerAdapter) -> None:
+        """``on_running`` hooks, as each attempt starts (Running, then Retrying)."""
+        hooks = call.task.on_running_hooks
+        if hooks and call.state is not None:
+            run_hooks(hooks, call.task, call.task_run, call.state, logger)
 
     def _end(self, call: TaskCall, state: State[Any], logger: RunLoggerAdapter) -> State[Any]:
         payload = None
@@ -200,7 +212,7 @@ class TaskRunExecutor:
             except Exception as raised:
                 exc = raised
                 failure: Any = raised
-                state = _failure_state(raised)
+                state = _failure_state(task, raised)
             else:
                 call.returned = value
                 if not (isinstance(value, State) and value.type is StateType.FAILED):
@@ -208,7 +220,10 @@ class TaskRunExecutor:
                 failure = state = value  # a returned Failed state is retried like an exception
             kind = "exception" if exc is not None else "state"
             retries_done = run.run_count - 1
-            if retries_done < task.retries and self._should_retry(call, state, logger):
+            # Prefect's rules: with retries left, a declined retry logs nothing; without,
+            # the failure is logged (with its traceback) before the final state.
+            retrying = retries_done < task.retries
+            if retrying and self._should_retry(call, failure, kind, logger):
                 if exc is not None:
                     join_abandoned(exc)  # a timed-out attempt must stop before the next
                 delays = task.retry_delays
@@ -228,24 +243,37 @@ class TaskRunExecutor:
                 if delay > 0:
                     yield delay
                 call.state = State(StateType.RUNNING, "Retrying")
+                self._running(call, logger)
                 continue
-            suffix = " - Retries are exhausted" if task.retries else ""
-            logger.emit(ERROR, "Task run failed with %s: %r%s", kind, failure, suffix, exc=exc)
-            if state.name == "TimedOut":
+            if not retrying:
+                suffix = " - Retries are exhausted" if task.retries else ""
+                logger.emit(ERROR, "Task run failed with %s: %r%s", kind, failure, suffix, exc=exc)
+            if isinstance(exc, TimeoutError):
                 logger.emit(ERROR, "%s", state.message)
             return state
 
-    def _should_retry(self, call: TaskCall, state: State[Any], logger: RunLoggerAdapter) -> bool:
+    def _should_retry(
+        self, call: TaskCall, failure: Any, kind: str, logger: RunLoggerAdapter
+    ) -> bool:
+        """Ask ``retry_condition_fn`` with the state Prefect passes it: ``Failed`` holding
+        the exception (or the returned state), ``Task run encountered unexpected
+        exception: ValueError('...')``."""
         condition = call.task.retry_condition_fn
         if condition is None:
             return True
+        state = Failed(message=f"Task run encountered unexpected {kind}: {failure!r}", data=failure)
         try:
-            return bool(condition(call.task, call.task_run, state))
+            answer: Any = condition(call.task, call.task_run, state)  # or an awaitable
+            if inspect.isawaitable(answer):
+                answer = run_awaitable(answer)
+            return bool(answer)
         except Exception as exc:
             logger.emit(
                 ERROR,
-                "An error was encountered while running `retry_condition_fn`: %r",
-                exc,
+                "An error was encountered while running `retry_condition_fn` check '%s' for "
+                "task %r",
+                repr(condition),
+                call.task.name,
                 exc=exc,
             )
             return False
@@ -337,9 +365,10 @@ class TaskRunExecutor:
         return State(StateType.COMPLETED, stored.state_name, stored.state_message, data)
 
 
-def _failure_state(exc: BaseException) -> State[Any]:
-    if isinstance(exc, TaskRunTimeoutError):
-        return TimedOut(message=str(exc), data=exc)
+def _failure_state(task: Task[..., Any], exc: BaseException) -> State[Any]:
+    if isinstance(exc, TimeoutError):  # any, as Prefect: its own limit or the code's
+        message = timed_out_message("Task run", exc, TaskRunTimeoutError, task.timeout_seconds)
+        return TimedOut(message=message, data=exc)
     return Failed(
         message=f"Task run encountered an exception {type(exc).__name__}: {exc}", data=exc
     )

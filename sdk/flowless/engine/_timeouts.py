@@ -19,6 +19,11 @@ anything.
 
 A retry waits for the previous attempt's worker to stop (``join_abandoned``), so two
 attempts of one run never execute at the same time.
+
+The words are Prefect's (``prefect.utilities.timeout``, ``handle_timeout`` in its
+engines): the exception says ``Scope timed out after 0.5 second(s).``; the run's
+``TimedOut`` state says ``Task run exceeded timeout of 0.5 second(s)``, or, for any other
+``TimeoutError`` the run's code raised, ``Task run failed due to timeout: TimeoutError(...)``.
 """
 
 from __future__ import annotations
@@ -45,9 +50,29 @@ __all__ = [
     "enter_engine",
     "join_abandoned",
     "leave_engine",
+    "scope_timed_out",
+    "timed_out_message",
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=TimeoutError)
+
+
+def scope_timed_out(error: type[E], seconds: float | None) -> Callable[[], E]:
+    """What ``call_with_timeout`` raises at the deadline: ``error`` with Prefect's words
+    (``seconds`` printed as the run's float option, ``1.0`` for ``timeout_seconds=1``)."""
+    return lambda: error(f"Scope timed out after {seconds} second(s).")
+
+
+def timed_out_message(
+    run: str, exc: TimeoutError, own: type[TimeoutError], seconds: float | None
+) -> str:
+    """The ``TimedOut`` state's message for a ``TimeoutError`` that ended an attempt of a
+    ``run`` (``"Task run"``/``"Flow run"``). Prefect tells only the type apart, so a
+    ``TaskRunTimeoutError`` raised by a nested task run reads as the outer run's own."""
+    if isinstance(exc, own):
+        return f"{run} exceeded timeout of {seconds} second(s)"
+    return f"{run} failed due to timeout: {exc!r}"
 
 
 def _expire(thread: threading.Thread, guard: Guard) -> None:
