@@ -60,7 +60,7 @@ def call_flow(
     wait_for: Iterable[Any] | None = None,
 ) -> Any:
     if flow.isgenerator:  # its call returns a generator of its values
-        from flowless.engine._generators import call_generator_flow
+        from flowless.engine._generator_flows import call_generator_flow
 
         return call_generator_flow(flow, args, kwargs, return_state, wait_for)
     if flow.isasync:
@@ -138,7 +138,7 @@ def run_flow(
 
 def _drive_started(started: _Started, flow: Flow[..., Any], return_state: bool) -> Any:
     if flow.isgenerator:  # a runner's run (a deployment's): nobody iterates it, so drain it
-        from flowless.engine._generators import drain_generator_flow
+        from flowless.engine._generator_flows import drain_generator_flow
 
         state = drain_generator_flow(started)
         return state if return_state else call_result(state)
@@ -172,7 +172,7 @@ async def run_flow_async(
 
 async def _drive_started_async(started: _Started, flow: Flow[..., Any], return_state: bool) -> Any:
     if flow.isgenerator:
-        from flowless.engine._generators import drain_generator_flow_async
+        from flowless.engine._generator_flows import drain_generator_flow_async
 
         state = await drain_generator_flow_async(started)
         return state if return_state else call_result(state)
@@ -201,7 +201,7 @@ def resume_flow_run(
     A run owned by a process on another host cannot be checked: ``force=True`` resumes it.
     """
     if flow.isgenerator:
-        from flowless.engine._generators import resume_generator_flow
+        from flowless.engine._generator_flows import resume_generator_flow
 
         return resume_generator_flow(flow, flow_run_id, return_state, force)
     if flow.isasync:

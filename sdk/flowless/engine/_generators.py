@@ -36,71 +36,33 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from functools import partial
-from logging import DEBUG
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from flowless.context import _task_run
 from flowless.engine import _drivers
 from flowless.engine._drivers import Attempts, await_with_timeout
-from flowless.engine._flow_run import _Started, _timeout_error
-from flowless.engine._flow_setup import Begun, begin_resume, start_flow_run
-from flowless.engine._outcome import call_result, crash_message
-from flowless.engine._runtime import current_runtime
-from flowless.engine._tag_limits import (
-    release_tag_slots,
-    take_tag_slots,
-    take_tag_slots_async,
-)
-from flowless.engine._task_call import (
-    Scope,
-    _cache_key,
-    _call_result,
-    _logger,
-    _not_ready,
-    _prepare,
-    _scope,
-    _settled,
-    _task_run_name,
-)
-from flowless.engine._task_run import TaskRunExecutor
 from flowless.engine._timeouts import (
     TimeLimitExceeded,
     call_with_timeout,
     enter_engine,
     leave_engine,
-    scope_timed_out,
 )
 from flowless.exceptions import (
     CorruptRecordError,
     ResultSerializationError,
     StoreError,
-    TaskRunTimeoutError,
     UntrustedPayloadError,
-    UpstreamTaskError,
 )
-from flowless.states import Crashed, State, StateType
+from flowless.states import State
 from flowless.store import CacheEntry
-from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
 if TYPE_CHECKING:
     from flowless._guard import Guard
-    from flowless.concurrency._acquire import Acquired
-    from flowless.flows import Flow
-    from flowless.invoke import TaskCall
     from flowless.results import Results
     from flowless.store import Store
-    from flowless.tasks import Task
 
-__all__ = [
-    "VALUES_KEY",
-    "call_generator_flow",
-    "call_generator_task",
-    "drain_generator_flow",
-    "drain_generator_flow_async",
-    "resume_generator_flow",
-]
+__all__ = ["VALUES_KEY"]  # the drivers; tasks: _generator_tasks, flows: _generator_flows
 
 #: Prefix of the cache-table key holding the values a generator run yielded (a task
 #: key never has a ``-`` in it, so it cannot meet a cache key).
@@ -376,295 +338,3 @@ async def _avalues(
         run.crash(exc)
         raise
     run.end(state)
-
-
-# -- tasks ----------------------------------------------------------------------------
-
-
-class _TaskRun:
-    """A generator task run, driven by the task-run function's own steps (record Running,
-    the attempts with their retries and messages, the result, hooks, the final line)."""
-
-    def __init__(self, scope: Scope, call: TaskCall, cached: bool, held: Acquired | None) -> None:
-        self.scope = scope
-        self.call = call
-        self.cached = cached
-        self.held = held
-        self.executor = TaskRunExecutor(scope.store, scope.results)
-        self.seconds = call.task.timeout_seconds
-        keep = scope.flow_run is not None and call.task.persist_result is not False
-        self.kept: list[Any] | None = [] if keep else None
-
-    def begin(self) -> None:
-        self.logger, self.token = self.executor._begin(self.call)
-        self.executor._running(self.call, self.logger)
-        self.attempts = self.executor._attempts(self.call, self.logger)
-
-    def timed_out(self) -> BaseException:
-        return scope_timed_out(TaskRunTimeoutError, self.seconds)()
-
-    def open(self) -> Any:
-        args, kwargs = self.call.task.shape.split(self.call.parameters)
-        return self.call.task.fn(*args, **kwargs)
-
-    def end(self, state: State[Any]) -> Any:
-        guard = _enter(closing=True)
-        try:
-            self._record(state)
-        finally:
-            self._release()
-            _leave(guard, closing=True)
-        return _call_result(self.call, self.call.state or state)
-
-    def _record(self, state: State[Any]) -> None:
-        call, executor = self.call, self.executor
-        if state.type is StateType.COMPLETED and self.cached:
-            state.name = "Cached"  # Prefect's name when the key has an entry, left as it is
-            call.cache_key = None
-        run = call.task_run
-        if (
-            state.type is StateType.COMPLETED
-            and self.kept is not None
-            and not _keep_values(self.scope.store, self.scope.results, run.id, self.kept)
-        ):
-            self.logger.emit(
-                DEBUG, "The values it yielded cannot be stored: it will run again on resume."
-            )
-            executor._finish(call, state, None, self.logger)  # so out of the journal
-        else:
-            executor._end(call, state, self.logger)
-        _settled(self.scope, call, call.state or state)
-
-    def crash(self, exc: BaseException) -> None:
-        guard = _enter(closing=True)
-        try:
-            crashed: State[Any] = Crashed(message=crash_message(exc), data=exc)
-            self.executor._finish(self.call, crashed, None, self.logger)
-        finally:
-            self._release()
-            _leave(guard, closing=True)
-
-    def _release(self) -> None:
-        _reset(partial(_task_run.reset, self.token))
-        if self.held is not None:
-            release_tag_slots(self.held)
-            self.held = None
-
-
-def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> _Answer | bool:
-    """Before running: the answer when the call does not run (an upstream did not
-    complete, the journal has it), else whether its cache key already has an entry."""
-    task = call.task
-    try:
-        call.parameters = resolve_inputs_sync(call.parameters)
-        if wait_for:
-            wait_for_dependencies(wait_for)
-    except UpstreamTaskError as exc:
-        _settled(scope, call, _not_ready(scope, call, exc))
-        return _Answer([], None)  # Prefect's generator yields nothing and returns None
-    if task.task_run_name is not None:
-        call.task_run.name = _task_run_name(call) or call.task_run.name
-    replay = scope.replay
-    if replay is not None:
-        replayed = replay.get((task.task_key, call.task_run.dynamic_key))
-        if replayed is not None:
-            run_id = replayed.state_details.task_run_id or call.task_run.id
-            values = _kept_values(scope.store, scope.results, run_id)
-            if values is not None:
-                _logger(call).emit(DEBUG, "Replayed from the flow run's journal: %s", replayed)
-                call.state = replayed
-                return _Answer(values, replayed.data)
-    cache_key = _cache_key(scope, call)
-    if cache_key is None:
-        return False
-    call.cache_key = cache_key
-    call.cache_expiration = task.cache_expiration
-    if task.refresh_cache:
-        return False
-    return scope.store.read_cache_entry(cache_key, time.time()) is not None
-
-
-def _begun(
-    scope: Scope, call: TaskCall, cached: bool, held: Acquired | State[Any] | None
-) -> _Answer | _TaskRun:
-    if isinstance(held, State):  # a limit of 0 on a tag: the run can never start
-        return _Answer([], None)
-    run = _TaskRun(scope, call, cached, held)
-    try:
-        run.begin()
-    except BaseException:
-        if held is not None:
-            release_tag_slots(held)
-        raise
-    return run
-
-
-def _start_task(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> _Answer | _Run:
-    guard = enter_engine()
-    try:
-        cached = _decide(scope, call, wait_for)
-        if isinstance(cached, _Answer):
-            return cached
-        return _begun(scope, call, cached, take_tag_slots(scope.store, call))
-    finally:
-        leave_engine(guard)
-
-
-async def _astart_task(
-    scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None
-) -> _Answer | _Run:
-    guard = enter_engine()
-    try:
-        cached = _decide(scope, call, wait_for)
-    finally:
-        leave_engine(guard)
-    if isinstance(cached, _Answer):
-        return cached
-    held = await take_tag_slots_async(scope.store, call)  # a wait, off the event loop
-    guard = enter_engine()
-    try:
-        return _begun(scope, call, cached, held)
-    finally:
-        leave_engine(guard)
-
-
-def call_generator_task(
-    task: Task[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    return_state: bool,
-    wait_for: Iterable[Any] | None,
-) -> Any:
-    """Calling a generator task: its arguments are bound now (a bad call raises here,
-    as in Prefect); the run starts when its first value is asked for."""
-    guard = enter_engine()
-    try:
-        scope = _scope()
-        call = _prepare(scope, task, args, kwargs)
-    finally:
-        leave_engine(guard)
-    refused = _TASK_RETURN_STATE if return_state else None
-    if task.isasync:
-        return _avalues(partial(_astart_task, scope, call, wait_for), refused)
-    return _values(partial(_start_task, scope, call, wait_for), refused)
-
-
-# -- flows ----------------------------------------------------------------------------
-
-
-class _FlowRun:
-    """A generator flow run: the flow run's own attempts, context, settling and hooks."""
-
-    def __init__(self, started: _Started) -> None:
-        self.started = started
-        self.flow = started.flow
-        self.attempts = started.attempts()
-        self.seconds = self.flow.timeout_seconds
-        #: A subflow's values are kept for its parent's journal.
-        self.kept: list[Any] | None = [] if started.entry is not None else None
-        self.state: State[Any] | None = None
-
-    def timed_out(self) -> BaseException:
-        return _timeout_error(self.flow)()
-
-    def open(self) -> Any:
-        args, kwargs = self.flow.shape.split(self.started.ctx.parameters)
-        return self.flow.fn(*args, **kwargs)
-
-    def end(self, state: State[Any]) -> Any:
-        self.state = state
-        guard = _enter(closing=True)
-        try:
-            entry = self.started.entry
-            if entry is not None and self.kept is not None and state.type is StateType.COMPLETED:
-                ctx = self.started.ctx
-                if not _keep_values(ctx.store, ctx.results, entry.record.id, self.kept):
-                    entry.journaled = False  # its values cannot come back: it runs again
-            _reset(self.started.leave)
-            return self.started.end(state, False)
-        finally:
-            _leave(guard, closing=True)
-
-    def crash(self, exc: BaseException) -> None:
-        self.state = Crashed(message=crash_message(exc), data=exc)
-        guard = _enter(closing=True)
-        try:
-            self.started.crash(exc)
-            _reset(self.started.leave)
-        finally:
-            _leave(guard, closing=True)
-
-
-def _start_flow(begin: Callable[[], Begun | State[Any]]) -> _Answer | _Run:
-    guard = enter_engine()
-    try:
-        begun = begin()
-        if not isinstance(begun, State):
-            return _FlowRun(_Started(begun))
-        value = call_result(begun)  # rejected parameters: the error is raised here
-        values = None
-        run_id = begun.state_details.task_run_id  # a subflow replayed from the journal
-        if run_id is not None:
-            runtime = current_runtime()
-            values = _kept_values(runtime.store, runtime.results, run_id)
-        return _Answer(values or [], value)
-    finally:
-        leave_engine(guard)
-
-
-async def _astart_flow(begin: Callable[[], Begun | State[Any]]) -> _Answer | _Run:
-    return _start_flow(begin)
-
-
-def _flow_values(
-    flow: Flow[..., Any], begin: Callable[[], Begun | State[Any]], return_state: bool
-) -> Any:
-    refused = _FLOW_RETURN_STATE if return_state else None
-    if flow.isasync:
-        return _avalues(partial(_astart_flow, begin), refused)
-    return _values(partial(_start_flow, begin), refused)
-
-
-def call_generator_flow(
-    flow: Flow[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    return_state: bool,
-    wait_for: Iterable[Any] | None,
-) -> Any:
-    """Calling a generator flow: the run (its parameters, its name, its record) begins
-    when the first value is asked for, as in Prefect."""
-    return _flow_values(flow, partial(start_flow_run, flow, args, kwargs, wait_for), return_state)
-
-
-def resume_generator_flow(
-    flow: Flow[..., Any], flow_run_id: str, return_state: bool, force: bool
-) -> Any:
-    """``resume_flow_run`` of a generator flow: a generator again, which continues the
-    run as it is iterated (a run that had completed yields nothing and returns its
-    result)."""
-    return _flow_values(flow, partial(begin_resume, flow, flow_run_id, force), return_state)
-
-
-def drain_generator_flow(started: _Started) -> State[Any]:
-    """Run a generator flow that nobody iterates (a deployment's run, started by a
-    runner) to its end; its final state."""
-    run = _FlowRun(started)
-    with contextlib.suppress(Exception):  # the state says what happened
-        for _ in _stream(run):
-            pass
-    assert run.state is not None
-    return run.state
-
-
-async def drain_generator_flow_async(started: _Started) -> State[Any]:
-    run = _FlowRun(started)
-
-    async def begun() -> _Run:
-        return run
-
-    with contextlib.suppress(Exception):
-        async for _ in _avalues(begun, None):
-            pass
-    assert run.state is not None
-    return run.state

@@ -269,7 +269,7 @@ def call_task(
     wait_for: Iterable[Any] | None,
 ) -> Any:
     if task.isgenerator:  # its call returns a generator of its values
-        from flowless.engine._generators import call_generator_task
+        from flowless.engine._generator_tasks import call_generator_task
 
         return call_generator_task(task, args, kwargs, return_state, wait_for)
     guard = enter_engine()  # a timed-out caller is not interrupted in here

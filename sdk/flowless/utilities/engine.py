@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowless.exceptions import PrefectException, UpstreamTaskError
-from flowless.futures import PrefectFuture, visit_futures
+from flowless.futures import _ATOMIC, PrefectFuture, visit_futures
 from flowless.states import State, StateType
 
 __all__ = ["final_result", "resolve_inputs_sync", "wait_for_dependencies"]
@@ -55,6 +55,12 @@ def resolve_inputs_sync(parameters: dict[str, Any], return_data: bool = True) ->
     field) becomes Prefect's ``PrefectException`` naming the parameter, with the error as
     its cause. With ``return_data=False`` the upstreams are only waited for and checked,
     and every value is ``None``, as in Prefect."""
+    if return_data:
+        for value in parameters.values():
+            if type(value) not in _ATOMIC:
+                break
+        else:
+            return parameters  # numbers and strings only: nothing to resolve (the common call)
     resolved: dict[str, Any] = {}
     for name, value in parameters.items():
         try:
