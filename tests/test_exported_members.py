@@ -133,6 +133,7 @@ PUBLIC_MODULES = {
     ],
     "flowless.testing.utilities": ["flowless_test_harness", "prefect_test_harness"],
     "flowless.store": [
+        "AmbiguousFlowRunError",
         "CacheEntry",
         "DynamoDBLimits",
         "DynamoDBStore",
@@ -147,6 +148,7 @@ PUBLIC_MODULES = {
         "SQLiteStore",
         "Store",
         "TaskRunRecord",
+        "find_flow_run",
     ],
     "flowless.invoke": [
         "NOT_RETURNED",

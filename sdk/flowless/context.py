@@ -68,6 +68,13 @@ _task_run: ContextVar[TaskRunContext | None] = ContextVar("flowless_task_run", d
 #: inside ``flow_run_name`` / ``task_run_name`` callables, before the run's context exists.
 naming: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar("flowless_naming", default=None)
 
+#: Whether the run being run persists task results by default: its own ``persist_result``
+#: (a flow's or a task's), else the enclosing run's (Prefect's rule). A task without a
+#: cache policy then gets Prefect's DEFAULT one, so a repeated call is ``Cached``. Set
+#: while a flow run (``_flow_run``) or a task run that says (``_task_run``) runs, read per
+#: task call (``_task_call``).
+persisting_results: ContextVar[bool] = ContextVar("flowless_persisting_results", default=False)
+
 
 class FlowRunContext:
     """One flow run in progress: its record, its stores, its task runner, its journal."""

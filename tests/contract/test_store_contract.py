@@ -241,3 +241,51 @@ def test_expired_cache_entry_is_absent(backend: Store) -> None:
     assert backend.read_cache_entry("k", now=99.9) is not None
     assert backend.read_cache_entry("k", now=100.0) is None
     assert backend.read_cache_entry("k", now=time.time()) is None
+
+
+def test_list_flow_runs_filters_by_state_and_deployment(backend: Store) -> None:
+    backend.create_flow_run(flow_run("fr-1", 1.0))
+    backend.create_flow_run(flow_run("fr-2", 2.0, state_type=StateType.FAILED, state_name="Failed"))
+    backend.create_flow_run(flow_run("fr-3", 3.0, deployment_name="show-stars/nightly"))
+    backend.create_flow_run(flow_run("fr-4", 4.0, flow_name="other"))
+    failed = backend.list_flow_runs(state=StateType.FAILED)
+    assert [r.id for r in failed if isinstance(r, FlowRunRecord)] == ["fr-2"]
+    running = backend.list_flow_runs(state=StateType.RUNNING, flow_name="show-stars")
+    assert [r.id for r in running if isinstance(r, FlowRunRecord)] == ["fr-3", "fr-1"]
+    nightly = backend.list_flow_runs(deployment="show-stars/nightly")
+    assert [r.id for r in nightly if isinstance(r, FlowRunRecord)] == ["fr-3"]
+    assert backend.list_flow_runs(state=StateType.COMPLETED) == []
+    assert len(backend.list_flow_runs(limit=1, state=StateType.RUNNING)) == 1
+
+
+def test_match_flow_runs_by_name_or_id_prefix(backend: Store) -> None:
+    backend.create_flow_run(flow_run("abc-1", 1.0, name="nightly"))
+    backend.create_flow_run(flow_run("abd-2", 2.0, name="nightly"))
+    backend.create_flow_run(flow_run("xyz-3", 3.0, name="ab"))
+    backend.create_flow_run(flow_run("a%c-4", 4.0))
+
+    def ids(ref: str) -> list[str]:
+        return [r.id for r in backend.match_flow_runs(ref) if isinstance(r, FlowRunRecord)]
+
+    assert ids("nightly") == ["abd-2", "abc-1"]
+    assert ids("ab") == ["xyz-3", "abd-2", "abc-1"]  # its name, then the prefixes
+    assert ids("abc") == ["abc-1"]
+    assert ids("a%") == ["a%c-4"]  # no wildcards: only ids that start with "a%"
+    assert ids("nope") == []
+
+
+def test_delete_flow_run_removes_it_and_its_task_runs(backend: Store) -> None:
+    backend.create_flow_run(flow_run("fr-1", 1.0))
+    backend.create_flow_run(flow_run("fr-2", 2.0))
+    for n in range(30):  # more than one DynamoDB batch
+        backend.finish_task_run(task_run(f"tr-{n:03}", "fr-1", n, StateType.COMPLETED))
+    backend.finish_task_run(task_run("other", "fr-2", 0, StateType.COMPLETED))
+    backend.flush()
+    assert backend.delete_flow_run("fr-1") == 30
+    with pytest.raises(RecordNotFoundError, match="fr-1"):
+        backend.read_flow_run("fr-1")
+    assert backend.read_task_runs("fr-1") == []
+    assert [r.id for r in backend.list_flow_runs() if isinstance(r, FlowRunRecord)] == ["fr-2"]
+    assert len(backend.read_task_runs("fr-2")) == 1
+    with pytest.raises(RecordNotFoundError, match="'fr-1' not found"):
+        backend.delete_flow_run("fr-1")

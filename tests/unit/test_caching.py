@@ -396,3 +396,30 @@ def test_without_persistence_a_task_reads_no_cache(
     assert calls == ["plain 1", "plain 1"] and reads == []
     g()
     assert calls == ["plain 1", "plain 1", "plain 1"] and len(reads) == 2
+
+
+def test_a_task_that_persists_passes_it_to_the_tasks_it_calls() -> None:
+    """Prefect's ``should_persist_result()`` reads the task run's context before the flow
+    run's: a task with ``persist_result=True`` makes the tasks it calls persist (and so
+    cache with DEFAULT) inside a flow that does not; ``False`` turns it off again."""
+    runs: list[int] = []
+
+    @task
+    def inner(x: int) -> int:
+        runs.append(x)
+        return x
+
+    @task(persist_result=True)
+    def outer(x: int) -> list[str]:
+        return [inner(x, return_state=True).name, inner(x, return_state=True).name]
+
+    @task(persist_result=False)
+    def quiet(x: int) -> list[str]:
+        return [inner(x, return_state=True).name, inner(x, return_state=True).name]
+
+    @flow
+    def f() -> tuple[list[str], list[str]]:
+        return outer(1), quiet(2)
+
+    assert f() == (["Completed", "Cached"], ["Completed", "Completed"])
+    assert runs == [1, 2, 2]

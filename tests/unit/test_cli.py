@@ -38,7 +38,15 @@ def test_ls_and_inspect(capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert cli(["flow-run", "ls"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "FLOW", "STATE", "STARTED", "DURATION"]
+    assert lines[0].split() == [
+        "ID",
+        "NAME",
+        "FLOW",
+        "STATE",
+        "DEPLOYMENT",
+        "STARTED",
+        "DURATION",
+    ]
     assert lines[1].split()[1:4] == ["second", "pipeline", "Completed"]
     assert lines[2].split()[1:4] == ["inspect-me", "pipeline", "Completed"]
     assert cli(["flow-run", "inspect", "inspect-me"]) == 0
@@ -46,7 +54,15 @@ def test_ls_and_inspect(capsys: pytest.CaptureFixture[str]) -> None:
     assert "State       Completed()" in out
     assert "Parameters  {}" in out and "Result      3" in out
     task_lines = out.split("Task runs (2)\n")[1].splitlines()
-    assert task_lines[0].split() == ["NAME", "STATE", "ATTEMPTS", "DURATION", "CACHE"]
+    assert task_lines[0].split() == [
+        "NAME",
+        "STATE",
+        "ATTEMPTS",
+        "STARTED",
+        "ENDED",
+        "DURATION",
+        "CACHE/SUBFLOW",
+    ]
     flaky_row, cached_row = task_lines[1].split(), task_lines[2].split()
     assert flaky_row[0].startswith("flaky-") and flaky_row[1:3] == ["Completed()", "2"]
     assert cached_row[0].startswith("cached-") and cached_row[-1] == "miss"
@@ -59,7 +75,7 @@ def test_inspect_unknown_and_empty(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["flow-run", "ls"]) == 0
     assert "No flow runs in" in capsys.readouterr().out
     assert cli(["flow-run", "inspect", "nope"]) == 1
-    assert "No flow run with id or name 'nope'" in capsys.readouterr().err
+    assert "No flow run with id, id prefix or name 'nope'" in capsys.readouterr().err
 
 
 def test_console_script(flowless_home: Path) -> None:

@@ -1006,3 +1006,37 @@ def test_a_tag_limit_slot_is_held_while_the_caller_iterates() -> None:
     load()
     asyncio.run(aload())
     assert seen == [1, 1, 0, 1, 0]
+
+
+def test_a_context_set_across_a_yield_survives_a_timeout() -> None:
+    """A timed generator's steps run on a helper thread; each enters the attempt's own
+    context, so a ``tags`` block around two ``yield``\\s holds for both (each step in a
+    fresh copy raised ``ValueError: <Token ...> was created in a different Context``)."""
+    from flowless import tags
+
+    @task
+    def inner() -> list[str]:
+        return sorted(runtime.task_run.tags)
+
+    @task(timeout_seconds=5)
+    def g() -> Any:
+        with tags("x"):
+            yield inner()
+            yield inner()
+
+    @task(timeout_seconds=5)
+    async def ag() -> Any:
+        with tags("y"):
+            yield inner()
+            yield inner()
+
+    @flow
+    def f() -> list[Any]:
+        return list(g())
+
+    @flow
+    async def af() -> list[Any]:
+        return [v async for v in ag()]
+
+    assert f() == [["x"], ["x"]]
+    assert asyncio.run(af()) == [["y"], ["y"]]

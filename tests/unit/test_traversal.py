@@ -18,7 +18,7 @@ import pytest
 
 from flowless import flow, task
 from flowless.engine._outcome import return_value_to_state
-from flowless.exceptions import PrefectException, UpstreamTaskError
+from flowless.exceptions import PrefectException, UnfinishedRun, UpstreamTaskError
 from flowless.futures import (
     PrefectFuture,
     PrefectFutureList,
@@ -684,3 +684,64 @@ def test_a_top_level_flow_gets_its_inputs_resolved_too() -> None:
         return type(x).__name__, y
 
     assert kinds(quote([1, 2]), Completed(data=7)) == ("list", 7)
+
+
+def test_map_looks_through_allow_failure_and_quote() -> None:
+    """Prefect's ``map`` unwraps ``allow_failure``/``quote`` to find what to map over and
+    puts the annotation back around each call's value. Real Prefect 3.4.25 printed
+    ``['0', "ValueError('bad')", '2']`` for the first flow."""
+
+    @task
+    def work(i: int) -> int:
+        if i == 1:
+            raise ValueError("bad")
+        return i
+
+    @task
+    def show(x: Any) -> str:
+        return repr(x)
+
+    @task
+    def pair(x: Any, y: int) -> tuple[Any, int]:
+        return (x, y)
+
+    @flow
+    def cleanup() -> list[str]:
+        return [s.result() for s in show.map(allow_failure(work.map([0, 1, 2])))]
+
+    @flow
+    def quoted() -> list[tuple[Any, int]]:
+        return [p.result() for p in pair.map(quote([1, 2]), 5)]
+
+    assert cleanup() == ["0", "ValueError('bad')", "2"]
+    assert quoted() == [(1, 5), (2, 5)]
+
+
+def test_a_subflow_whose_upstream_failed_is_not_ready() -> None:
+    """As Prefect 3.4.25 (which printed ``NotReady(message="Upstream task run '...' did not
+    reach a 'COMPLETED' state.", type=PENDING, result=None)`` for both calls): the subflow
+    run is recorded NotReady and its body never runs; a plain call raises."""
+    ran: list[int] = []
+
+    @task
+    def bad() -> None:
+        raise ValueError("x")
+
+    @flow
+    def child(x: Any = None) -> int:
+        ran.append(1)
+        return 1
+
+    seen: list[State[Any]] = []
+
+    @flow
+    def parent() -> None:
+        fut = bad.submit()
+        seen.extend([child(fut, return_state=True), child(wait_for=[fut], return_state=True)])
+        with pytest.raises(UnfinishedRun):
+            child(fut)
+
+    parent()
+    assert [(s.type, s.name) for s in seen] == [(StateType.PENDING, "NotReady")] * 2
+    assert all("did not reach a 'COMPLETED' state." in (s.message or "") for s in seen)
+    assert ran == []

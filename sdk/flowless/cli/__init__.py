@@ -21,15 +21,28 @@ def _parser() -> argparse.ArgumentParser:
         description="Projects, deployments, runs and concurrency limits, in FLOWLESS_HOME "
         "(or on the AWS stack, with FLOWLESS_BACKEND=aws).",
     )
+    from flowless import __version__
+
+    parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("version", help="print the flowless version")
-    flow_run = commands.add_parser("flow-run", help="list and inspect flow runs")
+    flow_run = commands.add_parser("flow-run", help="list, inspect and delete flow runs")
     verbs = flow_run.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("ls", help="recent flow runs, newest first")
     ls.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
-    ls.add_argument("--flow-name", help="only runs of this flow")
+    ls.add_argument("--flow", "--flow-name", dest="flow_name", help="only runs of this flow")
+    ls.add_argument("--state", help="only runs in this state type (COMPLETED, FAILED, ...)")
+    ls.add_argument("--deployment", help="only runs of this deployment (flow-name/name)")
+    ls.add_argument("--json", action="store_true", help="print JSON, for programs")
+    ref = "flow run id, unique id prefix, or name (the newest run of that name)"
     inspect = verbs.add_parser("inspect", help="a flow run and its task runs")
-    inspect.add_argument("id", help="flow run id, id prefix, or name")
+    inspect.add_argument("id", help=ref)
+    inspect.add_argument("--json", action="store_true", help="print JSON, for programs")
+    delete = verbs.add_parser("delete", help="delete a flow run, its task runs and subflows")
+    delete.add_argument("id", help=ref)
+    delete.add_argument(
+        "--force", action="store_true", help="delete it even if it is marked Running"
+    )
     add_limit_parsers(commands)
     add_deployment_parsers(commands)
     add_project_parsers(commands)
@@ -85,23 +98,38 @@ def _limits(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _flow_runs(args: argparse.Namespace, settings: Any) -> int:
-    from flowless.cli._flow_run import inspect_flow_run, list_flow_runs
+    from flowless.cli._flow_run import list_flow_runs
+    from flowless.cli._flow_run_delete import delete_flow_run
+    from flowless.cli._flow_run_inspect import inspect_flow_run
     from flowless.cli._stores import open_run_store
 
-    opened = open_run_store(settings)
+    opened = open_run_store(settings, writable=args.verb == "delete")
     if opened is None:
         database = settings.home / "flowless.db"
         nothing = f"nothing has run with FLOWLESS_HOME={settings.home} yet"
         if args.verb == "ls":
-            print(f"No flow runs in {database} ({nothing}).")
+            print("[]" if args.json else f"No flow runs in {database} ({nothing}).")
             return 0
-        print(f"Error: No flow run with id or name {args.id!r} ({nothing}).", file=sys.stderr)
+        print(
+            f"Error: No flow run with id, id prefix or name {args.id!r} ({nothing}).",
+            file=sys.stderr,
+        )
         return 1
     store, results = opened
     try:
         if args.verb == "ls":
-            return list_flow_runs(store, sys.stdout, args.limit, args.flow_name)
-        return inspect_flow_run(store, results, sys.stdout, args.id)
+            return list_flow_runs(
+                store,
+                sys.stdout,
+                args.limit,
+                args.flow_name,
+                args.state,
+                args.deployment,
+                args.json,
+            )
+        if args.verb == "delete":
+            return delete_flow_run(store, sys.stdout, args.id, args.force)
+        return inspect_flow_run(store, results, sys.stdout, args.id, args.json)
     finally:
         store.close()
 

@@ -1,129 +1,104 @@
-"""``flowless flow-run ls`` and ``flowless flow-run inspect``: read the store, print tables."""
+"""``flowless flow-run ls``: the runs in the store, newest first, filtered.
+
+It prints full ids: every command that takes a run (and ``resume_flow_run``) accepts
+them, as well as a unique id prefix or the run's name (``flowless.store.find_flow_run``).
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
-from flowless.cli._table import duration, render, timestamp
-from flowless.exceptions import CorruptRecordError, RecordNotFoundError
-from flowless.results import JSON, Results
-from flowless.store import CorruptRecord, FlowRunRecord, Payload, Store, TaskRunRecord
+from flowless.cli._table import duration, iso, render, terminal_width, timestamp
+from flowless.states import StateType
+from flowless.store import CorruptRecord, FlowRunRecord, Store
 
-__all__ = ["inspect_flow_run", "list_flow_runs"]
+__all__ = ["list_flow_runs", "parse_state", "run_json", "state_text"]
 
 
-def _state(name: str, message: str | None) -> str:
+def state_text(name: str, message: str | None) -> str:
     return f"{name}({message!r})" if message else f"{name}()"
 
 
-def list_flow_runs(store: Store, out: TextIO, limit: int, flow_name: str | None) -> int:
-    runs = store.list_flow_runs(limit=limit, flow_name=flow_name)
+def parse_state(text: str | None) -> StateType | None:
+    """``--state``: a state type, in any case (``completed``, ``FAILED``), as Prefect's
+    ``flow-run ls --state`` takes it."""
+    if text is None:
+        return None
+    try:
+        return StateType(text.strip().upper())
+    except ValueError:
+        choices = ", ".join(t.value for t in StateType)
+        raise ValueError(f"Unknown state {text!r}: use one of {choices}.") from None
+
+
+def run_json(run: FlowRunRecord) -> dict[str, Any]:
+    """A flow run for ``--json``: its fields by their Prefect names, times in ISO 8601."""
+    return {
+        "id": run.id,
+        "name": run.name,
+        "flow_name": run.flow_name,
+        "state_type": run.state_type.value,
+        "state_name": run.state_name,
+        "state_message": run.state_message,
+        "deployment_name": run.deployment_name,
+        "parent_flow_run_id": run.parent_flow_run_id,
+        "created": iso(run.created),
+        "start_time": iso(run.start_time),
+        "end_time": iso(run.end_time),
+        "run_count": run.run_count,
+        "tags": list(run.tags),
+    }
+
+
+def list_flow_runs(
+    store: Store,
+    out: TextIO,
+    limit: int,
+    flow_name: str | None = None,
+    state: str | None = None,
+    deployment: str | None = None,
+    as_json: bool = False,
+) -> int:
+    if limit < 1:
+        raise ValueError(f"--limit must be 1 or more, not {limit}.")
+    runs = store.list_flow_runs(
+        limit=limit, flow_name=flow_name, state=parse_state(state), deployment=deployment
+    )
+    if as_json:
+        listed = [
+            run_json(run)
+            if isinstance(run, FlowRunRecord)
+            else {"id": run.key, "corrupt": run.reason}
+            for run in runs
+        ]
+        print(json.dumps(listed, indent=2), file=out)
+        return 0
     if not runs:
-        where = f" of flow {flow_name!r}" if flow_name else ""
+        where = "".join(
+            f" {label} {value!r}"
+            for label, value in (("of flow", flow_name), ("in state", state), ("of", deployment))
+            if value
+        )
         print(f"No flow runs{where} in {store.location}.", file=out)
         return 0
     now = time.time()
-    rows = []
-    for run in runs:
-        if isinstance(run, CorruptRecord):
-            rows.append([run.key[:8], "<corrupt>", "-", run.reason[:60], "-", "-"])
-            continue
-        rows.append(
-            [
-                run.id[:8],
-                run.name,
-                run.flow_name,
-                run.state_name,
-                timestamp(run.start_time),
-                duration(run.start_time, run.end_time, now),
-            ]
-        )
-    print(render(["ID", "NAME", "FLOW", "STATE", "STARTED", "DURATION"], rows), file=out)
+    rows = [_row(run, now) for run in runs]
+    headers = ["ID", "NAME", "FLOW", "STATE", "DEPLOYMENT", "STARTED", "DURATION"]
+    print(render(headers, rows, terminal_width(out), keep=1), file=out)
     return 0
 
 
-def _find(store: Store, ref: str) -> FlowRunRecord:
-    """A flow run by full id, id prefix, or name (newest first)."""
-    try:
-        return store.read_flow_run(ref)
-    except RecordNotFoundError:
-        pass
-    matches = [
-        run
-        for run in store.list_flow_runs(limit=10_000)
-        if isinstance(run, FlowRunRecord) and (run.name == ref or run.id.startswith(ref))
-    ]
-    if not matches:
-        raise RecordNotFoundError(f"No flow run with id or name {ref!r} in {store.location}.")
-    ids = {run.id for run in matches}
-    if len(ids) > 1 and not any(run.name == ref for run in matches):
-        raise RecordNotFoundError(f"{ref!r} matches {len(ids)} flow runs; give more of the id.")
-    return matches[0]
-
-
-def _show(results: Results, payload: Payload | None, width: int = 100) -> str:
-    """A stored value for a terminal. Pickles are described, not loaded: loading needs the
-    program's own modules (and runs code), which a listing has no business doing."""
-    if payload is None:
-        return "-"
-    if payload.serializer != JSON:
-        where = "inline" if payload.data is not None else payload.location
-        size = len(payload.data) if payload.data is not None else "?"
-        return f"<{payload.serializer}, {size} bytes, {where}>"
-    try:
-        value = results.load(payload)
-    except CorruptRecordError as exc:
-        return f"<unreadable: {exc}>"
-    try:
-        text = json.dumps(value, default=repr)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _task_row(run: TaskRunRecord | CorruptRecord, now: float) -> list[str]:
+def _row(run: FlowRunRecord | CorruptRecord, now: float) -> list[str]:
     if isinstance(run, CorruptRecord):
-        return ["<corrupt>", run.reason[:60], "-", "-", "-"]
-    if run.child_flow_run_id:
-        cache = "subflow"
-    elif run.state_name == "Cached":
-        cache = "hit"
-    else:
-        cache = "miss" if run.cache_key else "-"
+        return [run.key, "<corrupt>", "-", run.reason, "-", "-", "-"]
     return [
+        run.id,
         run.name,
-        _state(run.state_name, run.state_message),
-        str(run.run_count),
+        run.flow_name,
+        run.state_name,
+        run.deployment_name or "-",
+        timestamp(run.start_time),
         duration(run.start_time, run.end_time, now),
-        cache,
     ]
-
-
-def inspect_flow_run(store: Store, results: Results, out: TextIO, ref: str) -> int:
-    run = _find(store, ref)
-    now = time.time()
-    fields = [
-        ("Flow run", f"{run.name}  ({run.id})"),
-        ("Flow", run.flow_name),
-        ("State", _state(run.state_name, run.state_message)),
-        ("Started", timestamp(run.start_time)),
-        ("Duration", duration(run.start_time, run.end_time, now)),
-        ("Attempts", str(run.run_count)),
-        ("Parameters", _show(results, run.parameters)),
-        ("Result", _show(results, run.result)),
-    ]
-    if run.parent_flow_run_id:
-        fields.append(("Parent run", run.parent_flow_run_id))
-    for label, value in fields:
-        print(f"{label:<11} {value}", file=out)
-    task_runs = store.read_task_runs(run.id)
-    print(f"\nTask runs ({len(task_runs)})", file=out)
-    if task_runs:
-        rows = [_task_row(t, now) for t in task_runs]
-        print(render(["NAME", "STATE", "ATTEMPTS", "DURATION", "CACHE"], rows), file=out)
-    hits = sum(isinstance(t, TaskRunRecord) and t.state_name == "Cached" for t in task_runs)
-    if hits:
-        print(f"\n{hits} cache hit(s)", file=out)
-    return 0

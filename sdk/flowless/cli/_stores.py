@@ -24,8 +24,9 @@ def _table(settings: Settings) -> str:
     return settings.table
 
 
-def open_run_store(settings: Settings) -> tuple[Store, Results] | None:
-    """The run store and results to read, or None if nothing has run here yet."""
+def open_run_store(settings: Settings, writable: bool = False) -> tuple[Store, Results] | None:
+    """The run store and results to read (``writable``: to change, as ``flow-run delete``
+    does), or None if nothing has run here yet."""
     if settings.backend == "aws":
         from flowless.results import S3BlobStorage
         from flowless.store import DynamoDBStore
@@ -41,7 +42,8 @@ def open_run_store(settings: Settings) -> tuple[Store, Results] | None:
     if not database.exists():
         return None
     try:
-        store = SQLiteStore.open_read_only(database)  # never waits behind writing flows
+        # Reading never waits behind writing flows; a change takes the write lock.
+        store = SQLiteStore(database) if writable else SQLiteStore.open_read_only(database)
     except StoreUnavailableError as exc:
         if "no such table" in str(exc):  # only concurrency limits were made here so far
             return None

@@ -11,7 +11,7 @@ from functools import partial
 from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
-from flowless.context import FlowRunContext, _flow_run
+from flowless.context import FlowRunContext, _flow_run, persisting_results
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks, run_on_running
 from flowless.engine._outcome import call_result, crash_message, flow_return_to_state, stamp
@@ -38,7 +38,6 @@ from flowless.engine._flow_setup import (
     SubflowEntry,
     begin_resume,
     dump,
-    persisting_results,
     start_flow_run,
 )
 

@@ -9,7 +9,6 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from contextvars import ContextVar
 from logging import INFO
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -34,11 +33,12 @@ from flowless.exceptions import (
     ResultSerializationError,
     StoreError,
     UntrustedPayloadError,
+    UpstreamTaskError,
 )
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
 from flowless.states import Failed, State, StateType
-from flowless.store import FlowRunRecord, Payload, TaskRunRecord
+from flowless.store import FlowRunRecord, Payload, TaskRunRecord, find_flow_run
 from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ __all__ = [
     "enter_flow_run",
     "flow_run_name",
     "load_journal",
-    "persisting_results",
     "read_run_of",
     "reject",
     "run_logger",
@@ -65,12 +64,6 @@ _FLOW_LOGGER = logging.getLogger("flowless.flow_runs")
 
 
 _ENGINE_LOGGER = logging.getLogger("flowless.engine")
-
-#: Whether the flow run being run persists task results by default: its flow's
-#: ``persist_result``, else its parent's (Prefect's rule). A task without a cache policy
-#: then gets Prefect's DEFAULT one, so a repeated call in the run is ``Cached``. Set while
-#: a flow run runs (``_flow_run``), read per task call (``_task_call``).
-persisting_results: ContextVar[bool] = ContextVar("flowless_persisting_results", default=False)
 
 
 def run_logger(record: FlowRunRecord) -> RunLoggerAdapter:
@@ -153,8 +146,12 @@ def start_flow_run(
 ) -> Begun | State[Any]:
     """Create the flow run and its context; or the final state at once, for a replayed
     subflow or rejected parameters."""
+    upstream: UpstreamTaskError | None = None
     if wait_for:
-        wait_for_dependencies(wait_for)  # a subflow starts after its upstream ends
+        try:
+            wait_for_dependencies(wait_for)  # a subflow starts after its upstream ends
+        except UpstreamTaskError as exc:
+            upstream = exc  # the run is recorded NotReady below, as Prefect records it
     parent = current_flow_run()
     runtime = current_runtime()
     entry = SubflowEntry(parent, flow) if parent is not None else None
@@ -181,6 +178,8 @@ def start_flow_run(
     )
     try:
         parameters = flow.shape.bind(args, kwargs)
+        if upstream is not None:
+            raise upstream
         # as Prefect, every flow's inputs: futures and states to results, ``quote`` removed
         parameters = resolve_inputs_sync(parameters)
         if flow.validate_parameters:
@@ -188,6 +187,8 @@ def start_flow_run(
         record.name = flow_run_name(flow, record, parameters)
     except (ParameterBindError, ParameterTypeError) as exc:
         return reject(record, runtime, args, kwargs, exc, flow)
+    except UpstreamTaskError as exc:
+        return not_ready(record, runtime, entry, exc)
     record.parameters = dump(runtime.results, flow.parameters_to_store(parameters))
 
     if entry is not None:
@@ -319,9 +320,37 @@ def reject(
     return state
 
 
-def read_run_of(runtime: Runtime, flow: Flow[..., Any], flow_run_id: str) -> FlowRunRecord:
-    """The stored run, refused (``ValueError``) if it is another flow's."""
-    record = runtime.store.read_flow_run(flow_run_id)
+def not_ready(
+    record: FlowRunRecord, runtime: Runtime, entry: SubflowEntry | None, exc: UpstreamTaskError
+) -> State[Any]:
+    """An upstream of the run (in ``wait_for`` or its arguments) did not complete: the run
+    is recorded ``NotReady`` and its body never runs, as in Prefect. Calling the flow
+    raises ``UnfinishedRun``; ``return_state=True`` gives the state. A resumed parent runs
+    it again (a NotReady entry is not a result to replay)."""
+    if not record.name:
+        record.name = generate_flow_run_name()
+    state: State[Any] = State(StateType.PENDING, "NotReady", str(exc))
+    record.parameters = dump(runtime.results, {})  # they hold the upstream that failed
+    stamp(record, state, None)
+    if entry is not None:
+        entry.start()
+    create_or_resume(runtime, record)
+    if entry is not None:
+        entry.finish(state, None)
+    state.state_details.flow_run_id = record.id
+    return state
+
+
+def read_run_of(
+    runtime: Runtime, flow: Flow[..., Any], flow_run_id: str, *, by_ref: bool = False
+) -> FlowRunRecord:
+    """The stored run, refused (``ValueError``) if it is another flow's. ``by_ref``: a
+    person gave it, so a unique id prefix or a run name will do too (what ``flowless
+    flow-run ls`` prints); a runner's ids are exact, and a missing one is not searched."""
+    if by_ref:
+        record = find_flow_run(runtime.store, flow_run_id)
+    else:
+        record = runtime.store.read_flow_run(flow_run_id)
     if record.flow_name != flow.name:
         raise ValueError(
             f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
@@ -334,7 +363,8 @@ def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun |
     """Take over a stored flow run to continue it, with its journal to replay; or its final
     state, if it already completed."""
     runtime = current_runtime()
-    record = read_run_of(runtime, flow, flow_run_id)
+    record = read_run_of(runtime, flow, flow_run_id, by_ref=True)
+    flow_run_id = record.id  # it may have been given as a prefix or a name
     if record.flow_identity is not None and record.flow_identity != flow.identity:
         made, given = record.flow_identity.split("@"), flow.identity.split("@")
         raise ValueError(

@@ -35,6 +35,8 @@ cannot be stored leave the call out of the journal: it runs again on resume.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from functools import partial
@@ -168,8 +170,13 @@ def _advance(
     given: Any,
     deadline: float | None,
     timed_out: Callable[[], BaseException],
+    context: contextvars.Context | None = None,
 ) -> Any:
-    """Resume the user's generator once (``send``/``throw``) within the attempt's time."""
+    """Resume the user's generator once (``send``/``throw``) within the attempt's time.
+
+    A timed step runs on a helper thread; ``context`` is the attempt's own, entered by
+    every step, so a context variable the function sets before a ``yield`` (a ``tags``
+    block around it) is still its own after (each step in a fresh copy failed on it)."""
     if deadline is None:
         return resume(given)
     left = deadline - time.monotonic()
@@ -177,18 +184,20 @@ def _advance(
         with contextlib.suppress(Exception):
             gen.close()
         raise timed_out()
-    return call_with_timeout(partial(resume, given), left, timed_out)
+    step = partial(resume, given) if context is None else partial(context.run, resume, given)
+    return call_with_timeout(step, left, timed_out)
 
 
 def _one_attempt(run: _Run, problems: list[Exception]) -> Generator[Any, Any, Any]:
     """Call the function and pass its values on; what it returned."""
     gen = run.open()
     deadline = None if run.seconds is None else time.monotonic() + run.seconds
+    context = None if deadline is None else contextvars.copy_context()
     resume: Callable[[Any], Any] = gen.send
     given: Any = None
     while True:
         try:
-            value = _advance(gen, resume, given, deadline, run.timed_out)
+            value = _advance(gen, resume, given, deadline, run.timed_out, context)
         except StopIteration as done:
             return done.value
         if run.kept is not None:
@@ -263,7 +272,11 @@ async def _aadvance(
     given: Any,
     deadline: float | None,
     timed_out: Callable[[], BaseException],
+    context: contextvars.Context | None = None,
 ) -> Any:
+    """``_advance`` for an async generator: a timed step is a task of its own, run in the
+    attempt's ``context`` (Python 3.11+; 3.10 cannot give a task a context, so there a
+    context variable set before a ``yield`` is lost after it)."""
     if deadline is None:
         return await resume(given)
     left = deadline - time.monotonic()
@@ -271,7 +284,12 @@ async def _aadvance(
         with contextlib.suppress(Exception):
             await agen.aclose()
         raise timed_out()
-    return await await_with_timeout(resume(given), left, timed_out)
+    step = resume(given)
+    if context is not None and sys.version_info >= (3, 11):
+        import asyncio
+
+        step = asyncio.get_running_loop().create_task(step, context=context)  # type: ignore[call-arg,unused-ignore]
+    return await await_with_timeout(step, left, timed_out)
 
 
 async def _avalues(
@@ -299,11 +317,14 @@ async def _avalues(
                     failure: Exception | None = None
                     agen = run.open()
                     deadline = None if run.seconds is None else time.monotonic() + run.seconds
+                    context = None if deadline is None else contextvars.copy_context()
                     resume: Callable[[Any], Any] = agen.asend
                     given: Any = None
                     while True:
                         try:
-                            value = await _aadvance(agen, resume, given, deadline, run.timed_out)
+                            value = await _aadvance(
+                                agen, resume, given, deadline, run.timed_out, context
+                            )
                         except StopAsyncIteration:
                             break
                         except Exception as exc:

@@ -21,9 +21,8 @@ from collections import Counter
 from types import GeneratorType
 from typing import Any
 
-from flowless._annotations import BaseAnnotation
 from flowless.futures import resolve_futures_to_states
-from flowless.states import State, StateType
+from flowless.states import State, StateType, is_state_iterable
 from flowless.store import FlowRunRecord, Payload, TaskRunRecord
 
 __all__ = [
@@ -35,24 +34,13 @@ __all__ = [
 ]
 
 
-def _state_iterable(value: Any) -> bool:
-    """Prefect's ``is_state_iterable``: a non-empty list, tuple or set (not a frozenset,
-    not an annotation) of states only."""
-    return (
-        isinstance(value, (list, tuple, set))
-        and not isinstance(value, BaseAnnotation)
-        and bool(value)
-        and all(isinstance(v, State) for v in value)
-    )
-
-
 def return_value_to_state(value: Any) -> State[Any]:
     if isinstance(value, State):
         details = value.state_details
         if not details.task_run_id and not details.flow_run_id:
             return value
         return _aggregate([value], value)
-    if _state_iterable(value):
+    if is_state_iterable(value):
         return _aggregate(list(value), value)
     if isinstance(value, GeneratorType):
         value = list(value)  # a generator cannot be stored or replayed: what it yields can
@@ -91,7 +79,7 @@ def call_result(state: State[Any]) -> Any:
     it resolved to states; a generator's items as a list) unless that was a single state,
     else the state's result. (Prefect 3.4.25 returns ``None`` for a generator on Python
     3.11 and the spent generator on 3.12; the list is the value its state holds.)"""
-    if state.type is not StateType.COMPLETED and _state_iterable(state.data):
+    if state.type is not StateType.COMPLETED and is_state_iterable(state.data):
         return state.data
     return state.result()
 

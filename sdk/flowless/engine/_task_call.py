@@ -19,9 +19,14 @@ from functools import partial
 from logging import DEBUG, ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
-from flowless._annotations import unmapped
-from flowless.context import FlowRunContext, TaskRunContext, current_flow_run, current_tags
-from flowless.engine._flow_setup import persisting_results
+from flowless._annotations import allow_failure, quote, unmapped
+from flowless.context import (
+    FlowRunContext,
+    TaskRunContext,
+    current_flow_run,
+    current_tags,
+    persisting_results,
+)
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import render_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
@@ -397,8 +402,14 @@ def _map(
         raise ParameterBindError.from_bind_failure(task.name, exc, args, kwargs) from None
     mapped: dict[str, list[Any]] = {}
     static: dict[str, Any] = {}
+    # As Prefect: ``allow_failure(...)``/``quote(...)`` around an argument is looked
+    # through to decide what is mapped, and put back around each call's value.
+    annotated: dict[str, allow_failure[Any] | quote[Any]] = {}
     for name, given in bound.arguments.items():
         value = given.result() if isinstance(given, PrefectFuture) else given
+        if isinstance(value, (allow_failure, quote)):
+            annotated[name] = value
+            value = value.unwrap()
         if isinstance(value, unmapped):
             static[name] = value.value
         elif _iterable(value):
@@ -420,5 +431,7 @@ def _map(
     futures: PrefectFutureList[Any] = PrefectFutureList()
     for i in range(next(iter(lengths.values()))):
         call_kwargs = {**static, **{name: values[i] for name, values in mapped.items()}}
+        for name, annotation in annotated.items():
+            call_kwargs[name] = annotation.rewrap(call_kwargs[name])
         futures.append(_submit(scope, _prepare(scope, task, (), call_kwargs), wait_for))
     return futures

@@ -20,7 +20,7 @@ from functools import partial
 from logging import ERROR, INFO, WARNING
 from typing import TYPE_CHECKING, Any
 
-from flowless.context import TaskRunContext, _task_run
+from flowless.context import TaskRunContext, _task_run, persisting_results
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_awaitable, run_hooks
 from flowless.engine._outcome import crash_message, return_value_to_state, stamp
@@ -133,6 +133,8 @@ class TaskRunExecutor:
     def __call__(self, call: TaskCall) -> State[Any]:
         """Run the task from synchronous code (this thread)."""
         logger, token = self._begin(call)
+        persist = call.task.persist_result  # tasks it calls inherit it (Prefect's rule)
+        persisting = None if persist is None else persisting_results.set(persist)
         try:
             self._running(call, logger)
             state = drive(
@@ -144,10 +146,14 @@ class TaskRunExecutor:
             raise
         finally:
             _task_run.reset(token)
+            if persisting is not None:
+                persisting_results.reset(persisting)
 
     async def arun(self, call: TaskCall) -> State[Any]:
         """Run an async task on the caller's event loop."""
         logger, token = self._begin(call)
+        persist = call.task.persist_result
+        persisting = None if persist is None else persisting_results.set(persist)
         try:
             self._running(call, logger)
             state = await drive_async(
@@ -159,6 +165,8 @@ class TaskRunExecutor:
             raise
         finally:
             _task_run.reset(token)
+            if persisting is not None:
+                persisting_results.reset(persisting)
 
     def _begin(self, call: TaskCall) -> tuple[RunLoggerAdapter, Token[TaskRunContext | None]]:
         task = call.task

@@ -7,6 +7,7 @@ The DynamoDB classes are imported on first use, so the embedded engine never loa
 from typing import Any
 
 from flowless.store._deployment_state import DeploymentStateStore
+from flowless.store._find import AmbiguousFlowRunError, find_flow_run
 from flowless.store._limits import Lease, LimitRecord, LimitStore
 from flowless.store._protocol import Store
 from flowless.store._records import (
@@ -20,6 +21,7 @@ from flowless.store._sqlite import SQLiteStore
 from flowless.store._sqlite_limits import SQLiteLimits
 
 __all__ = [
+    "AmbiguousFlowRunError",
     "CacheEntry",
     "CorruptRecord",
     "DeploymentStateStore",
@@ -34,6 +36,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "TaskRunRecord",
+    "find_flow_run",
 ]
 
 

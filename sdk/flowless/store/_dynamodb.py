@@ -23,7 +23,6 @@ from flowless.exceptions import (
 from flowless.states import StateType
 from flowless.store._dynamodb_calls import ConditionFailed, Item, call
 from flowless.store._dynamodb_items import (
-    FLOW_RUNS_INDEX,
     cache_from_item,
     cache_item,
     cache_key,
@@ -34,6 +33,7 @@ from flowless.store._dynamodb_items import (
     task_run_from_item,
     task_run_item,
 )
+from flowless.store._dynamodb_runs import delete_run, list_runs, match_runs
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
@@ -167,31 +167,19 @@ class DynamoDBStore:
             ) from exc
 
     def list_flow_runs(
-        self, limit: int = 20, flow_name: str | None = None
+        self,
+        limit: int = 20,
+        flow_name: str | None = None,
+        state: StateType | None = None,
+        deployment: str | None = None,
     ) -> list[FlowRunRecord | CorruptRecord]:
-        out: list[FlowRunRecord | CorruptRecord] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": FLOW_RUNS_INDEX,
-            "KeyConditionExpression": "gsi1pk = :all",
-            "ExpressionAttributeValues": {":all": {"S": "FLOWRUNS"}},
-            "ScanIndexForward": False,
-        }
-        if flow_name:
-            kwargs["FilterExpression"] = "flow_name = :flow"
-            kwargs["ExpressionAttributeValues"][":flow"] = {"S": flow_name}
-        while len(out) < limit:
-            response = self._call("list flow runs", "query", Limit=max(limit, 25), **kwargs)
-            for item in response.get("Items", []):
-                try:
-                    out.append(flow_run_from_item(item))
-                except (ValueError, TypeError) as exc:
-                    key = item.get("id", item.get("pk", {})).get("S", "?")
-                    out.append(CorruptRecord("flow run", key, str(exc)))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                break
-            kwargs["ExclusiveStartKey"] = last
-        return out[:limit]
+        return list_runs(self._call, limit, flow_name, state, deployment)
+
+    def match_flow_runs(self, ref: str, limit: int = 1000) -> list[FlowRunRecord | CorruptRecord]:
+        return match_runs(self._call, ref, limit)
+
+    def delete_flow_run(self, flow_run_id: str) -> int:
+        return delete_run(self._call, self.table_name, self.location, flow_run_id)
 
     # -- task runs -----------------------------------------------------------------------
 

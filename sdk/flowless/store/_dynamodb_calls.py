@@ -35,11 +35,11 @@ class TransactionFailed(Exception):
 def call(
     client: Any, table_name: str, location: str, action: str, operation: str, **kwargs: Any
 ) -> Any:
-    """``client.<operation>(**kwargs)`` on ``table_name`` (transactions name the table in
-    each action instead)."""
+    """``client.<operation>(**kwargs)`` on ``table_name`` (transactions and batches name
+    the table in each request instead)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if not operation.startswith("transact_"):
+    if not operation.startswith(("transact_", "batch_")):
         kwargs["TableName"] = table_name
     try:
         return getattr(client, operation)(**kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from flowless.states import StateType
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
@@ -36,9 +37,24 @@ class Store(Protocol):
         """``RecordNotFoundError`` if absent, ``CorruptRecordError`` if undecodable."""
 
     def list_flow_runs(
-        self, limit: int = 20, flow_name: str | None = None
+        self,
+        limit: int = 20,
+        flow_name: str | None = None,
+        state: StateType | None = None,
+        deployment: str | None = None,
     ) -> list[FlowRunRecord | CorruptRecord]:
-        """Newest first. Undecodable rows come back as ``CorruptRecord``."""
+        """Newest first, only those of ``flow_name``, in ``state``, of ``deployment``
+        (``flow-name/deployment-name``) where given. Undecodable rows come back as
+        ``CorruptRecord``."""
+
+    def match_flow_runs(self, ref: str, limit: int = 1000) -> list[FlowRunRecord | CorruptRecord]:
+        """Runs named ``ref`` or whose id starts with ``ref``, newest first: what a person
+        may type for a run (``flowless.store.find_flow_run`` picks one of them)."""
+
+    def delete_flow_run(self, flow_run_id: str) -> int:
+        """Delete a flow run and its task runs (its journal); return how many task runs.
+        ``RecordNotFoundError`` if the run is not there. Its subflows' runs, cache
+        entries and result files are not touched: others may share them."""
 
     def start_task_run(self, run: TaskRunRecord) -> None:
         """Record that a task run started (insert, or update a failed earlier attempt).

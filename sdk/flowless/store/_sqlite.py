@@ -31,6 +31,7 @@ from flowless.exceptions import (
     StoreError,
     StoreUnavailableError,
 )
+from flowless.states import StateType
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
@@ -300,16 +301,57 @@ class SQLiteStore(SQLiteDeployments):
             ) from exc
 
     def list_flow_runs(
-        self, limit: int = 20, flow_name: str | None = None
+        self,
+        limit: int = 20,
+        flow_name: str | None = None,
+        state: StateType | None = None,
+        deployment: str | None = None,
     ) -> list[FlowRunRecord | CorruptRecord]:
-        where, params = ("WHERE flow_name = ?", (flow_name,)) if flow_name else ("", ())
+        filters = [
+            (column, value)
+            for column, value in (
+                ("flow_name", flow_name),
+                ("state_type", state.value if state is not None else None),
+                ("deployment_name", deployment),
+            )
+            if value
+        ]
+        where = " AND ".join(f"{column} = ?" for column, _ in filters)
         rows = self._query(
             "list flow runs",
-            f"SELECT {FLOW_COLUMNS} FROM flow_runs {where} "
+            f"SELECT {FLOW_COLUMNS} FROM flow_runs {'WHERE ' + where if where else ''} "
             "ORDER BY created DESC, rowid DESC LIMIT ?",
-            (*params, limit),
+            (*(value for _, value in filters), limit),
         )
         return flow_runs_from_rows(rows)
+
+    def match_flow_runs(self, ref: str, limit: int = 1000) -> list[FlowRunRecord | CorruptRecord]:
+        # substr, not LIKE: an id prefix holding % or _ must match only itself.
+        rows = self._query(
+            "find flow runs",
+            f"SELECT {FLOW_COLUMNS} FROM flow_runs WHERE name = ? OR substr(id, 1, ?) = ? "
+            "ORDER BY created DESC, rowid DESC LIMIT ?",
+            (ref, len(ref), ref, limit),
+        )
+        return flow_runs_from_rows(rows)
+
+    def delete_flow_run(self, flow_run_id: str) -> int:
+        deleted = 0
+
+        def delete() -> sqlite3.Cursor:
+            nonlocal deleted
+            cursor = self._conn.execute("DELETE FROM flow_runs WHERE id = ?", (flow_run_id,))
+            if cursor.rowcount == 0:
+                raise RecordNotFoundError(
+                    f"Flow run {flow_run_id!r} not found in {self.location!r}."
+                )
+            deleted = self._conn.execute(
+                "DELETE FROM task_runs WHERE flow_run_id = ?", (flow_run_id,)
+            ).rowcount
+            return cursor
+
+        self._writer_or_fail().write_after_rows("delete a flow run", delete)
+        return deleted
 
     # -- task runs ---------------------------------------------------------------------
 

@@ -1,0 +1,130 @@
+"""Finding and deleting flow runs in the DynamoDB table: the CLI's queries.
+
+They read the ``gsi1`` index (every flow run, newest first) with filter expressions:
+DynamoDB has no secondary index per filter, and one per CLI option would cost a write
+per flow run for a read a person makes now and then. So a filtered listing reads index
+pages until it has ``limit`` runs, and a match by name or id prefix reads the index
+to its end (a prefix is only unambiguous once every run was seen).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flowless.exceptions import RecordNotFoundError, StoreError
+from flowless.states import StateType
+from flowless.store._dynamodb_calls import Item
+from flowless.store._dynamodb_items import FLOW_RUNS_INDEX, flow_run_from_item, flow_run_key
+from flowless.store._records import CorruptRecord, FlowRunRecord
+
+__all__ = ["delete_run", "list_runs", "match_runs"]
+
+Call = Callable[..., Any]
+
+#: BatchWriteItem takes at most 25 requests.
+_BATCH = 25
+
+
+def _query_index(
+    call: Call, limit: int, filters: list[str], values: Item, names: dict[str, str]
+) -> list[FlowRunRecord | CorruptRecord]:
+    out: list[FlowRunRecord | CorruptRecord] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": FLOW_RUNS_INDEX,
+        "KeyConditionExpression": "gsi1pk = :all",
+        "ExpressionAttributeValues": {":all": {"S": "FLOWRUNS"}, **values},
+        "ScanIndexForward": False,
+    }
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(f"({f})" for f in filters)
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    while len(out) < limit:
+        response = call("list flow runs", "query", Limit=max(min(limit, 1000), 25), **kwargs)
+        for item in response.get("Items", []):
+            try:
+                out.append(flow_run_from_item(item))
+            except (ValueError, TypeError) as exc:
+                key = item.get("id", item.get("pk", {})).get("S", "?")
+                out.append(CorruptRecord("flow run", key, str(exc)))
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            break
+        kwargs["ExclusiveStartKey"] = last
+    return out[:limit]
+
+
+def list_runs(
+    call: Call,
+    limit: int,
+    flow_name: str | None,
+    state: StateType | None,
+    deployment: str | None,
+) -> list[FlowRunRecord | CorruptRecord]:
+    filters: list[str] = []
+    values: Item = {}
+    if flow_name:
+        filters.append("flow_name = :flow")
+        values[":flow"] = {"S": flow_name}
+    if state is not None:
+        filters.append("state_type = :state")
+        values[":state"] = {"S": state.value}
+    if deployment:
+        filters.append("deployment_name = :deployment")
+        values[":deployment"] = {"S": deployment}
+    return _query_index(call, limit, filters, values, {})
+
+
+def match_runs(call: Call, ref: str, limit: int) -> list[FlowRunRecord | CorruptRecord]:
+    return _query_index(
+        call,
+        limit,
+        ["#name = :ref OR begins_with(id, :ref)"],
+        {":ref": {"S": ref}},
+        {"#name": "name"},  # a reserved word in DynamoDB expressions
+    )
+
+
+def delete_run(call: Call, table_name: str, location: str, flow_run_id: str) -> int:
+    """Delete the task runs first and the flow run last: a delete cut short leaves the run
+    listed, so it can be deleted again, rather than task runs no listing shows."""
+    keys: list[Item] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :run",
+        "ExpressionAttributeValues": {":run": {"S": f"FLOWRUN#{flow_run_id}"}},
+        "ProjectionExpression": "pk, sk",
+        "ConsistentRead": True,
+    }
+    while True:
+        response = call("read a flow run's items to delete them", "query", **kwargs)
+        keys += [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            break
+        kwargs["ExclusiveStartKey"] = last
+    run_key = flow_run_key(flow_run_id)
+    if run_key not in keys:
+        raise RecordNotFoundError(f"Flow run {flow_run_id!r} not found in {location}.")
+    task_keys = [key for key in keys if key != run_key]
+    for start in range(0, len(task_keys), _BATCH):
+        _batch_delete(call, table_name, task_keys[start : start + _BATCH])
+    call("delete a flow run", "delete_item", Key=run_key)
+    return len(task_keys)
+
+
+def _batch_delete(call: Call, table_name: str, keys: list[Item]) -> None:
+    requests: list[Any] = [{"DeleteRequest": {"Key": key}} for key in keys]
+    for attempt in range(8):
+        response = call(
+            "delete a flow run's task runs", "batch_write_item", RequestItems={table_name: requests}
+        )
+        requests = response.get("UnprocessedItems", {}).get(table_name, [])
+        if not requests:
+            return
+        time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, as AWS advises
+    raise StoreError(
+        f"Could not delete {len(requests)} task run(s) of a flow run: DynamoDB kept "
+        "throttling the deletes. The flow run is kept; delete it again."
+    )
