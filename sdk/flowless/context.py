@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -115,6 +116,10 @@ class FlowRunContext:
         self.runs = RunQueue()
         self._counters: dict[str, itertools.count[int]] = {}
         self._executor: ThreadPoolExecutor | None = None
+        #: When a task call last looked for a cancel in the store (``time.monotonic``),
+        #: and whether it found one (``engine._cancel``): at most one read per 100 ms.
+        self.cancel_checked_at = time.monotonic()
+        self.cancelling = False
         self._lock = threading.Lock()
 
     @classmethod

@@ -289,3 +289,26 @@ def test_delete_flow_run_removes_it_and_its_task_runs(backend: Store) -> None:
     assert len(backend.read_task_runs("fr-2")) == 1
     with pytest.raises(RecordNotFoundError, match="'fr-1' not found"):
         backend.delete_flow_run("fr-1")
+
+
+def test_cancel_flow_run_marks_a_live_run_cancelling(backend: Store) -> None:
+    backend.create_flow_run(flow_run("fr-1", state_message="working"))
+    assert backend.cancel_flow_run("fr-1") is True
+    stored = backend.read_flow_run("fr-1")
+    assert (stored.state_type, stored.state_name, stored.state_message) == (
+        StateType.CANCELLING,
+        "Cancelling",
+        None,
+    )
+    assert stored.version == 1  # a change: a stale writer of the run is refused
+    assert backend.cancel_flow_run("fr-1") is False  # asked twice: nothing more changes
+    assert backend.read_flow_run("fr-1") == stored
+
+
+def test_cancel_flow_run_refuses_a_final_run(backend: Store) -> None:
+    done = flow_run("fr-1", state_type=StateType.COMPLETED, state_name="Completed")
+    backend.create_flow_run(done)
+    assert backend.cancel_flow_run("fr-1") is False
+    assert backend.read_flow_run("fr-1") == done
+    with pytest.raises(RecordNotFoundError, match="'nope' not found"):
+        backend.cancel_flow_run("nope")

@@ -124,3 +124,28 @@ def test_render_cuts_to_width_but_keeps_ids() -> None:
     assert all(len(line) <= 60 for line in text.splitlines())
     assert text.splitlines()[1].startswith("0123456789-abcdef  ") and "..." in text
     assert render(["ID", "NAME"], [["x", "y" * 200]]).endswith("y" * 200)  # uncut when piped
+
+
+def test_cancel_marks_a_running_run_and_refuses_a_final_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flowless.states import StateType
+
+    parent(1)
+    store = current_runtime().store
+    store.flush()
+    record = find_flow_run(store, "parent-run")
+    capsys.readouterr()
+    assert cli(["flow-run", "cancel", "parent-run"]) == 1
+    err = capsys.readouterr().err
+    assert f"Not cancelling flow run 'parent-run' ({record.id}): it is Completed" in err
+    assert "Nothing was changed." in err
+    assert find_flow_run(store, "parent-run") == record
+
+    record.state_type, record.state_name = StateType.RUNNING, "Running"
+    store.update_flow_run(record)
+    store.flush()
+    assert cli(["flow-run", "cancel", record.id[:8]]) == 0
+    out = capsys.readouterr().out
+    assert out == f"Cancelling flow run 'parent-run' ({record.id}): it stops at its next task.\n"
+    assert find_flow_run(store, "parent-run").state_name == "Cancelling"

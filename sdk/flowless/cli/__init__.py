@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("version", help="print the flowless version")
-    flow_run = commands.add_parser("flow-run", help="list, inspect and delete flow runs")
+    flow_run = commands.add_parser("flow-run", help="list, inspect, cancel and delete flow runs")
     verbs = flow_run.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("ls", help="recent flow runs, newest first")
     ls.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument(
         "--force", action="store_true", help="delete it even if it is marked Running"
     )
+    cancel = verbs.add_parser("cancel", help="stop a flow run at its next task (Cancelled)")
+    cancel.add_argument("id", help=ref)
     add_limit_parsers(commands)
     add_deployment_parsers(commands)
     add_project_parsers(commands)
@@ -99,11 +101,12 @@ def _limits(args: argparse.Namespace, settings: Any) -> int:
 
 def _flow_runs(args: argparse.Namespace, settings: Any) -> int:
     from flowless.cli._flow_run import list_flow_runs
+    from flowless.cli._flow_run_cancel import cancel_flow_run
     from flowless.cli._flow_run_delete import delete_flow_run
     from flowless.cli._flow_run_inspect import inspect_flow_run
     from flowless.cli._stores import open_run_store
 
-    opened = open_run_store(settings, writable=args.verb == "delete")
+    opened = open_run_store(settings, writable=args.verb in ("delete", "cancel"))
     if opened is None:
         database = settings.home / "flowless.db"
         nothing = f"nothing has run with FLOWLESS_HOME={settings.home} yet"
@@ -129,6 +132,8 @@ def _flow_runs(args: argparse.Namespace, settings: Any) -> int:
             )
         if args.verb == "delete":
             return delete_flow_run(store, sys.stdout, args.id, args.force)
+        if args.verb == "cancel":
+            return cancel_flow_run(store, sys.stdout, args.id)
         return inspect_flow_run(store, results, sys.stdout, args.id, args.json)
     finally:
         store.close()

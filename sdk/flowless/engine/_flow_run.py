@@ -12,6 +12,7 @@ from logging import ERROR, INFO
 from typing import TYPE_CHECKING, Any
 
 from flowless.context import FlowRunContext, _flow_run, persisting_results
+from flowless.engine._cancel import FlowRunCancelling, write_final
 from flowless.engine._drivers import Attempts, await_with_timeout, drive, drive_async
 from flowless.engine._hooks import run_hooks, run_on_running
 from flowless.engine._outcome import call_result, crash_message, flow_return_to_state, stamp
@@ -28,7 +29,7 @@ from flowless.exceptions import (
     StoreError,
 )
 from flowless.logging._console import RunLoggerAdapter
-from flowless.states import Crashed, Failed, State, StateType, TimedOut
+from flowless.states import Cancelled, Crashed, Failed, State, StateType, TimedOut
 
 if TYPE_CHECKING:
     from flowless.flows import Flow
@@ -143,6 +144,8 @@ def _drive_started(started: _Started, flow: Flow[..., Any], return_state: bool) 
         return state if return_state else call_result(state)
     try:
         state = drive(started.attempts(), partial(_call_body_in_time, flow, started.ctx.parameters))
+    except FlowRunCancelling as cancelling:  # marked Cancelling: see _cancel
+        state = Cancelled(message=str(cancelling))
     except BaseException as exc:
         started.crash(exc)
         raise
@@ -178,6 +181,8 @@ async def _drive_started_async(started: _Started, flow: Flow[..., Any], return_s
     try:
         body = partial(_await_body_in_time, flow, started.ctx.parameters)
         state = await drive_async(started.attempts(), body)
+    except FlowRunCancelling as cancelling:  # marked Cancelling: see _cancel
+        state = Cancelled(message=str(cancelling))
     except BaseException as exc:
         started.crash(exc)
         raise
@@ -353,16 +358,18 @@ def _settle(
     record = ctx.flow_run
     payload = dump(ctx.results, state.data) if state.type is StateType.COMPLETED else None
     stamp(record, state, payload)
-    ctx.store.update_flow_run(record)
+    write_final(ctx.store, record)
     state.state_details.flow_run_id = record.id
     if entry is not None:
         entry.finish(state, payload)
-    # A run that ends Cancelled (the body returned Cancelled()) runs no hooks, as in
-    # Prefect: its on_cancellation hooks are for a run being cancelled (Cancelling).
+    # A run that ends Cancelled because the body returned Cancelled() runs no hooks, as
+    # in Prefect: its on_cancellation hooks are for a run that was being cancelled
+    # (marked Cancelling, see _cancel).
     hooks = {
         StateType.COMPLETED: flow.on_completion_hooks,
         StateType.FAILED: flow.on_failure_hooks,
         StateType.CRASHED: flow.on_crashed_hooks,
+        StateType.CANCELLED: flow.on_cancellation_hooks if ctx.cancelling else [],
     }.get(state.type, [])
     run_hooks(hooks, flow, record, state, logger)
     # Prefect's async engine logs a run that did not complete at ERROR, its sync one at INFO.

@@ -27,6 +27,7 @@ from flowless.context import (
     current_tags,
     persisting_results,
 )
+from flowless.engine._cancel import CANCELLED_MESSAGE, FlowRunCancelling, check_cancelling
 from flowless.engine._hooks import run_hooks
 from flowless.engine._names import render_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
@@ -208,6 +209,8 @@ def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[An
 def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> State[Any] | None:
     """Everything before invoking: the final state when no run is needed (an upstream
     failed, the journal has the call, the cache has the result), else ``None``."""
+    if isinstance(scope, FlowRunContext):
+        check_cancelling(scope)  # a cheap clock check, a store read once per 100 ms
     task = call.task
     try:
         call.parameters = resolve_inputs_sync(call.parameters)  # first, as Prefect
@@ -329,6 +332,8 @@ def _orchestrate_submitted(
     ``task_run_name``, a store failure) becomes ``Crashed``, which ``result()`` raises."""
     try:
         return _orchestrate(scope, call, wait_for)
+    except FlowRunCancelling:  # the flow run is being cancelled: this run never starts
+        return _cancelled(scope, call)
     except Exception as exc:
         state: State[Any] = State(
             StateType.CRASHED, message=f"Task run crashed: {type(exc).__name__}: {exc}", data=exc
@@ -343,6 +348,16 @@ def _orchestrate_submitted(
         if _queue_empty(scope):  # this worker is about to wait: its records go now
             with contextlib.suppress(Exception):
                 scope.store.flush_thread()
+
+
+def _cancelled(scope: Scope, call: TaskCall) -> State[Any]:
+    state: State[Any] = State(StateType.CANCELLED, "Cancelled", CANCELLED_MESSAGE)
+    call.state = state
+    stamp(call.task_run, state, None)
+    scope.store.finish_task_run(call.task_run, new=True)
+    state.state_details.task_run_id = call.task_run.id
+    _logger(call).emit(INFO, "Finished in state %s", state)
+    return state
 
 
 def _queue_empty(scope: Scope) -> bool:

@@ -33,7 +33,7 @@ from flowless.store._dynamodb_items import (
     task_run_from_item,
     task_run_item,
 )
-from flowless.store._dynamodb_runs import delete_run, list_runs, match_runs
+from flowless.store._dynamodb_runs import cancel_run, delete_run, list_runs, match_runs
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
@@ -180,6 +180,9 @@ class DynamoDBStore:
 
     def delete_flow_run(self, flow_run_id: str) -> int:
         return delete_run(self._call, self.table_name, self.location, flow_run_id)
+
+    def cancel_flow_run(self, flow_run_id: str) -> bool:
+        return cancel_run(self._call, self.location, flow_run_id)
 
     # -- task runs -----------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from flowless.exceptions import RecordNotFoundError, StoreError
 from flowless.states import StateType
-from flowless.store._dynamodb_calls import Item
+from flowless.store._dynamodb_calls import ConditionFailed, Item
 from flowless.store._dynamodb_items import FLOW_RUNS_INDEX, flow_run_from_item, flow_run_key
+from flowless.store._protocol import CANCELLABLE
 from flowless.store._records import CorruptRecord, FlowRunRecord
 
-__all__ = ["delete_run", "list_runs", "match_runs"]
+__all__ = ["cancel_run", "delete_run", "list_runs", "match_runs"]
 
 Call = Callable[..., Any]
 
@@ -85,6 +86,35 @@ def match_runs(call: Call, ref: str, limit: int) -> list[FlowRunRecord | Corrupt
         {":ref": {"S": ref}},
         {"#name": "name"},  # a reserved word in DynamoDB expressions
     )
+
+
+def cancel_run(call: Call, location: str, flow_run_id: str) -> bool:
+    """One conditional UpdateItem; its failed condition (the run is final, or absent) is
+    the domain answer here, at the one place it can happen."""
+    allowed = {f":s{i}": {"S": t.value} for i, t in enumerate(CANCELLABLE)}
+    try:
+        call(
+            "cancel a flow run",
+            "update_item",
+            Key=flow_run_key(flow_run_id),
+            UpdateExpression="SET state_type = :cancelling, state_name = :name, "
+            "version = version + :one REMOVE state_message",
+            ConditionExpression=f"attribute_exists(pk) AND state_type IN ({', '.join(allowed)})",
+            ExpressionAttributeValues={
+                ":cancelling": {"S": StateType.CANCELLING.value},
+                ":name": {"S": "Cancelling"},
+                ":one": {"N": "1"},
+                **allowed,
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ConditionFailed as failed:
+        if not failed.item:
+            raise RecordNotFoundError(
+                f"Flow run {flow_run_id!r} not found in {location}."
+            ) from None
+        return False
+    return True
 
 
 def delete_run(call: Call, table_name: str, location: str, flow_run_id: str) -> int:

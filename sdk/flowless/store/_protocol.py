@@ -17,7 +17,11 @@ from flowless.store._records import (
     TaskRunRecord,
 )
 
-__all__ = ["Store"]
+__all__ = ["CANCELLABLE", "Store"]
+
+#: The states a cancel may move a flow run out of: it is not final yet. A run already
+#: Cancelling is left as it is (asked twice, the second ask changes nothing).
+CANCELLABLE = (StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING)
 
 
 @runtime_checkable
@@ -55,6 +59,13 @@ class Store(Protocol):
         """Delete a flow run and its task runs (its journal); return how many task runs.
         ``RecordNotFoundError`` if the run is not there. Its subflows' runs, cache
         entries and result files are not touched: others may share them."""
+
+    def cancel_flow_run(self, flow_run_id: str) -> bool:
+        """Mark a flow run Cancelling (type CANCELLING, name "Cancelling", no message)
+        if it is in ``CANCELLABLE``, in one conditional write that bumps its version: the
+        process running it sees the mark at its next task boundary and ends it Cancelled.
+        True if it changed the run; False (nothing written) if the run is in any other
+        state. ``RecordNotFoundError`` if the run is not there."""
 
     def start_task_run(self, run: TaskRunRecord) -> None:
         """Record that a task run started (insert, or update a failed earlier attempt).

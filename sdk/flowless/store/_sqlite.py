@@ -32,6 +32,7 @@ from flowless.exceptions import (
     StoreUnavailableError,
 )
 from flowless.states import StateType
+from flowless.store._protocol import CANCELLABLE
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
@@ -352,6 +353,34 @@ class SQLiteStore(SQLiteDeployments):
 
         self._writer_or_fail().write_after_rows("delete a flow run", delete)
         return deleted
+
+    def cancel_flow_run(self, flow_run_id: str) -> bool:
+        """One conditional UPDATE: a run that ended meanwhile is not touched."""
+        changed = False
+        allowed = ", ".join("?" for _ in CANCELLABLE)
+
+        def cancel() -> sqlite3.Cursor:
+            nonlocal changed
+            cursor = self._conn.execute(
+                "UPDATE flow_runs SET state_type = ?, state_name = 'Cancelling', "
+                "state_message = NULL, version = version + 1 "
+                f"WHERE id = ? AND state_type IN ({allowed})",
+                (StateType.CANCELLING.value, flow_run_id, *(t.value for t in CANCELLABLE)),
+            )
+            changed = cursor.rowcount == 1
+            if (
+                not changed
+                and not self._conn.execute(
+                    "SELECT 1 FROM flow_runs WHERE id = ?", (flow_run_id,)
+                ).fetchone()
+            ):
+                raise RecordNotFoundError(
+                    f"Flow run {flow_run_id!r} not found in {self.location!r}."
+                )
+            return cursor
+
+        self._writer_or_fail().write_after_rows("cancel a flow run", cancel)
+        return changed
 
     # -- task runs ---------------------------------------------------------------------
 
