@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flowless._traversal import _ATOMIC, visit_futures
 from flowless.exceptions import PrefectException, UpstreamTaskError
-from flowless.futures import _ATOMIC, PrefectFuture, visit_futures
+from flowless.futures import PrefectFuture
 from flowless.states import State, StateType
 
 __all__ = ["final_result", "resolve_inputs_sync", "wait_for_dependencies"]
