@@ -305,6 +305,23 @@ def test_cancel_flow_run_marks_a_live_run_cancelling(backend: Store) -> None:
     assert backend.read_flow_run("fr-1") == stored
 
 
+def test_cancel_flow_run_ends_a_scheduled_run_at_once(backend: Store) -> None:
+    """No process runs a Scheduled run yet: it is Cancelled at once (a Cancelling mark
+    would stay forever), and its bumped version makes a starter's claim of it fail."""
+    backend.create_flow_run(
+        flow_run("fr-1", state_type=StateType.SCHEDULED, state_name="Scheduled")
+    )
+    assert backend.cancel_flow_run("fr-1") is True
+    stored = backend.read_flow_run("fr-1")
+    assert (stored.state_type, stored.state_name, stored.version) == (
+        StateType.CANCELLED,
+        "Cancelled",
+        1,
+    )
+    assert stored.end_time is not None
+    assert backend.cancel_flow_run("fr-1") is False  # final now
+
+
 def test_cancel_flow_run_refuses_a_final_run(backend: Store) -> None:
     done = flow_run("fr-1", state_type=StateType.COMPLETED, state_name="Completed")
     backend.create_flow_run(done)

@@ -149,3 +149,20 @@ def test_cancel_marks_a_running_run_and_refuses_a_final_one(
     out = capsys.readouterr().out
     assert out == f"Cancelling flow run 'parent-run' ({record.id}): it stops at its next task.\n"
     assert find_flow_run(store, "parent-run").state_name == "Cancelling"
+
+
+def test_cancel_ends_a_scheduled_run_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from flowless.states import StateType
+
+    parent(1)
+    store = current_runtime().store
+    store.flush()
+    record = find_flow_run(store, "parent-run")
+    record.state_type, record.state_name = StateType.SCHEDULED, "Scheduled"
+    store.update_flow_run(record)
+    store.flush()
+    capsys.readouterr()
+    assert cli(["flow-run", "cancel", "parent-run"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"Cancelled flow run 'parent-run' ({record.id}): it had not started.\n"
+    assert find_flow_run(store, "parent-run").state_type is StateType.CANCELLED

@@ -92,6 +92,25 @@ def cancel_run(call: Call, location: str, flow_run_id: str) -> bool:
     """One conditional UpdateItem; its failed condition (the run is final, or absent) is
     the domain answer here, at the one place it can happen."""
     allowed = {f":s{i}": {"S": t.value} for i, t in enumerate(CANCELLABLE)}
+    try:  # a Scheduled run (nobody runs it) ends at once
+        call(
+            "cancel a scheduled flow run",
+            "update_item",
+            Key=flow_run_key(flow_run_id),
+            UpdateExpression="SET state_type = :cancelled, state_name = :name, "
+            "end_time = :now, version = version + :one REMOVE state_message",
+            ConditionExpression="attribute_exists(pk) AND state_type = :scheduled",
+            ExpressionAttributeValues={
+                ":cancelled": {"S": StateType.CANCELLED.value},
+                ":name": {"S": "Cancelled"},
+                ":now": {"N": repr(time.time())},
+                ":one": {"N": "1"},
+                ":scheduled": {"S": StateType.SCHEDULED.value},
+            },
+        )
+        return True
+    except ConditionFailed:
+        pass  # started, final or absent: the conditional write below tells which
     try:
         call(
             "cancel a flow run",

@@ -65,7 +65,10 @@ class Store(Protocol):
         if it is in ``CANCELLABLE``, in one conditional write that bumps its version: the
         process running it sees the mark at its next task boundary and ends it Cancelled.
         True if it changed the run; False (nothing written) if the run is in any other
-        state. ``RecordNotFoundError`` if the run is not there."""
+        state. ``RecordNotFoundError`` if the run is not there. A run still Scheduled
+        (no process has it: its starter claims it with a conditional write, which the
+        bumped version refuses) becomes Cancelled at once, with its end time, as Prefect
+        cancels a scheduled run."""
 
     def start_task_run(self, run: TaskRunRecord) -> None:
         """Record that a task run started (insert, or update a failed earlier attempt).

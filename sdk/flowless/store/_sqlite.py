@@ -19,6 +19,7 @@ import functools
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -361,11 +362,26 @@ class SQLiteStore(SQLiteDeployments):
 
         def cancel() -> sqlite3.Cursor:
             nonlocal changed
+            # SET's expressions all see the row as it was: a Scheduled run (nobody runs
+            # it) ends at once; a started one is marked for its process to see
+            scheduled = StateType.SCHEDULED.value
             cursor = self._conn.execute(
-                "UPDATE flow_runs SET state_type = ?, state_name = 'Cancelling', "
+                "UPDATE flow_runs SET "
+                "state_type = CASE WHEN state_type = ? THEN ? ELSE ? END, "
+                "state_name = CASE WHEN state_type = ? THEN 'Cancelled' ELSE 'Cancelling' END, "
+                "end_time = CASE WHEN state_type = ? THEN ? ELSE end_time END, "
                 "state_message = NULL, version = version + 1 "
                 f"WHERE id = ? AND state_type IN ({allowed})",
-                (StateType.CANCELLING.value, flow_run_id, *(t.value for t in CANCELLABLE)),
+                (
+                    scheduled,
+                    StateType.CANCELLED.value,
+                    StateType.CANCELLING.value,
+                    scheduled,
+                    scheduled,
+                    time.time(),
+                    flow_run_id,
+                    *(t.value for t in CANCELLABLE),
+                ),
             )
             changed = cursor.rowcount == 1
             if (
