@@ -128,17 +128,22 @@ def _visit(value: Any, walk: _Walk, allow: bool) -> Any:
     if category == _FUTURE or (category == _STATE and walk.states):
         value = walk.leaf(value, allow)
         category = _category(value)
-    if category == _SEQUENCE:
-        return _sequence(value, walk, allow)
-    if category == _MAPPING:
-        return _mapping(value, walk, allow)
     if category == _ANNOTATION:
         return _annotation(value, walk, allow)
-    if category == _DATACLASS:
-        return _dataclass(value, walk, allow)
-    if category == _MODEL:
-        return _model(value, walk, allow)
-    return value
+    rebuild = _CONTAINERS.get(category)
+    if rebuild is None:
+        return value
+    if category == _SEQUENCE and _ATOMIC.issuperset(map(type, value)):
+        return value  # nothing to find, and no cycle possible
+    # each container once per traversal: a shared one is rebuilt once, and a cycle leads
+    # back to the original (recorded before its contents are visited)
+    seen = walk.seen
+    key = id(value)
+    if key in seen:
+        return seen[key]
+    seen[key] = value
+    result = seen[key] = rebuild(value, walk, allow)
+    return result
 
 
 def _annotation(value: BaseAnnotation[Any], walk: _Walk, allow: bool) -> Any:
@@ -152,28 +157,15 @@ def _annotation(value: BaseAnnotation[Any], walk: _Walk, allow: bool) -> Any:
 
 
 def _sequence(value: Any, walk: _Walk, allow: bool) -> Any:
-    if _ATOMIC.issuperset(map(type, value)):
-        return value  # nothing to find, and no cycle possible
-    seen = walk.seen
-    key = id(value)
-    if key in seen:
-        return seen[key]
-    seen[key] = value
     items = [v if type(v) in _ATOMIC else _visit(v, walk, allow) for v in value]
     result = value
     if any(map(is_not, items, value)):
         kind = type(value)
         result = items if kind is list else kind(items)
-    seen[key] = result
     return result
 
 
 def _mapping(value: Any, walk: _Walk, allow: bool) -> Any:
-    seen = walk.seen
-    key = id(value)
-    if key in seen:
-        return seen[key]
-    seen[key] = value
     result = value
     if _ATOMIC.issuperset(map(type, value)):  # the usual keys: only values to visit
         values = [v if type(v) in _ATOMIC else _visit(v, walk, allow) for v in value.values()]
@@ -187,16 +179,10 @@ def _mapping(value: Any, walk: _Walk, allow: bool) -> Any:
         ]
         if any(map(is_not, flat, chain.from_iterable(value.items()))):
             result = type(value)(list(zip(flat[::2], flat[1::2], strict=True)))
-    seen[key] = result
     return result
 
 
 def _dataclass(value: Any, walk: _Walk, allow: bool) -> Any:
-    seen = walk.seen
-    key = id(value)
-    if key in seen:
-        return seen[key]
-    seen[key] = value
     fields = dataclasses.fields(value)
     before = [getattr(value, f.name) for f in fields]
     after = [v if type(v) in _ATOMIC else _visit(v, walk, allow) for v in before]
@@ -204,16 +190,10 @@ def _dataclass(value: Any, walk: _Walk, allow: bool) -> Any:
     if any(map(is_not, after, before)):
         changes = {f.name: v for f, v in zip(fields, after, strict=True)}
         result = dataclasses.replace(value, **changes)
-    seen[key] = result
     return result
 
 
 def _model(value: Any, walk: _Walk, allow: bool) -> Any:
-    seen = walk.seen
-    key = id(value)
-    if key in seen:
-        return seen[key]
-    seen[key] = value
     before = dict(value)  # the fields, and extra fields when the model allows them
     after = {k: v if type(v) in _ATOMIC else _visit(v, walk, allow) for k, v in before.items()}
     result = value
@@ -223,5 +203,13 @@ def _model(value: Any, walk: _Walk, allow: bool) -> Any:
         result = value.model_construct(_fields_set=value.model_fields_set, **after)
         for name in value.__private_attributes__:
             setattr(result, name, getattr(value, name))
-    seen[key] = result
     return result
+
+
+#: How each kind of container is rebuilt (``_visit`` keeps the objects already seen).
+_CONTAINERS: dict[int, Callable[[Any, _Walk, bool], Any]] = {
+    _SEQUENCE: _sequence,
+    _MAPPING: _mapping,
+    _DATACLASS: _dataclass,
+    _MODEL: _model,
+}

@@ -33,12 +33,11 @@ from flowless.engine._task_call import (
     Scope,
     _cache_key,
     _call_result,
+    _inputs_ready,
     _logger,
-    _not_ready,
     _prepare,
     _scope,
     _settled,
-    _task_run_name,
 )
 from flowless.engine._task_run import TaskRunExecutor
 from flowless.engine._timeouts import (
@@ -48,10 +47,8 @@ from flowless.engine._timeouts import (
 )
 from flowless.exceptions import (
     TaskRunTimeoutError,
-    UpstreamTaskError,
 )
 from flowless.states import Crashed, State, StateType
-from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
 if TYPE_CHECKING:
     from flowless.concurrency._acquire import Acquired
@@ -136,15 +133,10 @@ def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> _An
     """Before running: the answer when the call does not run (an upstream did not
     complete, the journal has it), else whether its cache key already has an entry."""
     task = call.task
-    try:
-        call.parameters = resolve_inputs_sync(call.parameters)
-        if wait_for:
-            wait_for_dependencies(wait_for)
-    except UpstreamTaskError as exc:
-        _settled(scope, call, _not_ready(scope, call, exc))
+    not_ready = _inputs_ready(scope, call, wait_for)
+    if not_ready is not None:
+        _settled(scope, call, not_ready)
         return _Answer([], None)  # Prefect's generator yields nothing and returns None
-    if task.task_run_name is not None:
-        call.task_run.name = _task_run_name(call) or call.task_run.name
     replay = scope.replay
     if replay is not None:
         replayed = replay.get((task.task_key, call.task_run.dynamic_key))

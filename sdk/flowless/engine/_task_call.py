@@ -206,20 +206,31 @@ def _not_ready(scope: Scope, call: TaskCall, exc: UpstreamTaskError) -> State[An
     return state
 
 
+def _inputs_ready(
+    scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None
+) -> State[Any] | None:
+    """The call's inputs resolved (first, as Prefect) and its ``wait_for`` waited for, then
+    its run named; the recorded NotReady state if an upstream did not complete."""
+    try:
+        call.parameters = resolve_inputs_sync(call.parameters)
+        if wait_for:
+            wait_for_dependencies(wait_for)
+    except UpstreamTaskError as exc:
+        return _not_ready(scope, call, exc)
+    if call.task.task_run_name is not None:
+        call.task_run.name = _task_run_name(call) or call.task_run.name
+    return None
+
+
 def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> State[Any] | None:
     """Everything before invoking: the final state when no run is needed (an upstream
     failed, the journal has the call, the cache has the result), else ``None``."""
     if isinstance(scope, FlowRunContext):
         check_cancelling(scope)  # a cheap clock check, a store read once per 100 ms
     task = call.task
-    try:
-        call.parameters = resolve_inputs_sync(call.parameters)  # first, as Prefect
-        if wait_for:
-            wait_for_dependencies(wait_for)
-    except UpstreamTaskError as exc:
-        return _not_ready(scope, call, exc)
-    if task.task_run_name is not None:
-        call.task_run.name = _task_run_name(call) or call.task_run.name
+    not_ready = _inputs_ready(scope, call, wait_for)
+    if not_ready is not None:
+        return not_ready
     replay = scope.replay
     if replay is not None:
         replayed = replay.get((task.task_key, call.task_run.dynamic_key))
