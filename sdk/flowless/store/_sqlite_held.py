@@ -293,17 +293,17 @@ class HeldRows:
             self.since = min(self.since or soon, soon)
         self.on_due()  # the committer may be asleep with nothing due when it looked
 
-    def write(self, everything: bool = False) -> int:
-        """Write what is due, on a connection of its own; how many rows. ``BatchBusy`` if
-        another connection was writing, ``StoreError`` if the rows could not be written
-        (they stay held either way)."""
+    def write(self, everything: bool = False) -> None:
+        """Write what is due, on a connection of its own; ``BatchBusy`` if another
+        connection was writing, ``StoreError`` if the rows could not be written (they stay
+        held either way)."""
         if self.closed:
-            return 0
+            return
         if self.damaged is not None:
             raise self.damaged
         number, batch = self._take(everything)
         if not batch:
-            return 0
+            return
         done: set[_Key] = set()
         conn: sqlite3.Connection | None = None
         try:
@@ -330,7 +330,6 @@ class HeldRows:
         if self.retry_at:
             self.retry_at = 0.0
             self.failures(None, 0)
-        return len(batch)
 
     def write_all(self) -> None:
         """Everything held on disk before this returns (``flush()``, in-process reads,
