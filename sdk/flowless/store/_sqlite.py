@@ -94,6 +94,8 @@ def _after_fork_in_child() -> None:
     child's own next fork would wait on them forever."""
     for store in list(_open_stores):
         _release(store)
+        if store._writer is not None:
+            store._writer.rows.forget_writer()
     _open_stores.clear()
 
 
@@ -499,6 +501,7 @@ class SQLiteStore(SQLiteDeployments):
         if writer is not None and not writer.closed:  # before the lock: a flow run write
             # may be waiting on it
             try:
+                writer.rows.stop_writer()  # it commits what it has; the rest is written here
                 writer.rows.write_all()
             except BaseException as exc:
                 failed = exc

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
-from flowless.store._sqlite_held import HeldRows
+from flowless.store._sqlite_held import WRITER_STALL, HeldRows
 
 __all__ = ["GroupCommit"]
 
@@ -89,6 +90,9 @@ class GroupCommit:
         #: Task runs and cache entries, written in batches by whichever thread is running.
         self.rows = HeldRows(path, held, mapped, self.COMMIT_DELAY, self._wake.set)
         self.rows.failures = self._rows_failed
+        self.rows.on_wrote = self._wrote
+        if os.environ.get("FLOWLESS_ROW_WRITER", "process").strip().lower() != "thread":
+            self.rows.use_writer()
 
     # -- writes that commit at once -----------------------------------------------------
 
@@ -258,8 +262,8 @@ class GroupCommit:
             if self._grew or self.rows.writing:  # look again in a while
                 self._grew = False
                 self._stop.wait(self.COMMIT_DELAY)
-            else:
-                self._wake.wait()
+            else:  # rows sent to the row writer are taken over if it stalls
+                self._wake.wait(WRITER_STALL if self.rows.writer is not None else None)
             return checkpointer
         wait = due + self.IDLE_GRACE - time.monotonic()
         if wait > 0:

@@ -23,6 +23,12 @@ particular thread's turn, so:
   made (``write_seq``) and never replaces a later one: a run's start cannot overwrite
   its end, and a late copy of a row changes nothing.
 
+Where it can, a row also goes to the row writer process (``_sqlite_writer``) the moment
+it is held: that process writes it within milliseconds whatever this one is doing. The
+row stays held here, claimed by the writer, until the writer says it is on disk; the
+writers here take it over if the writer has not answered within ``WRITER_STALL``, or
+is gone.
+
 A task run's start and end are held under its id, so a fast run's end replaces its
 start before either is written. The ids of runs started here and not yet ended are
 kept: their end is held too, without asking the database whether someone else
@@ -32,6 +38,7 @@ completed the run first (the flow run is ours).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import queue
 import sqlite3
@@ -44,6 +51,7 @@ from typing import Any
 
 from flowless.exceptions import StoreError
 from flowless.store._sqlite_rows import storable_text
+from flowless.store._sqlite_writer import SIZES, RowWriter
 
 __all__ = ["HeldRows", "BatchBusy"]
 
@@ -65,7 +73,16 @@ STALL_IN_SQLITE = 0.025
 #: for the next writer rather than sleep longer; inside SQLite it needs no GIL.
 BUSY_WAIT = 0.005
 
+#: How long a row sent to the row writer waits for its answer before a writer here
+#: takes it over (the writer commits within milliseconds unless the disk stalls).
+WRITER_STALL = 0.5
+#: Rows go to the row writer until this long after they last came from a new thread.
+POOLED_FOR = 1.0
+#: The claim of a row sent to the row writer.
+_WRITER = -2
+
 _NEVER = float("inf")
+_log = logging.getLogger("flowless.store")
 
 _Key = tuple[str, str]
 _Rows = dict[_Key, tuple[Any, ...]]
@@ -120,8 +137,6 @@ class HeldRows:
         self.started: dict[_Key, float] = {}
         self.retry_at = 0.0  # after a failed write, not before
         self.closed = False
-        #: Set by the committer once it has copied most of a large WAL (``_sqlite_commit``).
-        self.restart_wanted = False
         #: Set when the database file is found damaged: nothing more is written to it.
         self.damaged: StoreError | None = None
         self.failures: Callable[[StoreError | None, int], float] = lambda exc, n: 0.0
@@ -132,15 +147,41 @@ class HeldRows:
         self._thread = 0  # the thread that held the last row
         self._threads = 0  # how often that changed since the last batch was claimed
         self._out: list[None] = []  # one entry per connection a writer has borrowed
+        self._restart_wanted = False
+        #: The row writer process, once started (``use_writer``), and the rows sent to
+        #: it and not yet answered: their ``made``, key, and when they were sent.
+        self.writer: RowWriter | None = None
+        self.sent: dict[int, tuple[_Key, float]] = {}
+        self._writer_wanted = False
+        self._stopping_writer = False
+        self._sender = 0  # the thread that held the last row, and until when rows count
+        self._pooled_until = 0.0  # as coming from several threads
+        self.on_wrote: Callable[[], None] = lambda: None  # the WAL grew (the writer wrote)
+
+    @property
+    def restart_wanted(self) -> bool:
+        """Set by the committer once it has copied most of a large WAL (``_sqlite_commit``):
+        the next writer checkpoints right after its batch, the row writer included."""
+        return self._restart_wanted
+
+    @restart_wanted.setter
+    def restart_wanted(self, value: bool) -> None:
+        self._restart_wanted = value
+        writer = self.writer
+        if value and writer is not None:
+            writer.checkpoint()
 
     # -- holding ------------------------------------------------------------------------
 
     def hold(self, kind: str, key: str, params: tuple[Any, ...], *, start: bool = False) -> None:
         now = time.monotonic()
+        writer = None if start else self._writer(now)
         with self.lock:
             if start:
                 self.open.add(key)
-            due = self._hold(kind, key, params, now if start else None, now)
+            due, made = self._hold(kind, key, params, now if start else None, now, writer)
+        if writer is not None and not writer.send(made, kind, params):
+            self._hand_back([made])
         if now >= due:
             self._write_due()
 
@@ -148,35 +189,49 @@ class HeldRows:
         """Hold a task run's end if it was started here (or is ``new``); else False
         (the caller writes it directly)."""
         now = time.monotonic()
+        writer = self._writer(now)
         with self.lock:
             if key not in self.open and not new:
                 return False
             self.open.discard(key)
-            due = self._hold(kind, key, params, None, now)
+            due, made = self._hold(kind, key, params, None, now, writer)
+        if writer is not None and not writer.send(made, kind, params):
+            self._hand_back([made])
         if now >= due:
             self._write_due()
         return True
 
     def _hold(
-        self, kind: str, key: str, params: tuple[Any, ...], started: float | None, now: float
-    ) -> float:
-        """Hold one row (the caller holds ``lock``); when the held rows are due."""
+        self,
+        kind: str,
+        key: str,
+        params: tuple[Any, ...],
+        started: float | None,
+        now: float,
+        writer: RowWriter | None,
+    ) -> tuple[float, int]:
+        """Hold one row (the caller holds ``lock``); when the held rows are due, and the
+        row's ``made`` (the caller sends it to ``writer``, which has claimed it)."""
         k = (kind, key)
         thread = threading.get_ident()
         if thread != self._thread:
             self._thread = thread
             self._threads += 1
         self.held[k] = params
-        self.made[k] = next(self._counter)
+        self.made[k] = made = next(self._counter)
         self.claims.pop(k, None)  # a batch writing the older row leaves this one held
         if started is not None:
             self.started[k] = started
         else:
             self.started.pop(k, None)
-        if self.since is None:
+        if writer is not None:
+            self.claims[k] = _WRITER
+            self.sent[made] = (k, now)
+        elif self.since is None:
             self.since = now if started is None else started
             self.on_due()
-        return max(min(self.since + self.delay, self.takeover_at), self.retry_at)
+        since = _NEVER if self.since is None else self.since + self.delay
+        return max(min(since, self.takeover_at), self.retry_at), made
 
     def _write_due(self) -> None:
         with suppress(StoreError):  # kept, and retried by the next write or flush()
@@ -207,9 +262,128 @@ class HeldRows:
         """When a writer should next look: the oldest unclaimed row ``delay`` old, or a
         claim stalled."""
         since, takeover = self.since, self.takeover_at
+        if self.sent:  # the row writer's oldest unanswered row, should it stall
+            with suppress(StopIteration, RuntimeError):  # (answered meanwhile)
+                takeover = min(takeover, next(iter(self.sent.values()))[1] + WRITER_STALL)
         if since is None and takeover == _NEVER:
             return None
         return max(min(_NEVER if since is None else since + self.delay, takeover), self.retry_at)
+
+    # -- the row writer process ---------------------------------------------------------
+
+    def use_writer(self) -> None:
+        """Send rows to a row writer process, started when the first row is held."""
+        self._writer_wanted = True
+
+    def _writer(self, now: float) -> RowWriter | None:
+        """The row writer, while rows come from several threads (a pool). Rows of one
+        thread are written on time by that thread (it is the one running), and sending
+        costs more than writing them in batches here (~4 us a row against ~2)."""
+        thread = threading.get_ident()
+        if thread != self._sender:
+            if self._sender:
+                self._pooled_until = now + POOLED_FOR
+            self._sender = thread
+        if now >= self._pooled_until:
+            return None
+        writer = self.writer
+        if writer is not None:
+            return writer if writer.alive else None
+        if self._writer_wanted:
+            self._writer_wanted = False  # once: a writer that dies is not started again
+            threading.Thread(target=self._start_writer, name="flowless-row-writer").start()
+        return None
+
+    def _start_writer(self) -> None:
+        """Start the writer off the task's thread (rows held meanwhile are written here)."""
+        statements = {kind: {n: sql(n) for n in SIZES} for kind, sql in self.statements.items()}
+        try:
+            writer = RowWriter(
+                str(self.path),
+                statements,
+                self._written,
+                self._hand_back,
+                self._writer_gone,
+            )
+        except OSError as exc:
+            _log.warning(
+                "flowless could not start its row writer (%s); rows are written by this process.",
+                exc,
+            )
+            return
+        with self.lock:
+            if not self.closed and not self._stopping_writer:
+                self.writer = writer
+                return
+        writer.close()
+
+    def _written(self, made: list[int]) -> None:
+        """The row writer committed these rows: drop those not held again since."""
+        with self.lock:
+            for m in made:
+                sent = self.sent.pop(m, None)
+                if sent is None:
+                    continue
+                k = sent[0]
+                if self.made.get(k) == m:
+                    del self.held[k]
+                    del self.made[k]
+                    self.started.pop(k, None)
+                    if self.claims.get(k) == _WRITER:
+                        del self.claims[k]
+            if not self.held:
+                self.since, self.takeover_at = None, _NEVER
+        self.on_wrote()
+
+    def _hand_back(self, made: list[int] | None = None) -> None:
+        """Rows the row writer will not write (``None``: all it has): due here now."""
+        back = False
+        with self.lock:
+            for m in list(self.sent) if made is None else made:
+                sent = self.sent.pop(m, None)
+                if sent is None:
+                    continue
+                k = sent[0]
+                if self.made.get(k) == m and self.claims.get(k) == _WRITER:
+                    del self.claims[k]
+                    back = True
+            if back:
+                now = time.monotonic() - self.delay
+                self.since = now if self.since is None else min(self.since, now)
+        if back:
+            self.on_due()
+
+    def _writer_gone(self, error: str | None) -> None:
+        """The row writer ended: its rows are written here, now and from now on. If a
+        write failed there (a full disk, a damaged file), it is reported as one that
+        failed here, and retried here as one would be."""
+        with self.lock:
+            self.writer = None
+            expected = self._stopping_writer or self.closed
+        if error is not None:
+            failed = self.mapped("record task runs", sqlite3.OperationalError(error))
+            self.retry_at = time.monotonic() + self.failures(failed, self.count())
+        elif not expected:
+            _log.warning("flowless's row writer exited; this process writes task runs itself.")
+        self._hand_back()
+
+    def stop_writer(self, wait: float = 5.0) -> None:
+        """Let the row writer commit what it has and exit (its answers are heard first);
+        what it did not write is held here again."""
+        with self.lock:
+            self._stopping_writer = True
+            self._writer_wanted = False
+            writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close(wait)
+        self._hand_back()
+
+    def forget_writer(self) -> None:
+        """In a forked child: the parent's writer is not ours."""
+        writer, self.writer = self.writer, None
+        self._writer_wanted = False
+        if writer is not None:
+            writer.forget()
 
     # -- writing ------------------------------------------------------------------------
 
@@ -231,7 +405,12 @@ class HeldRows:
             next_since, takeover = _NEVER, _NEVER
             for k, row in self.held.items():
                 claim = claims.get(k)
-                if claim is not None:
+                if claim == _WRITER and not everything:
+                    sent = self.sent.get(made[k])
+                    if sent is not None and sent[1] + WRITER_STALL > now:
+                        takeover = min(takeover, sent[1] + WRITER_STALL)
+                        continue  # the row writer has it
+                elif claim is not None:
                     if not everything:
                         claimed, entered = times[claim]
                         until = entered + STALL_IN_SQLITE if entered else claimed + STALL
@@ -461,6 +640,7 @@ class HeldRows:
         """Close every batch connection once no writer is using one (closing one in use
         by another thread can crash the process)."""
         deadline = time.monotonic() + wait
+        self.stop_writer(wait)
         with self.lock:
             self.closed = True
         while self._out and time.monotonic() < deadline:

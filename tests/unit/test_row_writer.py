@@ -1,0 +1,178 @@
+"""The row writer process (``flowless.store._sqlite_writer``): rows of a pooled flow reach
+disk through it; when it dies, refuses a row, or fails, this process writes them, and a
+forked child never keeps it alive."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowless import flow, task
+from flowless.engine import current_runtime
+from flowless.store import _sqlite
+from flowless.store._sqlite_held import HeldRows
+from flowless.task_runners import ThreadPoolTaskRunner
+
+
+def _store() -> _sqlite.SQLiteStore:
+    store = current_runtime().store
+    assert isinstance(store, _sqlite.SQLiteStore)
+    return store
+
+
+def _rows() -> HeldRows:
+    writer = _store()._writer
+    assert writer is not None
+    return writer.rows
+
+
+def _writer_pid() -> int:
+    """The running writer's pid (it starts a moment after the first pooled row)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        writer = _rows().writer
+        if writer is not None and writer.alive:
+            return writer._proc.pid
+        time.sleep(0.005)
+    raise AssertionError("the row writer did not start")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # our own child: reap it if it has exited
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True  # not ours to reap (not expected here)
+
+
+def _states(home: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(home / "flowless.db") as conn:
+        return conn.execute("SELECT state_type, count(*) FROM task_runs GROUP BY 1").fetchall()
+
+
+@task
+def _double(i: int) -> int:
+    return 2 * i
+
+
+@flow(task_runner=ThreadPoolTaskRunner(max_workers=8))
+def _pooled(n: int) -> int:
+    return sum(f.result() for f in [_double.submit(i) for i in range(n)])
+
+
+def test_a_pooled_flow_writes_through_the_writer_which_exits_with_the_store(
+    flowless_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[int] = []
+    original = HeldRows._written
+
+    def counted(self: HeldRows, made: list[int]) -> None:
+        written.extend(made)
+        original(self, made)
+
+    monkeypatch.setattr(HeldRows, "_written", counted)
+    assert _pooled(3000) == 3000 * 2999
+    assert len(written) > 1000  # most rows: the first ones go before it has started
+    assert _states(flowless_home) == [("COMPLETED", 3000)]
+    pid = _writer_pid()
+    _close_store()
+    assert not _alive(pid)
+
+
+def _close_store() -> None:
+    _store().close()
+
+
+def test_a_killed_writer_loses_nothing(
+    flowless_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    @task
+    def kill_writer_at(i: int) -> int:
+        if i == 1500:
+            os.kill(_writer_pid(), signal.SIGKILL)
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=8))
+    def pooled(n: int) -> int:
+        futures = [kill_writer_at.submit(i) for i in range(n)]
+        return sum(f.result() for f in futures)
+
+    with caplog.at_level(logging.WARNING, logger="flowless.store"):
+        assert pooled(4000) == sum(range(4000))
+    assert "row writer exited; this process writes task runs itself" in caplog.text
+    assert _states(flowless_home) == [("COMPLETED", 4000)]
+    assert _rows().writer is None and not _rows().sent
+
+
+def test_a_row_the_writer_cannot_bind_is_written_here(
+    flowless_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lone surrogate (from ``os.fsdecode``) in an error message: SQLite's binding
+    refuses it in the writer; this process stores it as it always has."""
+
+    name = os.fsdecode(b"x\xff")
+    monkeypatch.setenv("FLOWLESS_LOGGING_LEVEL", "CRITICAL")  # xdist cannot send the lines
+
+    @task
+    def fails_at(i: int) -> int:
+        if i % 500 == 7:
+            raise ValueError(f"bad name {name}")
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=8))
+    def pooled(n: int) -> None:
+        for future in [fails_at.submit(i) for i in range(n)]:
+            future.wait()
+
+    pooled(3000)
+    with sqlite3.connect(flowless_home / "flowless.db") as conn:
+        failed = conn.execute(
+            "SELECT state_message FROM task_runs WHERE state_type = 'FAILED'"
+        ).fetchall()
+    assert len(failed) == 6
+    assert all("bad name x" in message for (message,) in failed)
+    assert _rows().held == {}  # (answers for rows the flow run wrote may still come)
+
+
+def test_a_forked_child_does_not_keep_the_writer_alive(flowless_home: Path) -> None:
+    assert _pooled(2000) == 2000 * 1999
+    pid = _writer_pid()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only waits
+        time.sleep(5)
+        os._exit(0)
+    try:
+        _close_store()
+        deadline = time.monotonic() + 3
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(pid)  # the child's copy of the pipe was closed at the fork
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
+def test_the_writer_is_not_used_for_a_sequential_flow(
+    flowless_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread's rows are written by that thread: no process is started for them."""
+    started: list[Any] = []
+    monkeypatch.setattr(HeldRows, "_start_writer", lambda self: started.append(self))
+
+    @flow
+    def seq(n: int) -> int:
+        return sum(_double(i) for i in range(n))
+
+    assert seq(500) == 500 * 499
+    assert started == []
+    assert _states(flowless_home) == [("COMPLETED", 500)]
