@@ -1,15 +1,18 @@
 """Futures for submitted task runs, ``wait`` / ``as_completed`` over them, and the search
 for futures and states inside what a task receives and what a flow returns.
 
-A ``PrefectFuture`` wraps a ``concurrent.futures.Future`` that resolves to the task
-run's final ``State``; ``result()`` unwraps it the way Prefect does (a failed run
+A ``PrefectFuture`` wraps the ``SubmittedRun`` whose outcome is the task run's final
+``State``; ``result()`` unwraps it the way Prefect does (a failed run
 raises its exception).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -35,31 +38,50 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+_log = logging.getLogger("flowless.futures")
 
 
 def _done() -> Any:
     raise RuntimeError("a submitted run executes once")
 
 
+_NEW, _RUNNING, _DONE, _CANCELLED = range(4)
+
+Listener = Callable[["SubmittedRun[Any]"], object]
+
+
 class SubmittedRun(Generic[R]):
-    """One submitted task run: its public future, and the work that completes it.
+    """One submitted task run, and the future of its final state.
 
     Whoever claims the run first executes it: the pool thread it was queued on, or a
     worker thread that helps while it waits (see ``RunQueue``). The other party finds it
-    claimed and does nothing, so the run executes once and its future is completed only
-    by the run itself.
+    claimed and does nothing, so the run executes once and completes only by itself.
+
+    Why not ``concurrent.futures.Future``: a flow that keeps 20,000 futures keeps every
+    object each one holds, and each full garbage collection walks them all while every
+    thread waits (issue 9 measured 100-240 ms, and task-run records waited with it). A
+    ``Future`` brings a condition, a re-entrant lock, a deque, two lists and five bound
+    methods, eleven tracked objects; this brings none until someone waits on it (one
+    list of listeners, dropped once it is done). Its status is guarded by its queue's
+    ``status_lock``, held for a few bytecodes.
     """
 
-    __slots__ = ("_claim", "_work", "future", "queue")
+    __slots__ = ("_failed", "_listeners", "_outcome", "_status", "_work", "queue")
 
     def __init__(self, work: Callable[[], State[R]], queue: RunQueue) -> None:
-        self.future: cf.Future[State[R]] = cf.Future()
+        self._status = _NEW
         self._work = work
-        self._claim = threading.Lock()
+        self._outcome: Any = None  # the final State, or what the run raised
+        self._failed = False
+        self._listeners: list[Listener] | None = None  # called once, when done
         self.queue = queue
 
     def claim(self) -> bool:
-        return self._claim.acquire(blocking=False)
+        with self.queue.status_lock:
+            if self._status != _NEW:
+                return False
+            self._status = _RUNNING
+            return True
 
     def run(self) -> None:
         """The pool's entry point."""
@@ -68,17 +90,91 @@ class SubmittedRun(Generic[R]):
 
     def execute(self) -> None:
         """Run it (the caller has claimed it)."""
-        if not self.future.set_running_or_notify_cancel():
-            return  # cancelled before it started (the flow run timed out)
         work, self._work = self._work, _done  # its closure (arguments, context) goes now
         try:
             state = work()
         except BaseException as exc:
-            self.future.set_exception(exc)
+            self._finish(exc, failed=True)
             if not isinstance(exc, Exception):
                 raise
         else:
-            self.future.set_result(state)
+            self._finish(state, failed=False)
+
+    def cancel(self) -> bool:
+        """Cancel it if nobody has started it (a flow run that timed out)."""
+        with self.queue.status_lock:
+            if self._status != _NEW:
+                return self._status == _CANCELLED
+            self._status = _CANCELLED
+            self._work = _done
+            listeners, self._listeners = self._listeners, None
+        self._tell(listeners)
+        return True
+
+    def _finish(self, outcome: Any, failed: bool) -> None:
+        with self.queue.status_lock:
+            self._outcome, self._failed = outcome, failed
+            self._status = _DONE
+            listeners, self._listeners = self._listeners, None
+        self._tell(listeners)
+
+    def _tell(self, listeners: list[Listener] | None) -> None:
+        for listener in listeners or ():
+            try:
+                listener(self)
+            except Exception:
+                _log.exception("A done callback of task run future %r raised", self)
+
+    def done(self) -> bool:
+        return self._status >= _DONE
+
+    def cancelled(self) -> bool:
+        return self._status == _CANCELLED
+
+    def failed(self) -> bool:
+        """It raised instead of ending in a state (a ``BaseException``, or the engine's)."""
+        return self._failed
+
+    def listen(self, listener: Listener) -> bool:
+        """Call ``listener(self)`` once it is done; False (and no call) if it is already."""
+        with self.queue.status_lock:
+            if self._status >= _DONE:
+                return False
+            if self._listeners is None:
+                self._listeners = []
+            self._listeners.append(listener)
+            return True
+
+    def _unlisten(self, listener: Listener) -> None:
+        with self.queue.status_lock:
+            if self._listeners is not None and listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        """Block until it is done or ``timeout`` passes; whether it is done."""
+        if self._status >= _DONE:
+            return True
+        event = threading.Event()
+
+        def wake(_: SubmittedRun[Any]) -> None:
+            event.set()
+
+        if not self.listen(wake):
+            return True
+        if event.wait(timeout):
+            return True
+        self._unlisten(wake)
+        return self.done()
+
+    def outcome(self) -> State[R]:
+        """The final state (it is done); raises what the run raised, or
+        ``CancelledError``."""
+        if self._status == _CANCELLED:
+            raise cf.CancelledError()
+        if self._failed:
+            raise self._outcome
+        state: State[R] = self._outcome
+        return state
 
 
 class RunQueue:
@@ -95,6 +191,8 @@ class RunQueue:
         self._runs: list[SubmittedRun[Any]] = []
         self._next = 0
         self._lock = threading.Lock()
+        #: Guards each run's status and listeners (never held while taking ``_lock``).
+        self.status_lock = threading.Lock()
         #: Keep every run (a flow run waits for all of them at its end); ``False`` for
         #: task runs outside flows, whose claimed runs are forgotten.
         self._keep = keep
@@ -103,9 +201,9 @@ class RunQueue:
         with self._lock:
             self._runs.append(run)
 
-    def futures(self) -> list[cf.Future[Any]]:
+    def runs(self) -> list[SubmittedRun[Any]]:
         with self._lock:
-            return [run.future for run in self._runs]
+            return list(self._runs)
 
     def claim_next(self) -> SubmittedRun[Any] | None:
         with self._lock:
@@ -125,14 +223,14 @@ class RunQueue:
             self._next = 0
 
 
-def _help_until_done(future: cf.Future[Any], queue: RunQueue) -> None:
+def _help_until_done(run: SubmittedRun[Any]) -> None:
     if not is_worker_thread():
         return  # the flow thread never helps: its waits (even polls) behave as on a free pool
-    while not future.done():
-        run = queue.claim_next()
-        if run is None:
+    while not run.done():
+        other = run.queue.claim_next()
+        if other is None:
             return  # everything has started somewhere: just wait
-        run.execute()
+        other.execute()
 
 
 class PrefectFuture(Generic[R]):
@@ -144,17 +242,16 @@ class PrefectFuture(Generic[R]):
     the middle of the futures' own locking.
     """
 
-    __slots__ = ("_call", "_future", "_run")
+    __slots__ = ("_call", "_run")
 
     def __init__(self, call: TaskCall, run: SubmittedRun[R]) -> None:
         self._call = call
         self._run = run
-        self._future = run.future
 
     def _steal(self) -> None:
         # Also before a bounded wait: in a saturated pool the run would otherwise not start
         # before the wait gives up.
-        _help_until_done(self._future, self._run.queue)
+        _help_until_done(self._run)
 
     @property
     def task_run_id(self) -> str:
@@ -165,9 +262,9 @@ class PrefectFuture(Generic[R]):
         """The final state when done; otherwise the run's current Pending/Running state."""
         guard = enter_engine()
         try:
-            future = self._future
-            if future.done() and not future.cancelled() and future.exception() is None:
-                return future.result()
+            run = self._run
+            if run.done() and not run.cancelled() and not run.failed():
+                return run.outcome()
             current: State[R] | None = self._call.state  # also a run ended by a BaseException
             return current if current is not None else State(StateType.PENDING)
         finally:
@@ -177,27 +274,22 @@ class PrefectFuture(Generic[R]):
         guard = enter_engine()
         try:
             self._steal()
-            cf.wait([self._future], timeout=timeout)
+            self._run.wait_done(timeout)
         finally:
             leave_engine(guard)
 
     def done(self) -> bool:
-        guard = enter_engine()
-        try:
-            return self._future.done()
-        finally:
-            leave_engine(guard)
+        return self._run.done()
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
         guard = enter_engine()
         try:
             self._steal()
-            try:
-                state = self._future.result(timeout=timeout)
-            except cf.TimeoutError:
+            if not self._run.wait_done(timeout):
                 raise TimeoutError(
                     f"Task run {self.task_run_id} did not complete within {timeout} seconds"
-                ) from None
+                )
+            state = self._run.outcome()
         finally:
             leave_engine(guard)
         value: R = state.result(raise_on_failure=raise_on_failure)
@@ -206,7 +298,8 @@ class PrefectFuture(Generic[R]):
     def add_done_callback(self, fn: Callable[[PrefectFuture[R]], object]) -> None:
         guard = enter_engine()
         try:
-            self._future.add_done_callback(lambda _: fn(self))
+            if not self._run.listen(lambda _: fn(self)):
+                fn(self)  # done already: at once, as concurrent.futures does
         finally:
             leave_engine(guard)
 
@@ -241,41 +334,48 @@ def wait(
 ) -> DoneAndNotDoneFutures:
     """Block until all futures are done or ``timeout`` passes; report which are which."""
     futures = list(futures)
+    deadline = None if timeout is None else time.monotonic() + timeout
     guard = enter_engine()
     try:
         for future in futures:
             future._steal()
-        by_inner = {f._future: f for f in futures}
-        done, not_done = cf.wait(by_inner, timeout=timeout)
+        for future in futures:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not future._run.wait_done(left):
+                break
     finally:
         leave_engine(guard)
-    return DoneAndNotDoneFutures({by_inner[d] for d in done}, {by_inner[n] for n in not_done})
+    done = {f for f in futures if f._run.done()}
+    return DoneAndNotDoneFutures(done, {f for f in futures if f not in done})
 
 
 def as_completed(
     futures: Iterable[PrefectFuture[Any]], timeout: float | None = None
 ) -> Iterator[PrefectFuture[Any]]:
     """Yield futures as they finish; ``TimeoutError`` if ``timeout`` passes first."""
-    futures = list(futures)
+    by_run = {f._run: f for f in futures}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    finished: queue.SimpleQueue[SubmittedRun[Any]] = queue.SimpleQueue()
     guard = enter_engine()
     try:
-        for future in futures:
+        for future in by_run.values():
             future._steal()
-        by_inner = {f._future: f for f in futures}
-        finished = cf.as_completed(by_inner, timeout=timeout)
+        pending = {run for run in by_run if run.listen(finished.put)}
     finally:
         leave_engine(guard)
-    while True:
+    for run, future in by_run.items():
+        if run not in pending:
+            yield future
+    for _ in pending:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
         guard = enter_engine()
         try:
-            inner = next(finished)
-        except StopIteration:
-            return
-        except cf.TimeoutError:
+            run = finished.get(timeout=left)
+        except queue.Empty:
             raise TimeoutError(f"Futures did not complete within {timeout} seconds") from None
         finally:
             leave_engine(guard)
-        yield by_inner[inner]
+        yield by_run[run]
 
 
 def _final_state(future: PrefectFuture[Any], allow_failed: bool) -> State[Any]:

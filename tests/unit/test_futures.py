@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from typing import Any
@@ -406,3 +407,81 @@ def test_timed_task_that_submits_and_waits() -> None:
         return [fu.result() for fu in [parent.submit(i) for i in range(4)]]
 
     assert _run_in_thread(f) == [[0, 1, 2, 3]]
+
+
+def test_as_completed_yields_in_the_order_runs_finish() -> None:
+    gates = [threading.Event() for _ in range(3)]
+
+    @task
+    def gated(i: int) -> int:
+        assert gates[i].wait(10)
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=3))
+    def f() -> list[int]:
+        futures = [gated.submit(i) for i in range(3)]
+        order = []
+        gates[2].set()
+        for future in as_completed(futures, timeout=10):
+            order.append(future.result())
+            if len(order) < 3:
+                gates[[1, 0][len(order) - 1]].set()
+        return order
+
+    assert f() == [2, 1, 0]
+
+
+def test_done_callbacks_run_once_each_before_and_after_completion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gate = threading.Event()
+    seen: list[str] = []
+
+    @task
+    def gated() -> int:
+        assert gate.wait(10)
+        return 1
+
+    def broken(_: PrefectFuture[Any]) -> None:
+        raise ValueError("callback broke")
+
+    @flow
+    def f() -> None:
+        future = gated.submit()
+        future.add_done_callback(lambda fu: seen.append(f"before {fu.result()}"))
+        future.add_done_callback(broken)  # logged; the others still run
+        future.add_done_callback(lambda fu: seen.append("second"))
+        gate.set()
+        future.wait()
+        future.add_done_callback(lambda fu: seen.append(f"after {fu.state.name}"))
+
+    f()
+    assert seen == ["before 1", "second", "after Completed"]
+    assert "A done callback of task run future" in capsys.readouterr().err
+
+
+def test_timed_out_waits_leave_nothing_behind() -> None:
+    """A run polled with short timeouts keeps no listener per poll; a finished run keeps
+    its state and nothing else (no lock, no condition, no closure)."""
+    gate = threading.Event()
+
+    @task
+    def gated() -> int:
+        assert gate.wait(10)
+        return 1
+
+    @flow
+    def f() -> None:
+        future = gated.submit()
+        run = future._run
+        for _ in range(50):
+            future.wait(0.001)
+            assert not wait([future], timeout=0.001).done
+        assert not run._listeners
+        gate.set()
+        assert future.result() == 1
+        assert run._listeners is None and run.done() and not run.failed()
+        kept = sorted(type(o).__name__ for o in gc.get_referents(run) if gc.is_tracked(o))
+        assert kept == ["RunQueue", "State", "function", "type"]  # _done, and its class
+
+    f()

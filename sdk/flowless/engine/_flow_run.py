@@ -5,7 +5,6 @@ and its final state by Prefect's rules, recorded with hooks and the closing log 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 from collections.abc import Callable, Iterable
 from functools import partial
 from logging import ERROR, INFO
@@ -334,16 +333,17 @@ def _wait_for_futures(ctx: FlowRunContext) -> None:
     """Every submitted task run finishes (and is recorded) before the flow run does."""
     seen = 0
     while True:
-        futures = ctx.runs.futures()
-        if seen == len(futures):
+        runs = ctx.runs.runs()
+        if seen == len(runs):
             return
-        cf.wait(futures[seen:])
-        seen = len(futures)
+        for run in runs[seen:]:
+            run.wait_done()
+        seen = len(runs)
 
 
 def _abandon_futures(ctx: FlowRunContext) -> None:
-    for future in ctx.runs.futures():
-        future.cancel()
+    for run in ctx.runs.runs():
+        run.cancel()
 
 
 def _settle(
