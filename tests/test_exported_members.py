@@ -143,6 +143,7 @@ PUBLIC_MODULES = {
         "Lease",
         "LimitRecord",
         "LimitStore",
+        "LogLine",
         "Payload",
         "SQLiteLimits",
         "SQLiteStore",

@@ -119,11 +119,18 @@ class SubmittedRun(Generic[R]):
         self._tell(listeners)
 
     def _tell(self, listeners: list[Listener] | None) -> None:
+        """Every listener, even after one raised (waiters are listeners too: none may be
+        left waiting); an exception is logged, a ``BaseException`` raised after all."""
+        stop: BaseException | None = None
         for listener in listeners or ():
             try:
                 listener(self)
             except Exception:
                 _log.exception("A done callback of task run future %r raised", self)
+            except BaseException as exc:
+                stop = stop or exc
+        if stop is not None:
+            raise stop
 
     def done(self) -> bool:
         return self._status >= _DONE
@@ -299,7 +306,8 @@ class PrefectFuture(Generic[R]):
         guard = enter_engine()
         try:
             if not self._run.listen(lambda _: fn(self)):
-                fn(self)  # done already: at once, as concurrent.futures does
+                self._run._tell([lambda _: fn(self)])  # done already: at once, as
+                # concurrent.futures does (an exception is logged, not raised)
         finally:
             leave_engine(guard)
 

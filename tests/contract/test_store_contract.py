@@ -19,6 +19,7 @@ from flowless.store import (
     CorruptRecord,
     DynamoDBStore,
     FlowRunRecord,
+    LogLine,
     Payload,
     SQLiteStore,
     Store,
@@ -329,3 +330,55 @@ def test_cancel_flow_run_refuses_a_final_run(backend: Store) -> None:
     assert backend.read_flow_run("fr-1") == done
     with pytest.raises(RecordNotFoundError, match="'nope' not found"):
         backend.cancel_flow_run("nope")
+
+
+def log_line(n: int, flow_run_id: str = "fr-1", task_run_id: str | None = None) -> LogLine:
+    return LogLine(
+        id=f"{1000 + n:020d}-00000001-{n:012x}",
+        flow_run_id=flow_run_id,
+        task_run_id=task_run_id,
+        run_name="fetch_stats-001" if task_run_id else "name-fr-1",
+        time=1000.0 + n / 1000,
+        level=40 if n % 10 == 9 else 20,
+        logger="flowless.task_runs" if task_run_id else "flowless.flow_runs",
+        message=f"line {n}: \u00e9t\u00e9 \U0001f600",
+    )
+
+
+def test_log_lines_come_back_in_order_per_run_and_after_a_line(backend: Store) -> None:
+    backend.create_flow_run(flow_run())
+    backend.create_flow_run(flow_run("fr-2", created=1001.0))
+    backend.start_task_run(task_run())
+    lines = [log_line(n, task_run_id="tr-1" if n % 2 else None) for n in range(60)]
+    for line in reversed(lines):  # written in any order (batches): read back in id order
+        backend.write_log(line)
+    backend.write_log(log_line(7, flow_run_id="fr-2"))
+    backend.flush()
+    assert backend.read_logs("fr-1") == lines
+    assert backend.read_logs("fr-1", after=lines[49].id) == lines[50:]
+    assert backend.read_logs("fr-1", after=lines[-1].id) == []
+    assert backend.read_logs("fr-2") == [log_line(7, flow_run_id="fr-2")]
+    assert backend.read_logs("nope") == []
+    # the task runs beside the lines are untouched by them, and the other way round
+    assert [t.id for t in backend.read_task_runs("fr-1")] == ["tr-1"]  # type: ignore[union-attr]
+
+
+def test_a_line_written_twice_is_kept_once(backend: Store) -> None:
+    backend.create_flow_run(flow_run())
+    backend.write_log(log_line(1))
+    backend.write_log(log_line(1))
+    backend.flush()
+    assert backend.read_logs("fr-1") == [log_line(1)]
+
+
+def test_deleting_a_flow_run_deletes_its_lines_and_counts_only_task_runs(backend: Store) -> None:
+    backend.create_flow_run(flow_run())
+    backend.create_flow_run(flow_run("fr-2", created=1001.0))
+    backend.start_task_run(task_run())
+    for n in range(30):
+        backend.write_log(log_line(n))
+    backend.write_log(log_line(3, flow_run_id="fr-2"))
+    backend.flush()
+    assert backend.delete_flow_run("fr-1") == 1
+    assert backend.read_logs("fr-1") == []
+    assert backend.read_logs("fr-2") == [log_line(3, flow_run_id="fr-2")]

@@ -424,7 +424,8 @@ def test_parameters_in_the_results_bucket_are_read_and_the_check_costs_one_read(
     running: dict[str, Any],
 ) -> None:
     """The legitimate case of the location check (a large argument, sent through S3) and
-    what the flow-run check costs: one consistent GetItem before the two writes."""
+    what the flow-run check costs: one consistent GetItem before the two writes (and the
+    task run's log lines, one BatchWriteItem after them)."""
     from flowless.lambda_handlers import task_run
 
     text = "y" * 200_000
@@ -433,7 +434,7 @@ def test_parameters_in_the_results_bucket_are_read_and_the_check_costs_one_read(
     dynamodb_calls = _calls(_runtime().store.client)
     response = task_run.handler(event, CONTEXT)
     assert _result(response, _runtime().results) == len(text)
-    assert dynamodb_calls == ["GetItem", "PutItem", "PutItem"]
+    assert dynamodb_calls == ["GetItem", "PutItem", "PutItem", "BatchWriteItem"]
 
 
 def test_a_task_run_outside_any_flow_has_no_flow_run_to_check(aws: dict[str, Any]) -> None:

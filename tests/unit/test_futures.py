@@ -485,3 +485,28 @@ def test_timed_out_waits_leave_nothing_behind() -> None:
         assert kept == ["RunQueue", "State", "function", "type"]  # _done, and its class
 
     f()
+
+
+def test_a_callback_raising_a_base_exception_leaves_no_waiter_waiting() -> None:
+    """Waiters are listeners too: every one is woken, even after a callback raised
+    ``KeyboardInterrupt`` (which then goes on, in the thread that finished the run)."""
+    gate = threading.Event()
+
+    @task
+    def gated() -> int:
+        assert gate.wait(10)
+        return 1
+
+    def interrupt(_: PrefectFuture[Any]) -> None:
+        raise KeyboardInterrupt
+
+    @flow
+    def f() -> float:
+        future = gated.submit()
+        future.add_done_callback(interrupt)
+        threading.Timer(0.1, gate.set).start()
+        started = time.monotonic()
+        future.wait(5)
+        return time.monotonic() - started
+
+    assert f() < 2

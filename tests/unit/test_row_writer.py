@@ -4,10 +4,10 @@ forked child never keeps it alive."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 
 from flowless import flow, task
 from flowless.engine import current_runtime
-from flowless.store import _sqlite
+from flowless.store import LogLine, _sqlite
 from flowless.store._sqlite_held import HeldRows
 from flowless.task_runners import ThreadPoolTaskRunner
 
@@ -94,7 +94,7 @@ def _close_store() -> None:
 
 
 def test_a_killed_writer_loses_nothing(
-    flowless_home: Path, caplog: pytest.LogCaptureFixture
+    flowless_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     @task
     def kill_writer_at(i: int) -> int:
@@ -107,9 +107,8 @@ def test_a_killed_writer_loses_nothing(
         futures = [kill_writer_at.submit(i) for i in range(n)]
         return sum(f.result() for f in futures)
 
-    with caplog.at_level(logging.WARNING, logger="flowless.store"):
-        assert pooled(4000) == sum(range(4000))
-    assert "row writer exited; this process writes task runs itself" in caplog.text
+    assert pooled(4000) == sum(range(4000))
+    assert "row writer exited; this process writes the task runs it had" in capsys.readouterr().err
     assert _states(flowless_home) == [("COMPLETED", 4000)]
     assert _rows().writer is None and not _rows().sent
 
@@ -176,3 +175,87 @@ def test_the_writer_is_not_used_for_a_sequential_flow(
     assert seq(500) == 500 * 499
     assert started == []
     assert _states(flowless_home) == [("COMPLETED", 500)]
+
+
+def _line(n: int, size: int = 10) -> LogLine:
+    return LogLine(f"{n:020d}-0-{n:012x}", "fr-1", None, "run", 1.0, 20, "flowless", "m" * size)
+
+
+def _started(store: _sqlite.SQLiteStore) -> HeldRows:
+    """The store's held rows, sending to a started writer (as under a pool)."""
+    assert store._writer is not None
+    rows = store._writer.rows
+    rows._pooled_until = float("inf")  # as if rows came from several threads
+    rows._writer(time.monotonic())
+    deadline = time.monotonic() + 10
+    while not (rows.writer is not None and rows.writer.alive):
+        assert time.monotonic() < deadline, "the row writer did not start"
+        time.sleep(0.005)
+    return rows
+
+
+def _answered(rows: HeldRows, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while rows.sent or rows.held:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def test_a_row_right_after_a_commit_is_written_without_waiting_for_another(
+    tmp_path: Path,
+) -> None:
+    """The writer commits at most every 2 ms; a row that comes within those 2 ms is
+    committed once they pass, not when the next row comes (nor at the takeover)."""
+    store = _sqlite.SQLiteStore(tmp_path / "x.db")
+    try:
+        rows = _started(store)
+        for n in range(20):
+            store.write_log(_line(n))
+            assert _answered(rows, 0.25), f"row {n} waited"  # the takeover is at 0.5 s
+    finally:
+        store.close()
+    check = _sqlite.SQLiteStore(tmp_path / "x.db")
+    assert len(check.read_logs("fr-1")) == 20
+    check.close()
+
+
+def test_a_stopped_writer_blocks_no_thread_and_its_rows_are_taken_over(tmp_path: Path) -> None:
+    """Frozen (SIGSTOP): its pipe fills, and rows that do not fit are written here at
+    once; rows it has are taken over after WRITER_STALL; then nothing is due (the
+    committer does not spin on the rows it took over)."""
+    store = _sqlite.SQLiteStore(tmp_path / "x.db")
+    rows = _started(store)
+    assert rows.writer is not None
+    pid = rows.writer._proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        done = threading.Event()
+
+        def hold_many() -> None:
+            for n in range(6000):  # ~3 MB of frames: three times the pipe
+                store.write_log(_line(n, 400))
+            done.set()
+
+        threading.Thread(target=hold_many, daemon=True).start()
+        assert done.wait(20), "a thread blocked on the stopped writer's pipe"
+        assert _answered(rows, 10)
+        assert rows.due() is None and not rows.sent
+        reader = sqlite3.connect(tmp_path / "x.db")
+        assert reader.execute("SELECT count(*) FROM logs").fetchone() == (6000,)
+        reader.close()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        store.close()
+
+
+def test_a_closed_writer_leaves_its_descriptor_on_dev_null(tmp_path: Path) -> None:
+    """A send racing close() can never write into a file that reused the number."""
+    store = _sqlite.SQLiteStore(tmp_path / "x.db")
+    rows = _started(store)
+    writer = rows.writer
+    assert writer is not None
+    store.close()
+    assert os.readlink(f"/proc/self/fd/{writer._in}") == os.devnull
+    assert writer.send(1, "log", ("x",)) is False

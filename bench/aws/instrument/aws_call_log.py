@@ -89,6 +89,13 @@ def capacity(
         if INDEX_KEY in new:
             units += _write_units(item_size(new) + INDEX_ENTRY_OVERHEAD)
         return 0.0, units
+    if operation == "BatchWriteItem":  # each item as its own write (log lines, deletes)
+        units = 0.0
+        for requests in params.get("RequestItems", {}).values():
+            for request in requests:
+                put = request.get("PutRequest")
+                units += _write_units(item_size(put["Item"])) if put else 1.0
+        return 0.0, units if ok else 0.0
     if operation == "GetItem":
         return _read_units(item_size(parsed.get("Item") or {}), consistent), 0.0
     if operation in ("Query", "Scan"):

@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("version", help="print the flowless version")
-    flow_run = commands.add_parser("flow-run", help="list, inspect, cancel and delete flow runs")
+    flow_run = commands.add_parser(
+        "flow-run", help="list, inspect, show the logs of, cancel and delete flow runs"
+    )
     verbs = flow_run.add_subparsers(dest="verb", metavar="VERB", required=True)
     ls = verbs.add_parser("ls", help="recent flow runs, newest first")
     ls.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
@@ -45,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     cancel = verbs.add_parser("cancel", help="stop a flow run at its next task (Cancelled)")
     cancel.add_argument("id", help=ref)
+    logs = verbs.add_parser("logs", help="a flow run's log lines (its task runs' included)")
+    logs.add_argument("id", help=ref)
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
+    logs.add_argument("--level", help="only lines at this level or above (INFO, ERROR, ...)")
+    logs.add_argument("--task", help="only lines of this task run (or of every run of a task)")
     add_limit_parsers(commands)
     add_deployment_parsers(commands)
     add_project_parsers(commands)
@@ -104,6 +111,7 @@ def _flow_runs(args: argparse.Namespace, settings: Any) -> int:
     from flowless.cli._flow_run_cancel import cancel_flow_run
     from flowless.cli._flow_run_delete import delete_flow_run
     from flowless.cli._flow_run_inspect import inspect_flow_run
+    from flowless.cli._flow_run_logs import show_logs
     from flowless.cli._stores import open_run_store
 
     opened = open_run_store(settings, writable=args.verb in ("delete", "cancel"))
@@ -134,6 +142,10 @@ def _flow_runs(args: argparse.Namespace, settings: Any) -> int:
             return delete_flow_run(store, sys.stdout, args.id, args.force)
         if args.verb == "cancel":
             return cancel_flow_run(store, sys.stdout, args.id)
+        if args.verb == "logs":
+            return show_logs(
+                store, sys.stdout, sys.stderr, args.id, args.level, args.task, args.follow
+            )
         return inspect_flow_run(store, results, sys.stdout, args.id, args.json)
     finally:
         store.close()

@@ -37,6 +37,7 @@ from flowless.exceptions import (
 )
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
+from flowless.logging._stored import remember as remember_store
 from flowless.states import Failed, State, StateType
 from flowless.store import FlowRunRecord, Payload, TaskRunRecord, find_flow_run
 from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
@@ -210,6 +211,7 @@ def enter_flow_run(
     replay: dict[tuple[str, int], State[Any]] | None,
 ) -> Begun:
     logger = run_logger(record)
+    remember_store(record.id, runtime.store)  # its lines are kept there (flow-run logs)
     log_prints = flow.log_prints
     if log_prints is None:
         log_prints = parent.log_prints if parent is not None else False

@@ -49,6 +49,7 @@ from flowless.futures import (
     SubmittedRun,
 )
 from flowless.invoke import NOT_RETURNED, TaskCall
+from flowless.logging._stored import KEPT
 from flowless.states import State, StateType
 from flowless.store import TaskRunRecord
 from flowless.task_runners import ThreadPoolTaskRunner
@@ -246,10 +247,26 @@ def _decide(scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None) -> Sta
 
 
 def _invoked(scope: Scope, call: TaskCall, state: State[Any]) -> State[Any]:
-    """A state the invoker returned; logged here when the run was logged elsewhere."""
-    if getattr(scope.invoker, "remote", False):  # invokers written before ``remote``
+    """A state the invoker returned. A remote run's lines are shown here as its own
+    process logged them (they are kept already: not again); a run that answered none
+    (the function failed) gets its final line here, kept with the flow run."""
+    if not getattr(scope.invoker, "remote", False):  # invokers written before ``remote``
+        return state
+    logger = _logger(call)
+    if call.remote_lines is None:
         level = INFO if state.type is StateType.COMPLETED else ERROR
-        _logger(call).emit(level, "Finished in state %s", state)
+        logger.emit(level, "Finished in state %s", state)
+        return state
+    if call.remote_lines_cut:
+        logger.replay(
+            WARNING,
+            call.remote_lines[0][1] if call.remote_lines else time.time(),
+            f"... {call.remote_lines_cut} earlier line(s) of this task run are not shown "
+            "here; `flowless flow-run logs` shows them all",
+            **{KEPT: True},
+        )
+    for level, created, message in call.remote_lines:
+        logger.replay(level, created, message, **{KEPT: True})
     return state
 
 

@@ -28,6 +28,7 @@ from flowless.invoke._wire import (
     state_from_wire,
     task_event,
 )
+from flowless.invoke._wire_logs import lines_from_wire
 from flowless.states import State, StateType
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class LambdaInvoker:
                 else (self.results.load(result) if result is not None else None)
             )
             state = state_from_wire(answer.get("state"), data)
+            remote = lines_from_wire(answer.get("logs"))
         except (WireError, ValueError) as exc:
             return self._record(
                 call,
@@ -103,6 +105,8 @@ class LambdaInvoker:
                 ),
             )
         call.task_run.run_count = int(answer.get("run_count", call.task_run.run_count) or 0)
+        if remote is not None:
+            call.remote_lines, call.remote_lines_cut = remote
         state.state_details.task_run_id = call.task_run.id
         state.state_details.flow_run_id = call.task_run.flow_run_id
         state.state_details.cache_key = call.cache_key

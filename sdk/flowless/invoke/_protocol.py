@@ -40,6 +40,10 @@ class TaskCall:
     state: State[Any] | None = None
     #: What the task function returned, when it returned (Prefect's call result).
     returned: Any = NOT_RETURNED
+    #: A remote task run's log lines (level, time, message), as its invocation answered,
+    #: and how many earlier ones the answer left out: the flow's console shows them.
+    remote_lines: list[tuple[int, float, str]] | None = None
+    remote_lines_cut: int = 0
 
 
 class Invoker(Protocol):

@@ -26,12 +26,14 @@ from flowless.invoke import (
     read_task_event,
     state_to_wire,
 )
+from flowless.invoke._wire_logs import lines_to_wire
 from flowless.lambda_handlers._logging import MetricUnit, logger, metrics
 from flowless.lambda_handlers._task_event_checks import (
     TaskRunEventRejectedError,
     check_flow_run,
     check_payload_location,
 )
+from flowless.logging._stored import keep_lines_in
 from flowless.states import StateType
 
 __all__ = [
@@ -92,12 +94,17 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     )
     started = time.perf_counter()
     try:
-        state = TaskRunExecutor(runtime.store, runtime.results, results_must_travel=True)(call)
+        with keep_lines_in(runtime.store) as lines:  # in the table, and in the answer
+            state = TaskRunExecutor(runtime.store, runtime.results, results_must_travel=True)(call)
     except FlowlessException as exc:  # the store failed under the task: say so, loudly
         logger.exception("Task run %s could not be recorded", record.name)
         raise TaskRunNotRecordedError(
             f"Task run {record.name!r} could not be recorded: {exc}"
         ) from None
+    try:
+        runtime.store.flush()  # its log lines (its records are written already)
+    except FlowlessException:
+        logger.exception("The log lines of task run %s could not be kept", record.name)
     metrics.add_metric(name="TaskRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="TaskRunDuration",
@@ -114,6 +121,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if isinstance(state.data, BaseException)
         else None,
         "run_count": call.task_run.run_count,
+        "logs": lines_to_wire(lines),
     }
 
 

@@ -4,6 +4,7 @@ The same four names as ``prefect.logging``; the rest of Prefect's ``prefect.logg
 is in ``flowless.logging.loggers``.
 """
 
+from flowless.logging._stored import install as _keep_run_lines
 from flowless.logging.loggers import (
     LogEavesdropper,
     disable_run_logger,
@@ -12,3 +13,5 @@ from flowless.logging.loggers import (
 )
 
 __all__ = ["LogEavesdropper", "disable_run_logger", "get_logger", "get_run_logger"]
+
+_keep_run_lines()

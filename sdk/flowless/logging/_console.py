@@ -19,7 +19,13 @@ from collections.abc import Mapping, MutableMapping
 from types import TracebackType
 from typing import Any
 
-__all__ = ["ConsoleFormatter", "ConsoleHandler", "RunLoggerAdapter", "setup_console_logging"]
+__all__ = [
+    "ConsoleFormatter",
+    "ConsoleHandler",
+    "RunLoggerAdapter",
+    "setup_console_logging",
+    "user_traceback",
+]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ROOT = "flowless"
@@ -34,6 +40,17 @@ class RunLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
         base = self.extra or {}
         kwargs["extra"] = {**base, **extra} if extra else base
         return msg, kwargs
+
+    def replay(self, level: int, created: float, message: str, **extra: Any) -> None:
+        """A line logged elsewhere (a remote task run), shown with its own time."""
+        logger = self.logger
+        if not logger.isEnabledFor(level):
+            return
+        record = _EngineRecord(logger.name, level, "%s", (message,), None, self.extra or {})
+        record.created = created
+        record.msecs = int(created * 1000) % 1000
+        record.__dict__.update(extra)
+        logger.handle(record)
 
     def emit(self, level: int, msg: str, *args: Any, exc: BaseException | None = None) -> None:
         """The engine's own lines (one per task run at least): a complete ``LogRecord``
@@ -96,7 +113,7 @@ class _EngineRecord(logging.LogRecord):
         self.__dict__.update(extra)
 
 
-def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
+def user_traceback(tb: TracebackType | None) -> TracebackType | None:
     """Drop the engine's own frames from the top of a traceback: users debug their code."""
     first = tb
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
@@ -133,7 +150,7 @@ class ConsoleFormatter(logging.Formatter):
         )
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            lines = traceback.format_exception(type(exc), exc, _user_traceback(exc.__traceback__))
+            lines = traceback.format_exception(type(exc), exc, user_traceback(exc.__traceback__))
             line = f"{line}\n{''.join(lines).rstrip()}"
         return line
 

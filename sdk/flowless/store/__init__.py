@@ -14,6 +14,7 @@ from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
+    LogLine,
     Payload,
     TaskRunRecord,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Lease",
     "LimitRecord",
     "LimitStore",
+    "LogLine",
     "Payload",
     "SQLiteLimits",
     "SQLiteStore",

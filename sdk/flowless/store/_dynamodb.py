@@ -33,11 +33,13 @@ from flowless.store._dynamodb_items import (
     task_run_from_item,
     task_run_item,
 )
+from flowless.store._dynamodb_logs import LogBuffer, read_logs
 from flowless.store._dynamodb_runs import cancel_run, delete_run, list_runs, match_runs
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
+    LogLine,
     TaskRunRecord,
 )
 
@@ -72,6 +74,7 @@ class DynamoDBStore:
         self.ttl_attribute = ttl_attribute
         region = getattr(getattr(client, "meta", None), "region_name", None)
         self.location = f"dynamodb://{table_name}" + (f" ({region})" if region else "")
+        self._logs = LogBuffer(self._call, table_name)
 
     # -- the boundary --------------------------------------------------------------------
 
@@ -257,11 +260,24 @@ class DynamoDBStore:
     def write_cache_entry(self, entry: CacheEntry) -> None:
         self._put("write a cache entry", cache_item(entry, self.ttl_attribute))
 
+    # -- log lines -----------------------------------------------------------------------
+
+    def write_log(self, line: LogLine) -> None:
+        self._logs.add(line)
+
+    def read_logs(self, flow_run_id: str, after: str | None = None) -> list[LogLine]:
+        self._logs.flush()
+        return read_logs(self._call, self.location, flow_run_id, after)
+
     def flush(self) -> None:
-        """Nothing to do: every write is durable when DynamoDB acknowledges it."""
+        """The buffered log lines; every other write is durable when DynamoDB
+        acknowledges it."""
+        self._logs.flush()
 
     def flush_thread(self) -> None:
-        """Nothing to do: every write is durable when DynamoDB acknowledges it."""
+        """Nothing to do: every record is durable when DynamoDB acknowledges it (log
+        lines wait for ``flush``)."""
 
     def close(self) -> None:
-        """Nothing to release: the client belongs to whoever made it."""
+        """The buffered log lines; the client belongs to whoever made it."""
+        self._logs.flush()

@@ -156,11 +156,11 @@ def delete_run(call: Call, table_name: str, location: str, flow_run_id: str) -> 
     run_key = flow_run_key(flow_run_id)
     if run_key not in keys:
         raise RecordNotFoundError(f"Flow run {flow_run_id!r} not found in {location}.")
-    task_keys = [key for key in keys if key != run_key]
-    for start in range(0, len(task_keys), _BATCH):
-        _batch_delete(call, table_name, task_keys[start : start + _BATCH])
+    items = [key for key in keys if key != run_key]  # task runs and log lines
+    for start in range(0, len(items), _BATCH):
+        _batch_delete(call, table_name, items[start : start + _BATCH])
     call("delete a flow run", "delete_item", Key=run_key)
-    return len(task_keys)
+    return sum(1 for key in items if key["sk"]["S"].startswith("TASKRUN#"))
 
 
 def _batch_delete(call: Call, table_name: str, keys: list[Item]) -> None:

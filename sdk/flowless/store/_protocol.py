@@ -14,6 +14,7 @@ from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
+    LogLine,
     TaskRunRecord,
 )
 
@@ -87,6 +88,14 @@ class Store(Protocol):
 
     def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord | CorruptRecord]:
         """Every task run of a flow run (its journal), oldest first."""
+
+    def write_log(self, line: LogLine) -> None:
+        """Keep one log line with its flow run. Lines may be written in batches, but a
+        ``flush()`` (every flow run's end) leaves all lines so far readable."""
+
+    def read_logs(self, flow_run_id: str, after: str | None = None) -> list[LogLine]:
+        """A flow run's log lines in the order they were made; only those whose ``id``
+        sorts after ``after`` (``flow-run logs --follow``)."""
 
     def read_cache_entry(self, key: str, now: float) -> CacheEntry | None:
         """The entry, or None if absent or expired at ``now``."""

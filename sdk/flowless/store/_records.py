@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from flowless.states import StateType
 
-__all__ = ["CacheEntry", "CorruptRecord", "FlowRunRecord", "Payload", "TaskRunRecord"]
+__all__ = ["CacheEntry", "CorruptRecord", "FlowRunRecord", "LogLine", "Payload", "TaskRunRecord"]
 
 
 @dataclass(slots=True)
@@ -114,3 +114,21 @@ class CorruptRecord:
 
     def describe(self) -> str:
         return f"{self.kind} {self.key!r} is corrupt: {self.reason}"
+
+
+@dataclass(slots=True, frozen=True)
+class LogLine:
+    """One log line of a run, kept with it (``flowless flow-run logs``, the UI).
+
+    ``id`` orders a run's lines: the time in ns, then the process and a counter, so it
+    is unique across processes and sorts as the lines were made. ``run_name`` is the task
+    run's name for a task run's line (``task_run_id`` set), else the flow run's."""
+
+    id: str
+    flow_run_id: str
+    task_run_id: str | None
+    run_name: str
+    time: float
+    level: int
+    logger: str
+    message: str

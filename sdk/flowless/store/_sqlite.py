@@ -42,6 +42,7 @@ from flowless.store._records import (
 )
 from flowless.store._sqlite_commit import GroupCommit
 from flowless.store._sqlite_deployments import SQLiteDeployments
+from flowless.store._sqlite_logs import SQLiteLogs, insert_logs
 from flowless.store._sqlite_open import open_connection, remember_checked
 from flowless.store._sqlite_rows import (
     FLOW_COLUMNS,
@@ -118,7 +119,7 @@ def _is_damage(exc: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
-class SQLiteStore(SQLiteDeployments):
+class SQLiteStore(SQLiteLogs, SQLiteDeployments):
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
     _writer: GroupCommit | None
@@ -138,6 +139,7 @@ class SQLiteStore(SQLiteDeployments):
             {
                 "task_run": functools.cache(upsert_task_runs),
                 "cache_entry": functools.cache(replace_cache_entries),
+                "log": functools.cache(insert_logs),
             },
         )
         self._writer.start()
@@ -352,6 +354,7 @@ class SQLiteStore(SQLiteDeployments):
             deleted = self._conn.execute(
                 "DELETE FROM task_runs WHERE flow_run_id = ?", (flow_run_id,)
             ).rowcount
+            self._conn.execute("DELETE FROM logs WHERE flow_run_id = ?", (flow_run_id,))
             return cursor
 
         self._writer_or_fail().write_after_rows("delete a flow run", delete)

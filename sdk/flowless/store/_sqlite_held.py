@@ -42,6 +42,7 @@ import logging
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -78,6 +79,10 @@ BUSY_WAIT = 0.005
 WRITER_STALL = 0.5
 #: Rows go to the row writer until this long after they last came from a new thread.
 POOLED_FOR = 1.0
+#: A writer that ended (it was killed, or a write failed there) is started again this
+#: long after, at most ``WRITER_STARTS`` times in all per store.
+WRITER_RESTART = 5.0
+WRITER_STARTS = 3
 #: The claim of a row sent to the row writer.
 _WRITER = -2
 
@@ -153,6 +158,8 @@ class HeldRows:
         self.writer: RowWriter | None = None
         self.sent: dict[int, tuple[_Key, float]] = {}
         self._writer_wanted = False
+        self._writer_wanted_at = 0.0  # not before (after one ended)
+        self._writer_starts = 0
         self._stopping_writer = False
         self._sender = 0  # the thread that held the last row, and until when rows count
         self._pooled_until = 0.0  # as coming from several threads
@@ -218,6 +225,9 @@ class HeldRows:
             self._thread = thread
             self._threads += 1
         self.held[k] = params
+        older = self.made.get(k)
+        if older is not None:
+            self.sent.pop(older, None)  # its answer no longer matters
         self.made[k] = made = next(self._counter)
         self.claims.pop(k, None)  # a batch writing the older row leaves this one held
         if started is not None:
@@ -244,7 +254,9 @@ class HeldRows:
         k = (kind, key)
         with self.lock:
             self.started.pop(k, None)
-            self.made.pop(k, None)
+            made = self.made.pop(k, None)
+            if made is not None:
+                self.sent.pop(made, None)
             self.claims.pop(k, None)
             self.open.discard(key)
             return self.held.pop(k, None)
@@ -272,8 +284,10 @@ class HeldRows:
     # -- the row writer process ---------------------------------------------------------
 
     def use_writer(self) -> None:
-        """Send rows to a row writer process, started when the first row is held."""
-        self._writer_wanted = True
+        """Send rows to a row writer process, started when the first pooled row is held
+        (not where ``sys.executable`` cannot start one: a frozen app is not Python)."""
+        if sys.executable and not getattr(sys, "frozen", False):
+            self._writer_wanted = True
 
     def _writer(self, now: float) -> RowWriter | None:
         """The row writer, while rows come from several threads (a pool). Rows of one
@@ -289,14 +303,15 @@ class HeldRows:
         writer = self.writer
         if writer is not None:
             return writer if writer.alive else None
-        if self._writer_wanted:
-            self._writer_wanted = False  # once: a writer that dies is not started again
+        if self._writer_wanted and now >= self._writer_wanted_at:
+            self._writer_wanted = False
             threading.Thread(target=self._start_writer, name="flowless-row-writer").start()
         return None
 
     def _start_writer(self) -> None:
         """Start the writer off the task's thread (rows held meanwhile are written here)."""
         statements = {kind: {n: sql(n) for n in SIZES} for kind, sql in self.statements.items()}
+        self._writer_starts += 1
         try:
             writer = RowWriter(
                 str(self.path),
@@ -305,7 +320,7 @@ class HeldRows:
                 self._hand_back,
                 self._writer_gone,
             )
-        except OSError as exc:
+        except Exception as exc:
             _log.warning(
                 "flowless could not start its row writer (%s); rows are written by this process.",
                 exc,
@@ -360,11 +375,17 @@ class HeldRows:
         with self.lock:
             self.writer = None
             expected = self._stopping_writer or self.closed
+            if not expected and self._writer_starts < WRITER_STARTS:
+                self._writer_wanted = True  # again, a while later
+                self._writer_wanted_at = time.monotonic() + WRITER_RESTART
         if error is not None:
             failed = self.mapped("record task runs", sqlite3.OperationalError(error))
             self.retry_at = time.monotonic() + self.failures(failed, self.count())
         elif not expected:
-            _log.warning("flowless's row writer exited; this process writes task runs itself.")
+            _log.warning(
+                "flowless's row writer exited; this process writes the task runs it had%s.",
+                " (it is started again in a few seconds)" if self._writer_wanted else "",
+            )
         self._hand_back()
 
     def stop_writer(self, wait: float = 5.0) -> None:
@@ -443,6 +464,8 @@ class HeldRows:
                 return -1, {}
             number = next(self._batches)
             for k in batch:
+                if claims.get(k) == _WRITER:
+                    self.sent.pop(made[k], None)  # taken over: its answer no longer matters
                 claims[k] = number
             times[number] = [now, 0.0]
             self.writing[number] = {k: made[k] for k in batch}

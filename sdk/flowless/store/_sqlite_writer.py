@@ -35,15 +35,17 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 __all__ = ["FRAME_LIMIT", "SIZES", "RowWriter"]
 
-#: A frame up to this size is written to the pipe in one piece (POSIX ``PIPE_BUF``), so
-#: frames from many threads never interleave; larger rows stay with in-process writers.
-FRAME_LIMIT = 4096
+#: A frame up to this size is written to the pipe in one piece (``PIPE_BUF``: 4 KiB on
+#: Linux, 512 bytes on macOS), so frames from many threads never interleave; larger rows
+#: stay with the in-process writers.
+FRAME_LIMIT = getattr(select, "PIPE_BUF", 512)
 _LEN = struct.Struct("!I")
 #: How long the writer waits for the lock another connection holds before giving up
 #: (then every row goes back to the in-process writers, which report it).
@@ -82,8 +84,13 @@ class RowWriter:
         assert stdin is not None
         assert stdout is not None
         self._in, self._out = stdin.fileno(), stdout.fileno()
+        self._retired = False
         with suppress(OSError, AttributeError):  # room for bursts (Linux); 64 KiB if not
             fcntl.fcntl(self._in, fcntl.F_SETPIPE_SZ, 1 << 20)
+        # a full pipe (the writer waits for another connection's lock, or the disk) must
+        # not stop the task threads: a row that does not fit is handed back at once
+        os.set_blocking(self._in, False)
+        _live.add(self)
         #: Set once the writer has opened the database (rows sent before would wait for
         #: its start, ~40 ms: they are written here meanwhile).
         self.alive = False
@@ -111,10 +118,25 @@ class RowWriter:
     def _write(self, frame: bytes) -> bool:
         try:
             os.write(self._in, _LEN.pack(len(frame)) + frame)
-        except (OSError, ValueError):  # the writer is gone (or closed here)
+        except BlockingIOError:  # the pipe is full: the writer is behind, not gone
+            return False
+        except (OSError, ValueError):  # the writer is gone
             self.alive = False
             return False
         return True
+
+    def _retire_input(self) -> None:
+        """Close the writer's input (it commits what it has and exits) without freeing the
+        descriptor's number: a send racing this writes to ``/dev/null``, never into a
+        file that reused the number (a database, say)."""
+        if self._retired:
+            return
+        self._retired = True
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, self._in)
+        finally:
+            os.close(null)
 
     def _listen(self) -> None:
         """Hear what the writer did; when it ends, hand everything back (``on_gone``, with
@@ -145,6 +167,10 @@ class RowWriter:
             pass  # as if it had exited
         finally:
             self.alive = False
+            if not self._closing:  # it died: reap it, and let go of its pipes
+                self._retire_input()
+                with suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(1.0)
             self._on_gone(why)
 
     def close(self, wait: float = 5.0) -> None:
@@ -152,8 +178,7 @@ class RowWriter:
         returns (or ``wait`` passes: then it is killed, and ``on_gone`` hands back)."""
         self._closing = True
         self.alive = False
-        with suppress(OSError):
-            self._proc.stdin.close()  # type: ignore[union-attr]
+        self._retire_input()
         try:
             self._proc.wait(wait)
         except subprocess.TimeoutExpired:
@@ -165,11 +190,30 @@ class RowWriter:
 
     def forget(self) -> None:
         """In a forked child: drop this process's copies of the pipes (the parent's writer
-        must see its pipe close when the parent closes it), and never use them."""
+        must see its input close when the parent closes it), and never use them."""
+        self._closing = True
         self.alive = False
-        for fd in (self._in, self._out):
-            with suppress(OSError):
-                os.close(fd)
+        self._retire_input()
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(null, self._out)
+        finally:
+            os.close(null)
+
+
+#: Every writer this process started: a forked child lets go of their pipes, even of one
+#: still starting (its store does not know it yet).
+_live: weakref.WeakSet[RowWriter] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for writer in list(_live):
+        with suppress(OSError):
+            writer.forget()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 # -- the writer process ---------------------------------------------------------------
@@ -193,9 +237,11 @@ def _frames(data: bytearray) -> list[Any]:
     return out
 
 
-def _read_available(data: bytearray) -> bool:
-    """Block until there is input, then take all there is; False at end of input."""
-    select.select([0], [], [])
+def _read_available(data: bytearray, block: bool = True) -> bool:
+    """Take all the input there is (waiting for some first if ``block``); False at end
+    of input."""
+    if block:
+        select.select([0], [], [])
     got_any = False
     while True:
         try:
@@ -241,7 +287,7 @@ def _serve(path: str) -> int:
         wait = last + GAP - time.monotonic()
         if more and wait > 0:  # let a few more rows come: one commit for all of them
             time.sleep(wait)
-            more = _read_available(data)
+            more = _read_available(data, block=False)
         last = time.monotonic()
         pending = _frames(data)
 

@@ -8,7 +8,7 @@ import os
 import time
 from datetime import timedelta
 
-from flowless import flow, task
+from flowless import flow, get_run_logger, task
 from flowless.cache_policies import INPUTS
 
 #: Attempts per key, in this process. Retries run inside one task-run invocation, so
@@ -133,3 +133,19 @@ def serial_step(i: int) -> list[float]:
 @flow
 def serial_fanout(n: int = 4) -> list[list[float]]:
     return serial_step.map(range(n)).result()
+
+
+@task(log_prints=True)
+def chatty(key: str, lines: int) -> str:
+    """Logs ``lines`` lines with the run logger, then prints one."""
+    logger = get_run_logger()
+    for i in range(lines):
+        logger.info("%s line %d %s", key, i, "." * 100)
+    print(f"{key} printed")
+    return key
+
+
+@flow(log_prints=True)
+def talkative(key: str, lines: int = 3) -> str:
+    print(f"{key} from the flow")
+    return chatty(key, lines)

@@ -1,0 +1,90 @@
+"""``flowless flow-run logs``: a flow run's log lines as its console showed them, kept
+with the run (``flowless.logging._stored``); ``--follow`` until the run ends."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from flowless.states import TERMINAL_TYPES
+from flowless.store import LogLine, Store, find_flow_run
+
+__all__ = ["LEVELS", "parse_level", "show_logs"]
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: How often ``--follow`` looks for new lines.
+POLL = 0.5
+
+
+def parse_level(text: str | None) -> int:
+    """The lowest level shown; ``ValueError`` with the choices for anything else."""
+    if text is None:
+        return 0
+    if text.isdigit():
+        return int(text)
+    level = logging.getLevelName(text.upper())
+    if text.upper() not in LEVELS or not isinstance(level, int):
+        raise ValueError(f"--level {text!r} is not a level; use one of {', '.join(LEVELS)}.")
+    return level
+
+
+def _line(line: LogLine) -> str:
+    t = time.localtime(line.time)
+    millis = int(line.time * 1000) % 1000
+    who = f"Task run {line.run_name!r}" if line.task_run_id else f"Flow run {line.run_name!r}"
+    level = logging.getLevelName(line.level)
+    return (
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d} | {level:<7} | "
+        f"{who} - {line.message}"
+    )
+
+
+def _matches(line: LogLine, level: int, task: str | None) -> bool:
+    if line.level < level:
+        return False
+    if task is None:
+        return True
+    # a task run's name, or a task's name (its runs are named "<task>-<suffix>")
+    return line.task_run_id is not None and (
+        line.run_name == task or line.run_name.startswith(f"{task}-")
+    )
+
+
+def show_logs(
+    store: Store,
+    out: TextIO,
+    err: TextIO,
+    ref: str,
+    level: str | None = None,
+    task: str | None = None,
+    follow: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    minimum = parse_level(level)
+    run = find_flow_run(store, ref)
+    after: str | None = None
+    shown = 0
+    while True:
+        ended = run.state_type in TERMINAL_TYPES
+        lines = store.read_logs(run.id, after)
+        for line in lines:
+            if _matches(line, minimum, task):
+                print(_line(line), file=out, flush=follow)
+                shown += 1
+        if lines:
+            after = lines[-1].id
+        if not follow or ended:
+            break
+        sleep(POLL)
+        run = store.read_flow_run(run.id)
+    if not shown:
+        what = f" of task run {task!r}" if task else ""
+        above = f" at {LEVELS[0] if not minimum else logging.getLevelName(minimum)} or above"
+        print(
+            f"No log lines{what}{above if minimum else ''} kept for flow run "
+            f"{run.name!r} ({run.id}).",
+            file=err,
+        )
+    return 0

@@ -1,0 +1,152 @@
+"""Every run log line kept with its run: the engine's lines, ``get_run_logger()`` calls
+and ``log_prints`` output, with level, time, flow run and task run
+(``flowless flow-run logs``, the run UI).
+
+One handler on the two run loggers (``flowless.flow_runs``, ``flowless.task_runs``)
+hands each line to the store of the flow run it belongs to: the engine names it when it
+enters a flow run (``remember``: its first and last lines are logged outside the run's
+context), or the calling context sets one (``keep_lines_in``: a remote task run on
+Lambda has no flow run in its process). It sits beside whatever prints the lines, so it
+works the same whether the console handler or the Lambda handlers' JSON logging shows
+them.
+
+A line is cut at ``MAX_MESSAGE`` characters (a traceback of a deep recursion can be
+megabytes), with a marker that says how much was cut. A store that cannot take a line
+never breaks the code that logged it: the failure is reported once, on
+``flowless.store``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from flowless.logging._console import user_traceback
+from flowless.store._records import LogLine
+
+if TYPE_CHECKING:
+    from flowless.store import Store
+
+__all__ = ["MAX_MESSAGE", "StoredLogHandler", "install", "keep_lines_in", "log_line", "remember"]
+
+#: The longest message kept, in characters.
+MAX_MESSAGE = 32 * 1024
+#: Set on records that were kept already (a remote task run's lines, shown again on the
+#: flow's console): they are not kept twice.
+KEPT = "flowless_kept"
+
+_sink: ContextVar[Store | None] = ContextVar("flowless_log_sink", default=None)
+_collected: ContextVar[list[LogLine] | None] = ContextVar("flowless_log_lines", default=None)
+#: The store of each flow run entered in this process (the latest ``_REMEMBERED``).
+_stores: dict[str, Store] = {}
+_REMEMBERED = 1024
+_counter = itertools.count()
+_pid = os.getpid()
+_store_log = logging.getLogger("flowless.store")
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
+
+
+def remember(flow_run_id: str, store: Store) -> None:
+    """Keep flow run ``flow_run_id``'s lines, and its task runs', in ``store``."""
+    _stores[flow_run_id] = store
+    if len(_stores) > _REMEMBERED:
+        for old in list(_stores)[: len(_stores) - _REMEMBERED]:
+            _stores.pop(old, None)
+
+
+@contextmanager
+def keep_lines_in(store: Store) -> Iterator[list[LogLine]]:
+    """Keep the run lines logged in this context in ``store`` (a remote task run: no flow
+    run in this process), and collect them in the list it yields (for the answer)."""
+    lines: list[LogLine] = []
+    token, collecting = _sink.set(store), _collected.set(lines)
+    try:
+        yield lines
+    finally:
+        _collected.reset(collecting)
+        _sink.reset(token)
+
+
+def log_line(record: logging.LogRecord, flow_run_id: str) -> LogLine:
+    attrs = record.__dict__
+    task_run_id = attrs.get("task_run_id")
+    if task_run_id == "<unknown>":
+        task_run_id = None
+    name = attrs.get("task_run_name") if task_run_id else attrs.get("flow_run_name")
+    message = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        lines = traceback.format_exception(type(exc), exc, user_traceback(exc.__traceback__))
+        message = f"{message}\n{''.join(lines).rstrip()}"
+    if len(message) > MAX_MESSAGE:
+        cut = len(message) - MAX_MESSAGE
+        message = f"{message[:MAX_MESSAGE]}\n... [{cut} more characters cut]"
+    ns = int(record.created * 1e9)
+    return LogLine(
+        id=f"{ns:020d}-{_pid:08x}-{next(_counter):012x}",
+        flow_run_id=str(flow_run_id),
+        task_run_id=str(task_run_id) if task_run_id else None,
+        run_name=str(name or "<unknown>"),
+        time=record.created,
+        level=record.levelno,
+        logger=record.name,
+        message=message,
+    )
+
+
+class StoredLogHandler(logging.Handler):
+    """Hands each run line to its flow run's store (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._failed_at = 0.0
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # no handler lock, no filters: the store is thread-safe, and this runs per line
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        attrs = record.__dict__
+        flow_run_id = attrs.get("flow_run_id")
+        if not flow_run_id or flow_run_id == "<unknown>" or attrs.get(KEPT):
+            return
+        store = _stores.get(flow_run_id) or _sink.get()
+        if store is None:
+            return
+        try:
+            line = log_line(record, flow_run_id)
+            collected = _collected.get()
+            if collected is not None:
+                collected.append(line)
+            store.write_log(line)
+        except Exception as exc:  # the code that logged goes on; say so, once a minute
+            now = time.monotonic()
+            if now - self._failed_at > 60:
+                self._failed_at = now
+                _store_log.warning("A run log line could not be kept: %s", exc)
+
+
+_handler = StoredLogHandler()
+
+
+def install() -> None:
+    """Attach the handler to both run loggers (once)."""
+    for name in ("flowless.flow_runs", "flowless.task_runs"):
+        logger = logging.getLogger(name)
+        if _handler not in logger.handlers:
+            logger.addHandler(_handler)
