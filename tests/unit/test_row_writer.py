@@ -16,7 +16,7 @@ import pytest
 
 from flowless import flow, task
 from flowless.engine import current_runtime
-from flowless.store import LogLine, _sqlite
+from flowless.store import CacheEntry, Payload, _sqlite
 from flowless.store._sqlite_held import HeldRows
 from flowless.task_runners import ThreadPoolTaskRunner
 
@@ -177,8 +177,17 @@ def test_the_writer_is_not_used_for_a_sequential_flow(
     assert _states(flowless_home) == [("COMPLETED", 500)]
 
 
-def _line(n: int, size: int = 10) -> LogLine:
-    return LogLine(f"{n:020d}-0-{n:012x}", "fr-1", None, "run", 1.0, 20, "flowless", "m" * size)
+def _entry(n: int, size: int = 10) -> CacheEntry:
+    return CacheEntry(f"key-{n}", Payload("json", b"1" * size), 1000.0 + n)
+
+
+def _entries(path: Path) -> int:
+    reader = sqlite3.connect(path)
+    try:
+        (count,) = reader.execute("SELECT count(*) FROM cache_entries").fetchone()
+        return int(count)
+    finally:
+        reader.close()
 
 
 def _started(store: _sqlite.SQLiteStore) -> HeldRows:
@@ -212,13 +221,11 @@ def test_a_row_right_after_a_commit_is_written_without_waiting_for_another(
     try:
         rows = _started(store)
         for n in range(20):
-            store.write_log(_line(n))
+            store.write_cache_entry(_entry(n))
             assert _answered(rows, 0.25), f"row {n} waited"  # the takeover is at 0.5 s
     finally:
         store.close()
-    check = _sqlite.SQLiteStore(tmp_path / "x.db")
-    assert len(check.read_logs("fr-1")) == 20
-    check.close()
+    assert _entries(tmp_path / "x.db") == 20
 
 
 def test_a_stopped_writer_blocks_no_thread_and_its_rows_are_taken_over(tmp_path: Path) -> None:
@@ -235,16 +242,14 @@ def test_a_stopped_writer_blocks_no_thread_and_its_rows_are_taken_over(tmp_path:
 
         def hold_many() -> None:
             for n in range(6000):  # ~3 MB of frames: three times the pipe
-                store.write_log(_line(n, 400))
+                store.write_cache_entry(_entry(n, 400))
             done.set()
 
         threading.Thread(target=hold_many, daemon=True).start()
         assert done.wait(20), "a thread blocked on the stopped writer's pipe"
         assert _answered(rows, 10)
         assert rows.due() is None and not rows.sent
-        reader = sqlite3.connect(tmp_path / "x.db")
-        assert reader.execute("SELECT count(*) FROM logs").fetchone() == (6000,)
-        reader.close()
+        assert _entries(tmp_path / "x.db") == 6000
     finally:
         os.kill(pid, signal.SIGCONT)
         store.close()

@@ -144,9 +144,11 @@ class ConsoleFormatter(logging.Formatter):
         else:
             flow_run_name = attrs.get("flow_run_name")
             who = f"Flow run {flow_run_name!r}" if flow_run_name else record.name
+        # the message as the run-log handler formatted it, if it did (once per line)
+        message = attrs["message"] if "message" in attrs else record.getMessage()
         line = (
             f"{self._hms(record.created)}.{int(record.msecs):03d} | "
-            f"{record.levelname:<7} | {who} - {record.getMessage()}"
+            f"{record.levelname:<7} | {who} - {message}"
         )
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]

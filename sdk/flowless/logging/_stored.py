@@ -87,7 +87,8 @@ def log_line(record: logging.LogRecord, flow_run_id: str) -> LogLine:
     if task_run_id == "<unknown>":
         task_run_id = None
     name = attrs.get("task_run_name") if task_run_id else attrs.get("flow_run_name")
-    message = record.getMessage()
+    # formatted once: the console formatter takes it from here (``record.message``)
+    message = record.message = record.getMessage()
     if record.exc_info and record.exc_info[1] is not None:
         exc = record.exc_info[1]
         lines = traceback.format_exception(type(exc), exc, user_traceback(exc.__traceback__))
@@ -95,16 +96,16 @@ def log_line(record: logging.LogRecord, flow_run_id: str) -> LogLine:
     if len(message) > MAX_MESSAGE:
         cut = len(message) - MAX_MESSAGE
         message = f"{message[:MAX_MESSAGE]}\n... [{cut} more characters cut]"
-    ns = int(record.created * 1e9)
+    created = record.created
     return LogLine(
-        id=f"{ns:020d}-{_pid:08x}-{next(_counter):012x}",
-        flow_run_id=str(flow_run_id),
-        task_run_id=str(task_run_id) if task_run_id else None,
-        run_name=str(name or "<unknown>"),
-        time=record.created,
-        level=record.levelno,
-        logger=record.name,
-        message=message,
+        f"{int(created * 1e9):020d}-{_pid:08x}-{next(_counter):012x}",
+        flow_run_id if type(flow_run_id) is str else str(flow_run_id),
+        str(task_run_id) if task_run_id else None,
+        str(name or "<unknown>"),
+        created,
+        record.levelno,
+        record.name,
+        message,
     )
 
 

@@ -116,7 +116,7 @@ class CorruptRecord:
         return f"{self.kind} {self.key!r} is corrupt: {self.reason}"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class LogLine:
     """One log line of a run, kept with it (``flowless flow-run logs``, the UI).
 

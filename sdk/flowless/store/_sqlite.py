@@ -42,7 +42,7 @@ from flowless.store._records import (
 )
 from flowless.store._sqlite_commit import GroupCommit
 from flowless.store._sqlite_deployments import SQLiteDeployments
-from flowless.store._sqlite_logs import SQLiteLogs, insert_logs
+from flowless.store._sqlite_logs import SQLiteLogs
 from flowless.store._sqlite_open import open_connection, remember_checked
 from flowless.store._sqlite_rows import (
     FLOW_COLUMNS,
@@ -139,7 +139,6 @@ class SQLiteStore(SQLiteLogs, SQLiteDeployments):
             {
                 "task_run": functools.cache(upsert_task_runs),
                 "cache_entry": functools.cache(replace_cache_entries),
-                "log": functools.cache(insert_logs),
             },
         )
         self._writer.start()

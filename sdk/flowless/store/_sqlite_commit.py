@@ -127,12 +127,14 @@ class GroupCommit:
             if self.rows.damaged is not None:
                 raise self.rows.damaged
             number, taken = self.rows.take_all()
+            lines = self.rows.lines.take()  # a run's lines land before its new state
             with self.lock:
                 self._finish_checkpoint()
                 try:
                     self.conn.execute("BEGIN IMMEDIATE")
                     try:
                         self.rows.write_batch(taken, self.conn.execute)
+                        self.rows.lines.write(lines, self.conn.execute)
                         cursor = write()
                         self.conn.execute("COMMIT")
                     except BaseException:
@@ -141,9 +143,11 @@ class GroupCommit:
                         raise
                 except sqlite3.Error as exc:
                     self.rows.put_back(number, taken)
+                    self.rows.lines.put_back(lines)
                     error = self.mapped(action, exc)
                 except BaseException as exc:
                     self.rows.put_back(number, taken)
+                    self.rows.lines.put_back(lines)
                     if not (isinstance(exc, StoreError) and _transient(exc)):
                         raise
                     error = exc

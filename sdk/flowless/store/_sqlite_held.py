@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
+from flowless.store._sqlite_logs import HeldLines
 from flowless.store._sqlite_rows import storable_text
 from flowless.store._sqlite_writer import SIZES, RowWriter
 
@@ -119,6 +120,8 @@ class HeldRows:
         self.mapped = mapped
         self.delay = delay
         self.on_due = on_due  # wakes the committer, for rows no thread comes back to
+        #: Run log lines: written with the next batch (``_sqlite_logs``).
+        self.lines = HeldLines(on_due)
         self.lock = threading.Lock()  # never held across a call into SQLite
         #: Every row not known to be on disk, including rows a batch is writing.
         self.held: _Rows = {}
@@ -274,6 +277,9 @@ class HeldRows:
         """When a writer should next look: the oldest unclaimed row ``delay`` old, or a
         claim stalled."""
         since, takeover = self.since, self.takeover_at
+        lines = self.lines.since
+        if lines is not None:
+            since = lines if since is None else min(since, lines)
         if self.sent:  # the row writer's oldest unanswered row, should it stall
             with suppress(StopIteration, RuntimeError):  # (answered meanwhile)
                 takeover = min(takeover, next(iter(self.sent.values()))[1] + WRITER_STALL)
@@ -504,15 +510,21 @@ class HeldRows:
         if self.damaged is not None:
             raise self.damaged
         number, batch = self._take(everything)
-        if not batch:
+        since = self.lines.since
+        due = everything or batch or (since is not None and since + self.delay <= time.monotonic())
+        lines = self.lines.take() if due else []
+        if not batch and not lines:
             return
         done: set[_Key] = set()
         conn: sqlite3.Connection | None = None
         try:
             conn = self._borrow()
-            self.times[number][1] = time.monotonic()  # from here on no GIL is needed
+            if number >= 0:
+                self.times[number][1] = time.monotonic()  # from here on no GIL is needed
             self.write_batch(batch, conn.execute, done)
+            self.lines.write(lines, conn.execute)
         except BaseException as exc:  # held again, whatever it was (even Ctrl-C)
+            self.lines.put_back(lines)
             self._landed(number, done)
             if conn is not None:
                 self._give_back(conn)
@@ -537,7 +549,7 @@ class HeldRows:
         """Everything held on disk before this returns (``flush()``, in-process reads,
         close); ``StoreError`` if not."""
         deadline = time.monotonic() + BUSY_FOR
-        while self.held and not self.closed:
+        while (self.held or self.lines) and not self.closed:
             try:
                 self.write(everything=True)
             except BatchBusy as exc:
