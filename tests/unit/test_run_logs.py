@@ -4,7 +4,10 @@ on; cut when huge; none when run logging is disabled."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from io import StringIO
@@ -192,3 +195,25 @@ def test_disabled_run_logging_keeps_nothing(flowless_home: Path) -> None:
         assert quiet() == 1
     store = current_runtime().store
     assert store.read_logs(find_flow_run(store, "quiet").id) == []
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(flowless_home: Path) -> None:
+    """``flowless flow-run logs x | head -1``: the pipe closes early; no BrokenPipeError."""
+
+    @flow(flow_run_name="long")
+    def long() -> None:
+        for i in range(5000):
+            get_run_logger().info("line %d of a long log", i)
+
+    long()
+    shown = subprocess.run(
+        f"{sys.executable} -m flowless flow-run logs long | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FLOWLESS_HOME": str(flowless_home)},
+        check=False,
+    )
+    assert shown.stdout.count("\n") == 1 and "Beginning flow run 'long'" in shown.stdout
+    assert shown.stderr == ""

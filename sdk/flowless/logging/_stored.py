@@ -52,12 +52,15 @@ _pid = os.getpid()
 _store_log = logging.getLogger("flowless.store")
 
 
-def _refresh_pid() -> None:
+def _after_fork_in_child() -> None:
+    """A forked child never writes to its copies of the parent's stores (their committer
+    threads did not come along, and their locks may have been copied held)."""
     global _pid
     _pid = os.getpid()
+    _stores.clear()
 
 
-os.register_at_fork(after_in_child=_refresh_pid)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def remember(flow_run_id: str, store: Store) -> None:

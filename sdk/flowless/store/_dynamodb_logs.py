@@ -1,15 +1,25 @@
-"""Run log lines in the DynamoDB table: one item per line, in its flow run's partition
-(``sk`` ``LOG#<line id>``, so a query returns them in order), written 25 at a time.
+"""Run log lines in the DynamoDB table: packed into items of up to ``CHUNK_BYTES`` in
+their flow run's partition, ``sk`` ``LOG#<id of the item's last line>``, written 25
+items per ``BatchWriteItem``.
 
-Why batches: a line per ``put_item`` would be one request per log call, doubling the
-requests of every task run; ``BatchWriteItem`` takes 25. Lines wait in a buffer until
-25 are there or the store is flushed (the engine flushes at every flow run's end and
-after each remote task run), so a process killed mid-run may lose its last few lines,
-never a record.
+Why packed: DynamoDB bills a write unit per KB of each item, and a line is ~150 bytes,
+so an item per line cost a write unit per line (doubling what a cache hit costs). Packed,
+a flow run's lines cost ~1 unit per 1 KB of text; a remote task run that logs only its
+final line still writes one small item.
+
+Why ``sk`` is the *last* line's id: ``--follow`` asks for the lines after a given one;
+every item that can hold such a line has a last id after it, so one key range finds
+them all (``sk BETWEEN LOG#<after> AND LOG$``), and lines at or before ``after`` are
+dropped from the first item. A line written twice (a retried batch) is shown once.
+
+Lines wait in a buffer until ``FLUSH_BYTES`` of them are there or the store is flushed
+(the engine flushes at every flow run's end and after each remote task run), so a
+process killed mid-run may lose its last lines, never a record.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -18,59 +28,88 @@ from typing import Any
 from flowless.exceptions import CorruptRecordError, StoreError
 from flowless.store._records import LogLine
 
-__all__ = ["LogBuffer", "log_from_item", "log_item", "read_logs"]
+__all__ = ["CHUNK_BYTES", "LogBuffer", "lines_from_item", "log_items", "read_logs"]
 
 Item = dict[str, dict[str, Any]]
 Call = Callable[..., Any]
 
 _BATCH = 25
+#: Text per item (a bigger line gets an item of its own: messages are cut at 32 KiB).
+CHUNK_BYTES = 4 * 1024
+#: Buffered text that is written without waiting for a flush.
+FLUSH_BYTES = _BATCH * CHUNK_BYTES
 
 
-def log_item(line: LogLine) -> Item:
-    item: Item = {
-        "pk": {"S": f"FLOWRUN#{line.flow_run_id}"},
-        "sk": {"S": f"LOG#{line.id}"},
-        "run_name": {"S": line.run_name},
-        "time": {"N": repr(line.time)},
-        "level": {"N": str(line.level)},
-        "logger": {"S": line.logger},
-        "message": {"S": line.message},
+def _row(line: LogLine) -> list[Any]:
+    return [
+        line.id,
+        line.task_run_id,
+        line.run_name,
+        line.time,
+        line.level,
+        line.logger,
+        line.message,
+    ]
+
+
+def log_items(lines: list[LogLine]) -> list[Item]:
+    """``lines`` packed per flow run, in id order, ``CHUNK_BYTES`` of text per item."""
+    by_run: dict[str, list[LogLine]] = {}
+    for line in lines:
+        by_run.setdefault(line.flow_run_id, []).append(line)
+    items: list[Item] = []
+    for flow_run_id, run_lines in by_run.items():
+        run_lines.sort(key=lambda line: line.id)
+        chunk: list[list[Any]] = []
+        size = 0
+        for line in run_lines:
+            row = _row(line)
+            text = len(json.dumps(row))  # ASCII (escapes): its length is its size
+            if chunk and size + text > CHUNK_BYTES:
+                items.append(_item(flow_run_id, chunk))
+                chunk, size = [], 0
+            chunk.append(row)
+            size += text
+        if chunk:
+            items.append(_item(flow_run_id, chunk))
+    return items
+
+
+def _item(flow_run_id: str, rows: list[list[Any]]) -> Item:
+    return {
+        "pk": {"S": f"FLOWRUN#{flow_run_id}"},
+        "sk": {"S": f"LOG#{rows[-1][0]}"},
+        "lines": {"S": json.dumps(rows)},  # ASCII: a lone surrogate is kept as its escape
     }
-    if line.task_run_id is not None:
-        item["task_run_id"] = {"S": line.task_run_id}
-    return item
 
 
-def _text(item: Item, name: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, dict) or not isinstance(value.get("S"), str):
-        raise ValueError(f"{name} is {value!r}, not a string")
-    text: str = value["S"]
-    return text
-
-
-def _number(item: Item, name: str) -> float:
-    value = item.get(name)
-    if not isinstance(value, dict) or not isinstance(value.get("N"), str):
-        raise ValueError(f"{name} is {value!r}, not a number")
-    return float(value["N"])
-
-
-def log_from_item(item: Item) -> LogLine:
-    """A stored line; ``ValueError`` naming the attribute if it is not one."""
-    level = _number(item, "level")
-    if not level.is_integer():
-        raise ValueError(f"level is {level!r}, not a whole number")
-    return LogLine(
-        id=_text(item, "sk").removeprefix("LOG#"),
-        flow_run_id=_text(item, "pk").removeprefix("FLOWRUN#"),
-        task_run_id=_text(item, "task_run_id") if "task_run_id" in item else None,
-        run_name=_text(item, "run_name"),
-        time=_number(item, "time"),
-        level=int(level),
-        logger=_text(item, "logger"),
-        message=_text(item, "message"),
-    )
+def lines_from_item(item: Item) -> list[LogLine]:
+    """The lines of one stored item; ``ValueError`` saying what is wrong if it is not
+    what ``log_items`` writes."""
+    pk, lines = item.get("pk", {}).get("S"), item.get("lines", {}).get("S")
+    if not isinstance(pk, str) or not isinstance(lines, str):
+        raise ValueError("the item has no pk or no lines")
+    rows = json.loads(lines)
+    if not isinstance(rows, list):
+        raise ValueError("lines is not a list")
+    out: list[LogLine] = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) != 7:
+            raise ValueError(f"a line is {row!r}, not 7 fields")
+        id_, task_run_id, run_name, created, level, logger, message = row
+        if not all(isinstance(v, str) for v in (id_, run_name, logger, message)):
+            raise ValueError(f"line {id_!r}: id, run name, logger and message must be text")
+        if task_run_id is not None and not isinstance(task_run_id, str):
+            raise ValueError(f"line {id_!r}: task_run_id must be text")
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise ValueError(f"line {id_!r}: level must be a whole number")
+        if isinstance(created, bool) or not isinstance(created, (int, float)):
+            raise ValueError(f"line {id_!r}: time must be a number")
+        flow_run_id = pk.removeprefix("FLOWRUN#")
+        out.append(
+            LogLine(id_, flow_run_id, task_run_id, run_name, float(created), level, logger, message)
+        )
+    return out
 
 
 def read_logs(call: Call, location: str, flow_run_id: str, after: str | None) -> list[LogLine]:
@@ -84,48 +123,54 @@ def read_logs(call: Call, location: str, flow_run_id: str, after: str | None) ->
         },
         "ConsistentRead": True,
     }
-    lines: list[LogLine] = []
+    lines: dict[str, LogLine] = {}
     while True:
         response = call("read log lines", "query", **kwargs)
         for item in response.get("Items", []):
-            if after is not None and item.get("sk", {}).get("S") == f"LOG#{after}":
-                continue  # BETWEEN includes its ends
             try:
-                lines.append(log_from_item(item))
+                for line in lines_from_item(item):
+                    if after is None or line.id > after:
+                        lines[line.id] = line
             except ValueError as exc:
+                key = item.get("sk", {}).get("S", "?")
                 raise CorruptRecordError(
-                    f"A log line of flow run {flow_run_id!r} in {location} is corrupt: {exc}"
+                    f"Log lines {key} of flow run {flow_run_id!r} in {location} are corrupt: {exc}"
                 ) from exc
         last = response.get("LastEvaluatedKey")
         if not last:
-            return lines
+            return [lines[key] for key in sorted(lines)]
         kwargs["ExclusiveStartKey"] = last
 
 
 class LogBuffer:
-    """Lines waiting to be written, 25 per ``BatchWriteItem``."""
+    """Lines waiting to be written, packed, 25 items per ``BatchWriteItem``."""
 
     def __init__(self, call: Call, table_name: str) -> None:
         self._call = call
         self._table = table_name
-        self._lines: list[Item] = []
+        self._lines: list[LogLine] = []
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def add(self, line: LogLine) -> None:
         with self._lock:
-            self._lines.append(log_item(line))
-            if len(self._lines) < _BATCH:
+            self._lines.append(line)
+            self._bytes += len(line.message) + 100
+            if self._bytes < FLUSH_BYTES:
                 return
-            batch, self._lines = self._lines, []
-        self._write(batch)
+            lines, self._lines, self._bytes = self._lines, [], 0
+        self._write(log_items(lines))
 
     def flush(self) -> None:
         with self._lock:
-            batch, self._lines = self._lines, []
-        for start in range(0, len(batch), _BATCH):
-            self._write(batch[start : start + _BATCH])
+            lines, self._lines, self._bytes = self._lines, [], 0
+        self._write(log_items(lines))
 
     def _write(self, items: list[Item]) -> None:
+        for start in range(0, len(items), _BATCH):
+            self._write_batch(items[start : start + _BATCH])
+
+    def _write_batch(self, items: list[Item]) -> None:
         # one request per key (a batch with a key twice is refused): the last one wins
         unique = {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
         requests: list[Any] = [{"PutRequest": {"Item": item}} for item in unique.values()]
@@ -138,5 +183,6 @@ class LogBuffer:
                 return
             time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, as AWS advises
         raise StoreError(
-            f"Could not write {len(requests)} log line(s): DynamoDB kept throttling the writes."
+            f"Could not write {len(requests)} item(s) of log lines: DynamoDB kept "
+            "throttling the writes."
         )
