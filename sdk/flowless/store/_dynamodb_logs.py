@@ -41,15 +41,10 @@ FLUSH_BYTES = _BATCH * CHUNK_BYTES
 
 
 def _row(line: LogLine) -> list[Any]:
-    return [
-        line.id,
-        line.task_run_id,
-        line.run_name,
-        line.time,
-        line.level,
-        line.logger,
-        line.message,
-    ]
+    """The line without its flow run (the item's partition says it)."""
+    row = list(line.as_row())
+    del row[1]
+    return row
 
 
 def log_items(lines: list[LogLine]) -> list[Item]:

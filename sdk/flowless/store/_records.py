@@ -8,6 +8,7 @@ as ``Payload``: stores move bytes, the results layer decides what the bytes mean
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from flowless.states import StateType
 
@@ -132,3 +133,16 @@ class LogLine:
     level: int
     logger: str
     message: str
+
+    def as_row(self) -> tuple[Any, ...]:
+        """Every field, in the order above (how both stores write a line)."""
+        return (
+            self.id,
+            self.flow_run_id,
+            self.task_run_id,
+            self.run_name,
+            self.time,
+            self.level,
+            self.logger,
+            self.message,
+        )

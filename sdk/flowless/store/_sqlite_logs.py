@@ -60,16 +60,7 @@ def insert_logs(rows: int) -> str:
 
 
 def log_params(line: LogLine) -> tuple[Any, ...]:
-    return (
-        line.id,
-        line.flow_run_id,
-        line.task_run_id,
-        line.run_name,
-        line.time,
-        line.level,
-        line.logger,
-        line.message,
-    )
+    return line.as_row()
 
 
 def log_from_row(row: tuple[Any, ...]) -> LogLine:
