@@ -116,9 +116,12 @@ def main() -> int:
     if len(results) == len(RUNS) and results[1].requests:
         print("Run 2 should have been served from the cache, but it called the API.")
         ok = False
-    print("\nThe runs are recorded; list them, and see the limit's slots decay, with:")
-    print(f"  FLOWLESS_HOME={shlex.quote(home)} {cli_command()} flow-run ls")
-    print(f"  FLOWLESS_HOME={shlex.quote(home)} {cli_command()} gcl ls")
+    print("\nThe runs are recorded; list them, read a run's log, and see the limit's slots")
+    print("decay, with:")
+    prefix = f"  FLOWLESS_HOME={shlex.quote(home)} {cli_command()}"
+    print(f"{prefix} flow-run ls")
+    print(f"{prefix} flow-run logs NAME --task fetch_stats")
+    print(f"{prefix} gcl ls")
     print("\nDemo OK" if ok else "\nDemo FAILED", flush=True)
     return 0 if ok else 1
 
