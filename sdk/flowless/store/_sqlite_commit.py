@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
-from flowless.store._sqlite_held import WRITER_STALL, HeldRows
+from flowless.store._sqlite_held import HeldRows
+from flowless.store._sqlite_held_writer import WRITER_STALL
 
 __all__ = ["GroupCommit"]
 
