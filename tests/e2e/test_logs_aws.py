@@ -4,16 +4,34 @@ flow's console as they would locally (once, and kept once), and the CLI reads th
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import e2e_flows
 import pytest
 
+from flowless.logging._console import ConsoleFormatter, ConsoleHandler
 from flowless.store import LogLine, find_flow_run
 from tests.e2e.cloud import Cloud
+
+
+@pytest.fixture
+def console() -> Iterator[None]:
+    """flowless's console handler on the ``flowless`` logger, as in a user's process (a
+    test in this worker may have imported the Lambda handlers, which log JSON there)."""
+    root = logging.getLogger("flowless")
+    saved = root.handlers[:], root.propagate
+    handler = ConsoleHandler()
+    handler.setFormatter(ConsoleFormatter())
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers, root.propagate = saved
 
 
 def _key() -> str:
@@ -45,7 +63,7 @@ def test_the_functions_keep_every_line_once(aws: Cloud) -> None:
 
 
 def test_a_remote_task_runs_lines_show_on_the_flows_console(
-    on_aws: Cloud, capfd: pytest.CaptureFixture[str]
+    on_aws: Cloud, capfd: pytest.CaptureFixture[str], console: None
 ) -> None:
     key = _key()
     assert e2e_flows.talkative.with_options(flow_run_name=f"console-{key}")(key, 3) == key
@@ -61,7 +79,7 @@ def test_a_remote_task_runs_lines_show_on_the_flows_console(
 
 
 def test_a_long_remote_log_is_cut_in_the_answer_and_kept_whole(
-    on_aws: Cloud, capfd: pytest.CaptureFixture[str]
+    on_aws: Cloud, capfd: pytest.CaptureFixture[str], console: None
 ) -> None:
     key = _key()
     assert e2e_flows.talkative.with_options(flow_run_name=f"long-{key}")(key, 2000) == key

@@ -424,8 +424,8 @@ def test_parameters_in_the_results_bucket_are_read_and_the_check_costs_one_read(
     running: dict[str, Any],
 ) -> None:
     """The legitimate case of the location check (a large argument, sent through S3) and
-    what the flow-run check costs: one consistent GetItem before the two writes (and the
-    task run's log lines, one BatchWriteItem after them)."""
+    what the flow-run check costs: one consistent GetItem before the two writes. Its log
+    lines travel in the answer, for the flow side to keep with its own (no write here)."""
     from flowless.lambda_handlers import task_run
 
     text = "y" * 200_000
@@ -434,7 +434,10 @@ def test_parameters_in_the_results_bucket_are_read_and_the_check_costs_one_read(
     dynamodb_calls = _calls(_runtime().store.client)
     response = task_run.handler(event, CONTEXT)
     assert _result(response, _runtime().results) == len(text)
-    assert dynamodb_calls == ["GetItem", "PutItem", "PutItem", "BatchWriteItem"]
+    assert dynamodb_calls == ["GetItem", "PutItem", "PutItem"]
+    logs = response["logs"]
+    assert logs["kept"] is False and logs["cut"] == 0
+    assert logs["lines"][-1][1:] == [20, logs["lines"][-1][2], "Finished in state Completed()"]
 
 
 def test_a_task_run_outside_any_flow_has_no_flow_run_to_check(aws: dict[str, Any]) -> None:

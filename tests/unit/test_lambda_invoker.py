@@ -243,3 +243,42 @@ def test_a_huge_error_travels_without_its_pickle_and_with_its_message_cut() -> N
     assert isinstance(rebuilt, RemoteTaskError)
     small = error_from_wire(error_to_wire(KeyError("k"), signer), signer)
     assert isinstance(small, KeyError)
+
+
+def test_log_lines_that_are_not_what_the_function_writes_crash_the_run(setup: Any) -> None:
+    invoker, stub, _, results = setup
+    answer = {
+        "state": {"type": "COMPLETED", "name": "Completed", "message": None},
+        "result": payload_to_wire(results.dump(3)),
+        "error": None,
+        "run_count": 1,
+        "logs": {"lines": [[20, 1.0, "no id"]], "cut": 0, "kept": False},
+    }
+    stub.add_response("invoke", {"StatusCode": 200, "Payload": _body(answer)})
+    with stub:
+        state = invoker.run(_call())
+    assert state.type is StateType.CRASHED
+    assert state.message == (
+        "The task-run function answered something unreadable: a log line is "
+        "[20, 1.0, 'no id'], not [id, level, time, message]"
+    )
+
+
+def test_log_lines_come_back_on_the_call(setup: Any) -> None:
+    invoker, stub, _, results = setup
+    answer = {
+        "state": {"type": "COMPLETED", "name": "Completed", "message": None},
+        "result": payload_to_wire(results.dump(3)),
+        "error": None,
+        "run_count": 1,
+        "logs": {"lines": [["0001-1-1", 20, 1.5, "hello"]], "cut": 2, "kept": True},
+    }
+    stub.add_response("invoke", {"StatusCode": 200, "Payload": _body(answer)})
+    call = _call()
+    with stub:
+        invoker.run(call)
+    assert (call.remote_lines, call.remote_lines_cut, call.remote_lines_kept) == (
+        [("0001-1-1", 20, 1.5, "hello")],
+        2,
+        True,
+    )

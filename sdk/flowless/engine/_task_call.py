@@ -51,7 +51,7 @@ from flowless.futures import (
 from flowless.invoke import NOT_RETURNED, TaskCall
 from flowless.logging._stored import KEPT
 from flowless.states import State, StateType
-from flowless.store import TaskRunRecord
+from flowless.store import LogLine, TaskRunRecord
 from flowless.task_runners import ThreadPoolTaskRunner
 from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
@@ -260,13 +260,28 @@ def _invoked(scope: Scope, call: TaskCall, state: State[Any]) -> State[Any]:
     if call.remote_lines_cut:
         logger.replay(
             WARNING,
-            call.remote_lines[0][1] if call.remote_lines else time.time(),
+            call.remote_lines[0][2] if call.remote_lines else time.time(),
             f"... {call.remote_lines_cut} earlier line(s) of this task run are not shown "
             "here; `flowless flow-run logs` shows them all",
             **{KEPT: True},
         )
-    for level, created, message in call.remote_lines:
+    run = call.task_run
+    for line_id, level, created, message in call.remote_lines:
         logger.replay(level, created, message, **{KEPT: True})
+        if not call.remote_lines_kept and run.flow_run_id:
+            with contextlib.suppress(Exception):  # a line lost never fails the run
+                scope.store.write_log(
+                    LogLine(
+                        line_id,
+                        run.flow_run_id,
+                        run.id,
+                        run.name,
+                        created,
+                        level,
+                        "flowless.task_runs",
+                        message,
+                    )
+                )
     return state
 
 

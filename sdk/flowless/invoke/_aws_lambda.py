@@ -106,7 +106,7 @@ class LambdaInvoker:
             )
         call.task_run.run_count = int(answer.get("run_count", call.task_run.run_count) or 0)
         if remote is not None:
-            call.remote_lines, call.remote_lines_cut = remote
+            call.remote_lines, call.remote_lines_cut, call.remote_lines_kept = remote
         state.state_details.task_run_id = call.task_run.id
         state.state_details.flow_run_id = call.task_run.flow_run_id
         state.state_details.cache_key = call.cache_key

@@ -40,10 +40,12 @@ class TaskCall:
     state: State[Any] | None = None
     #: What the task function returned, when it returned (Prefect's call result).
     returned: Any = NOT_RETURNED
-    #: A remote task run's log lines (level, time, message), as its invocation answered,
-    #: and how many earlier ones the answer left out: the flow's console shows them.
-    remote_lines: list[tuple[int, float, str]] | None = None
+    #: A remote task run's log lines (id, level, time, message), as its invocation
+    #: answered; how many earlier ones the answer left out; whether the function kept
+    #: them (else the flow side does). The flow's console shows them.
+    remote_lines: list[tuple[str, int, float, str]] | None = None
     remote_lines_cut: int = 0
+    remote_lines_kept: bool = True
 
 
 class Invoker(Protocol):

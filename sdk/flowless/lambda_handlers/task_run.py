@@ -26,7 +26,7 @@ from flowless.invoke import (
     read_task_event,
     state_to_wire,
 )
-from flowless.invoke._wire_logs import lines_to_wire
+from flowless.invoke._wire_logs import fits, lines_to_wire
 from flowless.lambda_handlers._logging import MetricUnit, logger, metrics
 from flowless.lambda_handlers._task_event_checks import (
     TaskRunEventRejectedError,
@@ -94,17 +94,21 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     )
     started = time.perf_counter()
     try:
-        with keep_lines_in(runtime.store) as lines:  # in the table, and in the answer
+        with keep_lines_in(None) as lines:  # for the answer (kept below if too many)
             state = TaskRunExecutor(runtime.store, runtime.results, results_must_travel=True)(call)
     except FlowlessException as exc:  # the store failed under the task: say so, loudly
         logger.exception("Task run %s could not be recorded", record.name)
         raise TaskRunNotRecordedError(
             f"Task run {record.name!r} could not be recorded: {exc}"
         ) from None
-    try:
-        runtime.store.flush()  # its log lines (its records are written already)
-    except FlowlessException:
-        logger.exception("The log lines of task run %s could not be kept", record.name)
+    kept = not fits(lines)  # the answer cannot carry them all: keep them here
+    if kept:
+        try:
+            for line in lines:
+                runtime.store.write_log(line)
+            runtime.store.flush()  # (its records are written already)
+        except FlowlessException:
+            logger.exception("The log lines of task run %s could not be kept", record.name)
     metrics.add_metric(name="TaskRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="TaskRunDuration",
@@ -121,7 +125,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if isinstance(state.data, BaseException)
         else None,
         "run_count": call.task_run.run_count,
-        "logs": lines_to_wire(lines),
+        "logs": lines_to_wire(lines, kept),
     }
 
 

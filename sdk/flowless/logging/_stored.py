@@ -72,9 +72,9 @@ def remember(flow_run_id: str, store: Store) -> None:
 
 
 @contextmanager
-def keep_lines_in(store: Store) -> Iterator[list[LogLine]]:
-    """Keep the run lines logged in this context in ``store`` (a remote task run: no flow
-    run in this process), and collect them in the list it yields (for the answer)."""
+def keep_lines_in(store: Store | None) -> Iterator[list[LogLine]]:
+    """Collect the run lines logged in this context in the list it yields (a remote task
+    run's, for its answer), and keep them in ``store`` if one is given."""
     lines: list[LogLine] = []
     token, collecting = _sink.set(store), _collected.set(lines)
     try:
@@ -129,15 +129,17 @@ class StoredLogHandler(logging.Handler):
         flow_run_id = attrs.get("flow_run_id")
         if not flow_run_id or flow_run_id == "<unknown>" or attrs.get(KEPT):
             return
-        store = _stores.get(flow_run_id) or _sink.get()
-        if store is None:
+        collected = _collected.get()
+        # a remote task run's lines go into its answer (and its store, if it names one)
+        store = _sink.get() if collected is not None else _stores.get(flow_run_id)
+        if store is None and collected is None:
             return
         try:
             line = log_line(record, flow_run_id)
-            collected = _collected.get()
             if collected is not None:
                 collected.append(line)
-            store.write_log(line)
+            if store is not None:
+                store.write_log(line)
         except Exception as exc:  # the code that logged goes on; say so, once a minute
             now = time.monotonic()
             if now - self._failed_at > 60:
