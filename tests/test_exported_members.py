@@ -26,6 +26,20 @@ PUBLIC_MODULES = {
         "task",
         "unmapped",
     ],
+    "flowless.artifacts": [
+        "acreate_image_artifact",
+        "acreate_link_artifact",
+        "acreate_markdown_artifact",
+        "acreate_progress_artifact",
+        "acreate_table_artifact",
+        "aupdate_progress_artifact",
+        "create_image_artifact",
+        "create_link_artifact",
+        "create_markdown_artifact",
+        "create_progress_artifact",
+        "create_table_artifact",
+        "update_progress_artifact",
+    ],
     "flowless.tasks": ["Task", "exponential_backoff", "task", "task_input_hash"],
     "flowless.flows": ["Flow", "flow"],
     "flowless.cache_policies": [
@@ -134,6 +148,7 @@ PUBLIC_MODULES = {
     "flowless.testing.utilities": ["flowless_test_harness", "prefect_test_harness"],
     "flowless.store": [
         "AmbiguousFlowRunError",
+        "ArtifactRecord",
         "CacheEntry",
         "DynamoDBLimits",
         "DynamoDBStore",

@@ -1,14 +1,12 @@
 """The Store contract: every backend must pass this file unchanged.
 
-Add a backend by adding a parameter to the ``backend`` fixture.
+Add a backend by adding a parameter to the ``backend`` fixture (conftest.py).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,29 +15,12 @@ from flowless.states import StateType
 from flowless.store import (
     CacheEntry,
     CorruptRecord,
-    DynamoDBStore,
     FlowRunRecord,
     LogLine,
     Payload,
-    SQLiteStore,
     Store,
     TaskRunRecord,
 )
-from tests.aws import dynamodb_table
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store: Store = SQLiteStore(tmp_path / "contract.db")
-        assert isinstance(store, Store)
-        yield store
-        store.close()
-        return
-    with dynamodb_table() as (client, table):
-        store = DynamoDBStore(table, client=client)
-        assert isinstance(store, Store)
-        yield store
 
 
 def flow_run(id: str = "fr-1", created: float = 1000.0, **changes: object) -> FlowRunRecord:

@@ -1,5 +1,5 @@
 """Prefect's public import paths for flows, tasks, futures, states, caching, concurrency,
-logging, hooks, runtime and testing: each ``from prefect.X import Y`` works as
+logging, hooks, runtime, testing and artifacts: each ``from prefect.X import Y`` works as
 ``from flowless.X import Y``; and the behaviour of the logging names added for it.
 
 Where the list comes from (Prefect 3.4.25, tag ``3.4.25`` of PrefectHQ/prefect):
@@ -56,6 +56,20 @@ PREFECT_NAMES: dict[str, list[str]] = {
         "unmapped",
     ],
     "flows": ["Flow", "flow"],
+    "artifacts": [
+        "acreate_image_artifact",
+        "acreate_link_artifact",
+        "acreate_markdown_artifact",
+        "acreate_progress_artifact",
+        "acreate_table_artifact",
+        "aupdate_progress_artifact",
+        "create_image_artifact",
+        "create_link_artifact",
+        "create_markdown_artifact",
+        "create_progress_artifact",
+        "create_table_artifact",
+        "update_progress_artifact",
+    ],
     "tasks": ["Task", "exponential_backoff", "task", "task_input_hash"],
     "states": [
         "AwaitingRetry",

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from flowless.cli._artifacts import add_parsers as add_artifact_parsers
 from flowless.cli._deployments import add_parsers as add_deployment_parsers
 from flowless.cli._limits import add_parsers as add_limit_parsers
 from flowless.cli._project import add_parsers as add_project_parsers
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     logs.add_argument("--level", help="only lines at this level or above (INFO, ERROR, ...)")
     logs.add_argument("--task", help="only lines of this task run (or of every run of a task)")
+    add_artifact_parsers(commands)
     add_limit_parsers(commands)
     add_deployment_parsers(commands)
     add_project_parsers(commands)
@@ -84,6 +86,8 @@ def _main(argv: Sequence[str] | None) -> int:
             from flowless.cli._deployments import run_deployment_command
 
             return run_deployment_command(args, sys.stdout, sys.stderr)
+        if args.command == "artifact":
+            return _artifacts(args, settings)
         if args.command in _PROJECT_COMMANDS:
             from flowless.cli._project import run_project_command
 
@@ -113,6 +117,19 @@ def _limits(args: argparse.Namespace, settings: Any) -> int:
     limits = open_limits(settings)
     run = run_concurrency_limit if args.command == "concurrency-limit" else run_gcl
     return run(args, limits, sys.stdout, sys.stderr)
+
+
+def _artifacts(args: argparse.Namespace, settings: Any) -> int:
+    from flowless.cli._artifacts import run_artifact_command
+    from flowless.cli._stores import open_run_store
+
+    opened = open_run_store(settings)
+    if opened is None:
+        return run_artifact_command(args, None, sys.stdout, sys.stderr)
+    try:
+        return run_artifact_command(args, opened[0], sys.stdout, sys.stderr)
+    finally:
+        opened[0].close()
 
 
 def _flow_runs(args: argparse.Namespace, settings: Any) -> int:

@@ -11,6 +11,7 @@ from flowless.store._find import AmbiguousFlowRunError, find_flow_run
 from flowless.store._limits import Lease, LimitRecord, LimitStore
 from flowless.store._protocol import Store
 from flowless.store._records import (
+    ArtifactRecord,
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
@@ -23,6 +24,7 @@ from flowless.store._sqlite_limits import SQLiteLimits
 
 __all__ = [
     "AmbiguousFlowRunError",
+    "ArtifactRecord",
     "CacheEntry",
     "CorruptRecord",
     "DeploymentStateStore",

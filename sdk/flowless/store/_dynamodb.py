@@ -21,6 +21,12 @@ from flowless.exceptions import (
     StoreError,
 )
 from flowless.states import StateType
+from flowless.store._dynamodb_artifacts import (
+    artifact_item,
+    list_artifacts,
+    read_artifact,
+    update_artifact,
+)
 from flowless.store._dynamodb_calls import ConditionFailed, Item, call
 from flowless.store._dynamodb_items import (
     cache_from_item,
@@ -36,6 +42,7 @@ from flowless.store._dynamodb_items import (
 from flowless.store._dynamodb_logs import LogBuffer, read_logs
 from flowless.store._dynamodb_runs import cancel_run, delete_run, list_runs, match_runs
 from flowless.store._records import (
+    ArtifactRecord,
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
@@ -259,6 +266,26 @@ class DynamoDBStore:
 
     def write_cache_entry(self, entry: CacheEntry) -> None:
         self._put("write a cache entry", cache_item(entry, self.ttl_attribute))
+
+    # -- artifacts (``_dynamodb_artifacts``) ----------------------------------------------
+
+    def create_artifact(self, artifact: ArtifactRecord) -> None:
+        self._put("create an artifact", artifact_item(artifact))
+
+    def update_artifact(self, artifact_id: str, data: Any, description: str | None) -> None:
+        update_artifact(self._call, self.location, artifact_id, data, description)
+
+    def read_artifact(self, artifact_id: str) -> ArtifactRecord:
+        return read_artifact(self._call, self.location, artifact_id)
+
+    def list_artifacts(
+        self,
+        key: str | None = None,
+        flow_run_id: str | None = None,
+        limit: int = 100,
+        latest: bool = False,
+    ) -> list[ArtifactRecord]:
+        return list_artifacts(self._call, self.location, key, flow_run_id, limit, latest)
 
     # -- log lines -----------------------------------------------------------------------
 

@@ -7,10 +7,11 @@ implementation, so the DynamoDB store and the SQLite store mean the same thing.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from flowless.states import StateType
 from flowless.store._records import (
+    ArtifactRecord,
     CacheEntry,
     CorruptRecord,
     FlowRunRecord,
@@ -96,6 +97,29 @@ class Store(Protocol):
     def read_logs(self, flow_run_id: str, after: str | None = None) -> list[LogLine]:
         """A flow run's log lines in the order they were made; only those whose ``id``
         sorts after ``after`` (``flow-run logs --follow``)."""
+
+    def create_artifact(self, artifact: ArtifactRecord) -> None:
+        """Keep a new artifact (``flowless.artifacts``), durable when this returns: it is
+        made once, by a person's call, not on the engine's hot path."""
+
+    def update_artifact(self, artifact_id: str, data: Any, description: str | None) -> None:
+        """Replace an artifact's data (and its description, unless None) and set its
+        ``updated`` time: a progress artifact moves. ``RecordNotFoundError`` if absent."""
+
+    def read_artifact(self, artifact_id: str) -> ArtifactRecord:
+        """``RecordNotFoundError`` if absent, ``CorruptRecordError`` if undecodable."""
+
+    def list_artifacts(
+        self,
+        key: str | None = None,
+        flow_run_id: str | None = None,
+        limit: int = 100,
+        latest: bool = False,
+    ) -> list[ArtifactRecord]:
+        """Newest first: the versions of ``key``, the artifacts of ``flow_run_id``, or
+        all, as given; with ``latest``, only keyed artifacts and only each key's newest
+        (``flowless artifact ls``). ``CorruptRecordError`` naming the first undecodable
+        one."""
 
     def read_cache_entry(self, key: str, now: float) -> CacheEntry | None:
         """The entry, or None if absent or expired at ``now``."""

@@ -12,7 +12,15 @@ from typing import Any
 
 from flowless.states import StateType
 
-__all__ = ["CacheEntry", "CorruptRecord", "FlowRunRecord", "LogLine", "Payload", "TaskRunRecord"]
+__all__ = [
+    "ArtifactRecord",
+    "CacheEntry",
+    "CorruptRecord",
+    "FlowRunRecord",
+    "LogLine",
+    "Payload",
+    "TaskRunRecord",
+]
 
 
 @dataclass(slots=True)
@@ -146,3 +154,23 @@ class LogLine:
             self.logger,
             self.message,
         )
+
+
+@dataclass(slots=True)
+class ArtifactRecord:
+    """One artifact (``flowless.artifacts``): what a run chose to show about itself.
+
+    Several artifacts may share a ``key``: each is a version, and the newest is the key's
+    current one (``flowless artifact ls``). ``data`` is any JSON value (a markdown string,
+    a table's JSON text, a progress float): stores keep it as JSON, so it comes back as it
+    went in. No run ids: it was made outside any flow or task run."""
+
+    id: str
+    key: str | None
+    type: str
+    description: str | None
+    data: Any
+    flow_run_id: str | None = None
+    task_run_id: str | None = None
+    created: float = 0.0
+    updated: float = 0.0

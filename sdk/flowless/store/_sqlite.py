@@ -40,6 +40,7 @@ from flowless.store._records import (
     FlowRunRecord,
     TaskRunRecord,
 )
+from flowless.store._sqlite_artifacts import SQLiteArtifacts
 from flowless.store._sqlite_commit import GroupCommit
 from flowless.store._sqlite_deployments import SQLiteDeployments
 from flowless.store._sqlite_logs import SQLiteLogs
@@ -119,7 +120,7 @@ def _is_damage(exc: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
-class SQLiteStore(SQLiteLogs, SQLiteDeployments):
+class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
     _writer: GroupCommit | None

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from flowless.store._sqlite_artifacts import ARTIFACT_SCHEMA
 from flowless.store._sqlite_logs import LOG_SCHEMA
 from flowless.store._sqlite_rows import (
     ADDED_FLOW_COLUMNS,
@@ -60,7 +61,7 @@ def open_connection(path: Path) -> sqlite3.Connection:
             conn.execute("PRAGMA wal_autocheckpoint=0")
             # When the WAL starts over, its file is cut back to this size (it only grows).
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-            conn.executescript(SCHEMA + LOG_SCHEMA)
+            conn.executescript(SCHEMA + LOG_SCHEMA + ARTIFACT_SCHEMA)
             _migrate(conn)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
