@@ -217,3 +217,40 @@ def test_a_reader_that_goes_away_gets_no_traceback(flowless_home: Path) -> None:
     )
     assert shown.stdout.count("\n") == 1 and "Beginning flow run 'long'" in shown.stdout
     assert shown.stderr == ""
+
+
+def test_follow_shows_a_line_that_lands_after_a_newer_one(tmp_path: Path) -> None:
+    """A line made a moment before another (another thread, a remote task run) can land
+    after it: ``--follow`` looks back, and prints each line once."""
+    from flowless.states import StateType
+    from flowless.store import FlowRunRecord, LogLine, SQLiteStore
+
+    store = SQLiteStore(tmp_path / "f.db")
+    run = FlowRunRecord("fr-1", "followed", "f", StateType.RUNNING, "Running", created=1.0)
+    store.create_flow_run(run)
+
+    def line(t: float, text: str) -> LogLine:
+        return LogLine(f"{int(t * 1e9):020d}-1-{text}", "fr-1", None, "followed", t, 20, "x", text)
+
+    store.write_log(line(1000.0, "first"))
+    store.write_log(line(1002.0, "newest"))
+    polls = 0
+
+    def sleep(_: float) -> None:
+        nonlocal polls
+        polls += 1
+        store.write_log(line(1001.0, "late"))  # made before "newest", lands after it
+        store.write_log(line(1003.0, "last"))
+        run.state_type, run.state_name = StateType.COMPLETED, "Completed"
+        run.version = store.read_flow_run("fr-1").version
+        store.update_flow_run(run)
+
+    out, err = StringIO(), StringIO()
+    assert show_logs(store, out, err, "followed", follow=True, sleep=sleep) == 0
+    store.close()
+    assert [entry.split(" - ", 1)[1] for entry in out.getvalue().splitlines()] == [
+        "first",
+        "newest",
+        "late",
+        "last",
+    ]

@@ -16,6 +16,9 @@ __all__ = ["LEVELS", "parse_level", "show_logs"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: How often ``--follow`` looks for new lines.
 POLL = 0.5
+#: How far back each look starts: lines made up to this long before the newest one shown
+#: may land after it (a thread's batch, a remote task run's answer).
+LOOKBACK = 120.0
 
 
 def parse_level(text: str | None) -> int:
@@ -65,16 +68,25 @@ def show_logs(
     minimum = parse_level(level)
     run = find_flow_run(store, ref)
     after: str | None = None
+    seen: dict[str, float] = {}  # ids shown in the last LOOKBACK seconds
     shown = 0
     while True:
         ended = run.state_type in TERMINAL_TYPES
         lines = store.read_logs(run.id, after)
         for line in lines:
+            if line.id in seen:
+                continue
+            seen[line.id] = line.time
             if _matches(line, minimum, task):
                 print(_line(line), file=out, flush=follow)
                 shown += 1
         if lines:
-            after = lines[-1].id
+            # A line's id is when it was made, but a line made a moment earlier on another
+            # thread (or in a remote task run) can land later: look back a little, and
+            # skip what was shown already.
+            newest = max(seen.values())
+            after = f"{int((newest - LOOKBACK) * 1e9):020d}"
+            seen = {k: t for k, t in seen.items() if t >= newest - LOOKBACK}
         if not follow or ended:
             break
         sleep(POLL)
