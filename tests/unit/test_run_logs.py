@@ -4,12 +4,15 @@ on; cut when huge; none when run logging is disabled."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 
@@ -23,6 +26,20 @@ from flowless.logging import disable_run_logger
 from flowless.logging._stored import MAX_MESSAGE
 from flowless.store import find_flow_run
 from flowless.task_runners import ThreadPoolTaskRunner
+
+
+@contextmanager
+def disable_console() -> Iterator[None]:
+    """No console lines (xdist cannot send a lone surrogate in captured output); the run
+    loggers' own handler still keeps them."""
+    root = logging.getLogger("flowless")
+    handlers = root.handlers[:]
+    root.handlers = [logging.NullHandler()]  # not empty: the console handler stays out
+    try:
+        yield
+    finally:
+        root.handlers = handlers
+
 
 _attempts: dict[str, int] = {}
 
@@ -254,3 +271,55 @@ def test_follow_shows_a_line_that_lands_after_a_newer_one(tmp_path: Path) -> Non
         "late",
         "last",
     ]
+
+
+def test_follow_shows_the_lines_logged_after_the_final_state() -> None:
+    """A hook runs, and the run's last line is logged, after its final state is written."""
+    gate = threading.Event()
+
+    def slow_hook(flow: object, flow_run: object, state: object) -> None:
+        gate.wait(10)
+
+    @flow(flow_run_name="hooked", on_completion=[slow_hook])
+    def hooked() -> None:
+        get_run_logger().info("body")
+
+    runner = threading.Thread(target=hooked)
+    runner.start()
+    store = current_runtime().store
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until its final state is written
+        try:
+            if find_flow_run(store, "hooked").state_type.value == "COMPLETED":
+                break
+        except Exception:
+            pass
+        time.sleep(0.01)
+
+    def sleep(_: float) -> None:
+        gate.set()
+        time.sleep(0.05)
+
+    out = StringIO()
+    assert show_logs(store, out, StringIO(), "hooked", follow=True, sleep=sleep) == 0
+    runner.join(10)
+    messages = [line.split(" - ", 1)[1] for line in out.getvalue().splitlines()]
+    assert messages[-1] == "Finished in state Completed()"
+    assert any(m.startswith("Running hook 'slow_hook'") for m in messages)
+
+
+def test_a_line_with_a_lone_surrogate_is_kept_and_the_run_completes() -> None:
+    name = os.fsdecode(b"file-\xff.txt")
+
+    @flow(flow_run_name="surrogate")
+    def surrogate() -> int:
+        get_run_logger().info("reading %s", name)
+        return 1
+
+    with disable_console():
+        assert surrogate() == 1
+    store = current_runtime().store
+    run = find_flow_run(store, "surrogate")
+    assert run.state_type.value == "COMPLETED"
+    messages = [line.message for line in store.read_logs(run.id)]
+    assert "reading file-\\udcff.txt" in messages or "reading file-\\xff.txt" in messages, messages

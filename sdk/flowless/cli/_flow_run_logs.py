@@ -19,6 +19,8 @@ POLL = 0.5
 #: How far back each look starts: lines made up to this long before the newest one shown
 #: may land after it (a thread's batch, a remote task run's answer).
 LOOKBACK = 120.0
+#: How long ``--follow`` goes on after the run's final state without its last line.
+GRACE = 5.0
 
 
 def parse_level(text: str | None) -> int:
@@ -70,13 +72,18 @@ def show_logs(
     after: str | None = None
     seen: dict[str, float] = {}  # ids shown in the last LOOKBACK seconds
     shown = 0
+    ended_at: float | None = None
+    finished = False  # the run's own "Finished in state" line was shown
     while True:
-        ended = run.state_type in TERMINAL_TYPES
+        if run.state_type in TERMINAL_TYPES and ended_at is None:
+            ended_at = time.monotonic()
         lines = store.read_logs(run.id, after)
         for line in lines:
             if line.id in seen:
                 continue
             seen[line.id] = line.time
+            if line.task_run_id is None and line.message.startswith("Finished in state"):
+                finished = True
             if _matches(line, minimum, task):
                 print(_line(line), file=out, flush=follow)
                 shown += 1
@@ -87,6 +94,9 @@ def show_logs(
             newest = max(seen.values())
             after = f"{int((newest - LOOKBACK) * 1e9):020d}"
             seen = {k: t for k, t in seen.items() if t >= newest - LOOKBACK}
+        # the final state is written before the run's last lines (its hooks, its
+        # "Finished in state" line): after it, follow until that line or for GRACE
+        ended = ended_at is not None and (finished or time.monotonic() - ended_at >= GRACE)
         if not follow or ended:
             break
         sleep(POLL)

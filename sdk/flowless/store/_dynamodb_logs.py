@@ -13,13 +13,15 @@ them all (``sk BETWEEN LOG#<after> AND LOG$``), and lines at or before ``after``
 dropped from the first item. A line written twice (a retried batch) is shown once.
 
 Lines wait in a buffer until ``FLUSH_BYTES`` of them are there or the store is flushed
-(the engine flushes at every flow run's end and after each remote task run), so a
-process killed mid-run may lose its last lines, never a record.
+(the engine flushes at every top-level flow run's end), so a process killed mid-run may
+lose its last lines, never a record; and lines that cannot be written (DynamoDB kept
+throttling) are reported, not raised: a run's records are durable without them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -33,9 +35,12 @@ __all__ = ["CHUNK_BYTES", "LogBuffer", "lines_from_item", "log_items", "read_log
 Item = dict[str, dict[str, Any]]
 Call = Callable[..., Any]
 
+_log = logging.getLogger("flowless.store")
+
 _BATCH = 25
-#: Text per item (a bigger line gets an item of its own: messages are cut at 32 KiB).
-CHUNK_BYTES = 4 * 1024
+#: Text per item, so that an item with its keys stays within 4 KB, four write units (a
+#: bigger line gets an item of its own: messages are cut at 32 KiB).
+CHUNK_BYTES = 4 * 1024 - 256
 #: Buffered text that is written without waiting for a flush.
 FLUSH_BYTES = _BATCH * CHUNK_BYTES
 
@@ -154,12 +159,18 @@ class LogBuffer:
             if self._bytes < FLUSH_BYTES:
                 return
             lines, self._lines, self._bytes = self._lines, [], 0
-        self._write(log_items(lines))
+        try:
+            self._write(log_items(lines))
+        except StoreError as exc:
+            _log.warning("%d log line(s) could not be kept: %s", len(lines), exc)
 
     def flush(self) -> None:
         with self._lock:
             lines, self._lines, self._bytes = self._lines, [], 0
-        self._write(log_items(lines))
+        try:
+            self._write(log_items(lines))
+        except StoreError as exc:  # the records are on disk: a run never fails for its lines
+            _log.warning("%d log line(s) could not be kept: %s", len(lines), exc)
 
     def _write(self, items: list[Item]) -> None:
         for start in range(0, len(items), _BATCH):

@@ -18,8 +18,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flowless.exceptions import CorruptRecordError
+from flowless.exceptions import CorruptRecordError, StoreError
 from flowless.store._records import LogLine
+from flowless.store._sqlite_rows import storable_text
 
 if TYPE_CHECKING:
     from flowless.store._sqlite_commit import GroupCommit
@@ -121,7 +122,14 @@ class HeldLines:
             chunk = taken[at : at + _SIZES[-1]]
             size = next(n for n in _SIZES if n >= len(chunk))
             chunk += [chunk[-1]] * (size - len(chunk))
-            execute(_statement(size), [v for row in chunk for v in row])
+            try:
+                execute(_statement(size), [v for row in chunk for v in row])
+            except UnicodeEncodeError:  # a lone surrogate (os.fsdecode): kept as its escape
+                chunk = [
+                    tuple(storable_text(v) if isinstance(v, str) else v for v in row)
+                    for row in chunk
+                ]
+                execute(_statement(size), [v for row in chunk for v in row])
 
 
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -153,11 +161,16 @@ class SQLiteLogs:
     def read_logs(self, flow_run_id: str, after: str | None = None) -> list[LogLine]:
         if self._writer is not None:
             self._writer.flush()
-        rows = self._query(
-            "read log lines",
-            f"SELECT {LOG_COLUMNS} FROM logs WHERE flow_run_id = ? AND id > ? ORDER BY id",
-            (flow_run_id, after or ""),
-        )
+        try:
+            rows = self._query(
+                "read log lines",
+                f"SELECT {LOG_COLUMNS} FROM logs WHERE flow_run_id = ? AND id > ? ORDER BY id",
+                (flow_run_id, after or ""),
+            )
+        except StoreError as exc:
+            if "no such table: logs" in str(exc):
+                return []  # a store from before run logs, opened read-only: none kept
+            raise
         try:
             return [log_from_row(tuple(row)) for row in rows]
         except (ValueError, TypeError) as exc:
