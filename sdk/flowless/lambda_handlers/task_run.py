@@ -35,6 +35,7 @@ from flowless.lambda_handlers._task_event_checks import (
 )
 from flowless.logging._stored import keep_lines_in
 from flowless.states import StateType
+from flowless.store import LogLine, Store
 
 __all__ = [
     "MalformedTaskEventError",
@@ -93,22 +94,17 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         cache_expiration=rest["cache_expiration"],
     )
     started = time.perf_counter()
+    lines: list[LogLine] = []
     try:
         with keep_lines_in(None) as lines:  # for the answer (kept below if too many)
             state = TaskRunExecutor(runtime.store, runtime.results, results_must_travel=True)(call)
     except FlowlessException as exc:  # the store failed under the task: say so, loudly
         logger.exception("Task run %s could not be recorded", record.name)
+        _keep(runtime.store, lines, record.name)  # no answer carries them: try here
         raise TaskRunNotRecordedError(
             f"Task run {record.name!r} could not be recorded: {exc}"
         ) from None
-    kept = not fits(lines)  # the answer cannot carry them all: keep them here
-    if kept:
-        try:
-            for line in lines:
-                runtime.store.write_log(line)
-            runtime.store.flush()  # (its records are written already)
-        except FlowlessException:
-            logger.exception("The log lines of task run %s could not be kept", record.name)
+    kept = not fits(lines) and _keep(runtime.store, lines, record.name)
     metrics.add_metric(name="TaskRuns", unit=MetricUnit.Count, value=1)
     metrics.add_metric(
         name="TaskRunDuration",
@@ -127,6 +123,20 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         "run_count": call.task_run.run_count,
         "logs": lines_to_wire(lines, kept),
     }
+
+
+def _keep(store: Store, lines: list[LogLine], name: str) -> bool:
+    """Keep a task run's lines in the table (its answer cannot carry them all, or there
+    is no answer); whether they were kept (if not, the answer says so, and the flow side
+    keeps those it carries)."""
+    try:
+        for line in lines:
+            store.write_log(line)
+        store.flush()  # (its records are written already)
+    except FlowlessException:
+        logger.exception("The log lines of task run %s could not be kept", name)
+        return False
+    return True
 
 
 def _malformed(exc: Exception) -> MalformedTaskEventError:

@@ -12,8 +12,9 @@ every item that can hold such a line has a last id after it, so one key range fi
 them all (``sk BETWEEN LOG#<after> AND LOG$``), and lines at or before ``after`` are
 dropped from the first item. A line written twice (a retried batch) is shown once.
 
-Lines wait in a buffer until ``FLUSH_BYTES`` of them are there or the store is flushed
-(the engine flushes at every top-level flow run's end), so a process killed mid-run may
+Lines wait in a buffer until ``FLUSH_BYTES`` of them are there, a line comes
+``FLUSH_AFTER`` after the oldest one, or the store is flushed (the engine flushes at
+every top-level flow run's end), so a process killed mid-run may
 lose its last lines, never a record; and lines that cannot be written (DynamoDB kept
 throttling) are reported, not raised: a run's records are durable without them.
 """
@@ -43,6 +44,9 @@ _BATCH = 25
 CHUNK_BYTES = 4 * 1024 - 256
 #: Buffered text that is written without waiting for a flush.
 FLUSH_BYTES = _BATCH * CHUNK_BYTES
+#: A line that comes this long after the oldest waiting one writes them all: a run that
+#: goes on logging shows its lines to ``flow-run logs`` (and ``--follow``) while it runs.
+FLUSH_AFTER = 2.0
 
 
 def _row(line: LogLine) -> list[Any]:
@@ -150,13 +154,17 @@ class LogBuffer:
         self._table = table_name
         self._lines: list[LogLine] = []
         self._bytes = 0
+        self._since = 0.0  # when the oldest waiting line came
         self._lock = threading.Lock()
 
     def add(self, line: LogLine) -> None:
+        now = time.monotonic()
         with self._lock:
+            if not self._lines:
+                self._since = now
             self._lines.append(line)
             self._bytes += len(line.message) + 100
-            if self._bytes < FLUSH_BYTES:
+            if self._bytes < FLUSH_BYTES and now - self._since < FLUSH_AFTER:
                 return
             lines, self._lines, self._bytes = self._lines, [], 0
         try:
