@@ -9,11 +9,13 @@ to create it, and everything else a ``StoreError`` naming what was being done.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flowless.exceptions import StoreError, StoreUnavailableError
 
-__all__ = ["ConditionFailed", "Item", "TransactionFailed", "call"]
+__all__ = ["ConditionFailed", "Item", "TransactionFailed", "batch_write", "call"]
 
 Item = dict[str, dict[str, Any]]
 
@@ -69,3 +71,18 @@ def call(
         raise StoreUnavailableError(
             f"Cannot reach DynamoDB to {action} in {location}: {exc}"
         ) from exc
+
+
+def batch_write(
+    call: Callable[..., Any], table_name: str, action: str, requests: list[Any]
+) -> list[Any]:
+    """``BatchWriteItem`` (at most 25 requests), sending back what DynamoDB left
+    unprocessed with growing pauses, as AWS advises; what is still unprocessed after
+    eight tries (the caller says what that means)."""
+    for attempt in range(8):
+        response = call(action, "batch_write_item", RequestItems={table_name: requests})
+        requests = response.get("UnprocessedItems", {}).get(table_name, [])
+        if not requests:
+            return []
+        time.sleep(min(0.05 * 2**attempt, 2.0))
+    return requests

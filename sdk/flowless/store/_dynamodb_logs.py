@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowless.exceptions import CorruptRecordError, StoreError
+from flowless.store._dynamodb_calls import batch_write
 from flowless.store._records import LogLine
 
 __all__ = ["CHUNK_BYTES", "LogBuffer", "lines_from_item", "log_items", "read_logs"]
@@ -188,15 +189,9 @@ class LogBuffer:
         # one request per key (a batch with a key twice is refused): the last one wins
         unique = {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
         requests: list[Any] = [{"PutRequest": {"Item": item}} for item in unique.values()]
-        for attempt in range(8):
-            response = self._call(
-                "write log lines", "batch_write_item", RequestItems={self._table: requests}
+        requests = batch_write(self._call, self._table, "write log lines", requests)
+        if requests:
+            raise StoreError(
+                f"Could not write {len(requests)} item(s) of log lines: DynamoDB kept "
+                "throttling the writes."
             )
-            requests = response.get("UnprocessedItems", {}).get(self._table, [])
-            if not requests:
-                return
-            time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, as AWS advises
-        raise StoreError(
-            f"Could not write {len(requests)} item(s) of log lines: DynamoDB kept "
-            "throttling the writes."
-        )

@@ -15,7 +15,7 @@ from typing import Any
 
 from flowless.exceptions import RecordNotFoundError, StoreError
 from flowless.states import StateType
-from flowless.store._dynamodb_calls import ConditionFailed, Item
+from flowless.store._dynamodb_calls import ConditionFailed, Item, batch_write
 from flowless.store._dynamodb_items import FLOW_RUNS_INDEX, flow_run_from_item, flow_run_key
 from flowless.store._protocol import CANCELLABLE
 from flowless.store._records import CorruptRecord, FlowRunRecord
@@ -165,14 +165,9 @@ def delete_run(call: Call, table_name: str, location: str, flow_run_id: str) -> 
 
 def _batch_delete(call: Call, table_name: str, keys: list[Item]) -> None:
     requests: list[Any] = [{"DeleteRequest": {"Key": key}} for key in keys]
-    for attempt in range(8):
-        response = call(
-            "delete a flow run's task runs", "batch_write_item", RequestItems={table_name: requests}
-        )
-        requests = response.get("UnprocessedItems", {}).get(table_name, [])
-        if not requests:
-            return
-        time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, as AWS advises
+    requests = batch_write(call, table_name, "delete a flow run's task runs", requests)
+    if not requests:
+        return
     raise StoreError(
         f"Could not delete {len(requests)} task run(s) of a flow run: DynamoDB kept "
         "throttling the deletes. The flow run is kept; delete it again."

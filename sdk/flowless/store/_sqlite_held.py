@@ -52,7 +52,7 @@ from typing import Any
 from flowless.exceptions import StoreError
 from flowless.store._sqlite_held_writer import _WRITER, WRITER_STALL, WriterLink
 from flowless.store._sqlite_logs import HeldLines
-from flowless.store._sqlite_rows import storable_text
+from flowless.store._sqlite_rows import write_chunk
 from flowless.store._sqlite_writer import RowWriter
 
 __all__ = ["HeldRows", "BatchBusy"]
@@ -84,10 +84,6 @@ _Rows = dict[_Key, tuple[Any, ...]]
 
 class BatchBusy(StoreError):
     """Another connection was writing; the rows are held again (not a failure)."""
-
-
-def _encodable(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(storable_text(v) if isinstance(v, str) else v for v in row)
 
 
 class HeldRows(WriterLink):
@@ -426,14 +422,7 @@ class HeldRows(WriterLink):
             keys = [k for k in batch if k[0] == kind]
             for first in range(0, len(keys), BATCHES[-1]):
                 chunk = keys[first : first + BATCHES[-1]]
-                rows = [batch[k] for k in chunk]
-                size = next(n for n in BATCHES if n >= len(rows))
-                rows += [rows[-1]] * (size - len(rows))
-                try:
-                    execute(statement(size), tuple(itertools.chain.from_iterable(rows)))
-                except UnicodeEncodeError:  # a lone surrogate (os.fsdecode) in some text
-                    rows = [_encodable(row) for row in rows]
-                    execute(statement(size), tuple(itertools.chain.from_iterable(rows)))
+                write_chunk(execute, statement, [batch[k] for k in chunk], BATCHES)
                 if done is not None:
                     done.update(chunk)
 

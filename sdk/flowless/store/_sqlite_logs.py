@@ -13,6 +13,7 @@ new line lands next to the run's last one.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowless.exceptions import CorruptRecordError, StoreError
 from flowless.store._records import LogLine
-from flowless.store._sqlite_rows import storable_text
+from flowless.store._sqlite_rows import write_chunk
 
 if TYPE_CHECKING:
     from flowless.store._sqlite_commit import GroupCommit
@@ -58,6 +59,11 @@ def insert_logs(rows: int) -> str:
     is kept once."""
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
     return f"INSERT OR IGNORE INTO logs ({LOG_COLUMNS}) VALUES {values}"
+
+
+@functools.cache
+def _insert(rows: int) -> str:
+    return insert_logs(rows)
 
 
 def log_params(line: LogLine) -> tuple[Any, ...]:
@@ -116,31 +122,12 @@ class HeldLines:
                 self.since = time.monotonic()
 
     def write(self, taken: list[tuple[Any, ...]], execute: Callable[..., Any]) -> None:
-        """``taken`` in one statement per ``_SIZES[-1]`` lines (the last line repeated
-        to fill one: ``INSERT OR IGNORE`` writes it once); raises ``sqlite3.Error``."""
+        """``taken`` in one statement per ``_SIZES[-1]`` lines; raises ``sqlite3.Error``."""
         for at in range(0, len(taken), _SIZES[-1]):
-            chunk = taken[at : at + _SIZES[-1]]
-            size = next(n for n in _SIZES if n >= len(chunk))
-            chunk += [chunk[-1]] * (size - len(chunk))
-            try:
-                execute(_statement(size), [v for row in chunk for v in row])
-            except UnicodeEncodeError:  # a lone surrogate (os.fsdecode): kept as its escape
-                chunk = [
-                    tuple(storable_text(v) if isinstance(v, str) else v for v in row)
-                    for row in chunk
-                ]
-                execute(_statement(size), [v for row in chunk for v in row])
+            write_chunk(execute, _insert, taken[at : at + _SIZES[-1]], _SIZES)
 
 
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
-_statements: dict[int, str] = {}
-
-
-def _statement(size: int) -> str:
-    sql = _statements.get(size)
-    if sql is None:
-        sql = _statements[size] = insert_logs(size)
-    return sql
 
 
 class SQLiteLogs:

@@ -7,8 +7,10 @@ which the store turns into a ``CorruptRecord`` or ``CorruptRecordError``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flowless.states import StateType
@@ -20,6 +22,7 @@ from flowless.store._records import (
 )
 
 __all__ = [
+    "write_chunk",
     "ADDED_FLOW_COLUMNS",
     "COMPLETED",
     "FLOW_COLUMNS",
@@ -381,3 +384,23 @@ def flow_run_params(run: FlowRunRecord) -> tuple[Any, ...]:
         run.owner,
         run.version,
     )
+
+
+def write_chunk(
+    execute: Callable[[str, tuple[Any, ...]], Any],
+    statement: Callable[[int], str],
+    rows: list[tuple[Any, ...]],
+    sizes: tuple[int, ...],
+) -> None:
+    """``rows`` (at most ``sizes[-1]``) in one statement of the next size up, the last row
+    repeated to fill it (an upsert or ``INSERT OR IGNORE`` writes it once), so a few
+    statements serve every batch; a lone surrogate (``os.fsdecode``) in some text is
+    stored as its escape. Raises ``sqlite3.Error``."""
+    size = next(n for n in sizes if n >= len(rows))
+    values = tuple(itertools.chain.from_iterable(rows + [rows[-1]] * (size - len(rows))))
+    try:
+        execute(statement(size), values)
+    except UnicodeEncodeError:
+        execute(
+            statement(size), tuple(storable_text(v) if isinstance(v, str) else v for v in values)
+        )
