@@ -152,6 +152,28 @@ def test_task_run_lifecycle(backend: Store) -> None:
     assert backend.read_task_runs("fr-1") == [done]
 
 
+def test_task_run_inputs_round_trip(backend: Store) -> None:
+    inputs = {
+        "n": "42",
+        "text": "'caf\u00e9 \\ \"quoted\"\\n'",
+        "rows": "[{'a': 1}, {'a': 2}, ...]",
+        "...": "3 more argument(s) not shown",
+    }
+    backend.start_task_run(task_run(inputs=inputs))
+    [running] = backend.read_task_runs("fr-1")
+    assert isinstance(running, TaskRunRecord) and running.inputs == inputs
+    done = task_run(state=StateType.COMPLETED, result=Payload("json", b"1"), inputs=inputs)
+    assert backend.finish_task_run(done) == done
+    assert backend.read_task_runs("fr-1") == [done]
+    # a later end, refused, answers with the stored run: its inputs included
+    assert backend.finish_task_run(task_run(state=StateType.COMPLETED, inputs={})).inputs == inputs
+    backend.finish_task_run(task_run(id="tr-2", dynamic_key=1, inputs={}))  # no parameters
+    backend.finish_task_run(task_run(id="tr-3", dynamic_key=2))  # not known: None
+    by_id = {r.id: r for r in backend.read_task_runs("fr-1") if isinstance(r, TaskRunRecord)}
+    assert by_id["tr-2"].inputs == {}
+    assert by_id["tr-3"].inputs is None
+
+
 def test_journal_is_per_flow_run_in_call_order(backend: Store) -> None:
     for i in (2, 0, 1):
         backend.finish_task_run(task_run(id=f"tr-{i}", dynamic_key=i, state=StateType.COMPLETED))

@@ -133,6 +133,23 @@ def test_task_run_handler_runs_and_records(running: dict[str, Any]) -> None:
     assert isinstance(record, TaskRunRecord) and record.state_name == "Completed"
 
 
+def test_a_remote_task_runs_record_carries_its_inputs(running: dict[str, Any]) -> None:
+    from flowless.lambda_handlers import task_run
+
+    event = _event(aws_tasks.add, {"a": 2, "b": 3})
+    assert event["task_run"]["inputs"] is None  # an older caller's: the function makes them
+    task_run.handler(event, CONTEXT)
+    [record] = _runtime().store.read_task_runs("fr-1")
+    assert isinstance(record, TaskRunRecord) and record.inputs == {"a": "2", "b": "3"}
+    event = _event(aws_tasks.add, {"a": 4, "b": 5}, run_id="tr-2")
+    event["task_run"]["inputs"] = {"a": "4", "b": "5 (as the caller saw it)"}
+    task_run.handler(event, CONTEXT)
+    runs = {r.id: r for r in _runtime().store.read_task_runs("fr-1")}
+    second = runs["tr-2"]
+    assert isinstance(second, TaskRunRecord)
+    assert second.inputs == {"a": "4", "b": "5 (as the caller saw it)"}
+
+
 def test_task_run_handler_retries_inside_one_invocation(running: dict[str, Any]) -> None:
     from flowless.lambda_handlers import task_run
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowless.context import FlowRunContext, current_flow_run, current_tags
 from flowless.engine._hooks import run_hooks, run_on_running
+from flowless.engine._inputs import task_inputs
 from flowless.engine._names import (
     generate_flow_run_name,
     render_run_name,
@@ -193,6 +194,7 @@ def start_flow_run(
     record.parameters = dump(runtime.results, flow.parameters_to_store(parameters))
 
     if entry is not None:
+        entry.record.inputs = task_inputs(flow.parameters_to_store(parameters))
         entry.start()
     resumed = create_or_resume(runtime, record)
     if parent is None:

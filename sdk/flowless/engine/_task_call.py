@@ -29,6 +29,7 @@ from flowless.context import (
 )
 from flowless.engine._cancel import CANCELLED_MESSAGE, FlowRunCancelling, check_cancelling
 from flowless.engine._hooks import run_hooks
+from flowless.engine._inputs import task_inputs
 from flowless.engine._names import render_run_name, task_run_display_name, task_run_id
 from flowless.engine._outcome import stamp
 from flowless.engine._runtime import Runtime, current_runtime
@@ -211,13 +212,15 @@ def _inputs_ready(
     scope: Scope, call: TaskCall, wait_for: Iterable[Any] | None
 ) -> State[Any] | None:
     """The call's inputs resolved (first, as Prefect) and its ``wait_for`` waited for, then
-    its run named; the recorded NotReady state if an upstream did not complete."""
+    described on its record (``_inputs``) and its run named; the recorded NotReady state
+    if an upstream did not complete."""
     try:
         call.parameters = resolve_inputs_sync(call.parameters)
         if wait_for:
             wait_for_dependencies(wait_for)
     except UpstreamTaskError as exc:
         return _not_ready(scope, call, exc)
+    call.task_run.inputs = task_inputs(call.parameters)  # once, before it is first written
     if call.task.task_run_name is not None:
         call.task_run.name = _task_run_name(call) or call.task_run.name
     return None

@@ -147,12 +147,29 @@ def task_event(call: TaskCall, parameters: Payload) -> dict[str, Any]:
             "name": run.name,
             "task_name": run.task_name,
             "tags": run.tags,
+            "inputs": run.inputs,
         },
         "flow_run_name": call.flow_run_name,
         "log_prints": call.log_prints,
         "cache_key": call.cache_key,
         "cache_expiration_seconds": None if expiration is None else expiration.total_seconds(),
     }
+
+
+def _inputs(value: Any) -> dict[str, str] | None:
+    """A task run's ``inputs`` (bounded reprs, for the run UI), as the caller made them;
+    a lone surrogate (never stored) is kept as its escape."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise WireError(f"'inputs' must be an object of strings, got {value!r:.200}")
+    return {_storable(k): _storable(v) for k, v in value.items()}
+
+
+def _storable(text: str) -> str:
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode()
 
 
 def read_task_event(event: Any) -> tuple[Task[..., Any], Payload, TaskRunRecord, dict[str, Any]]:
@@ -188,6 +205,7 @@ def read_task_event(event: Any) -> tuple[Task[..., Any], Payload, TaskRunRecord,
         state_type=StateType.PENDING,
         state_name="Pending",
         tags=[str(t) for t in _field(run, "tags", list)],
+        inputs=_inputs(run.get("inputs")),
     )
     seconds = _field(event, "cache_expiration_seconds", (int, float), optional=True)
     rest = {

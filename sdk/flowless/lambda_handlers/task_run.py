@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from flowless.engine import TaskRunExecutor, current_runtime
+from flowless.engine._inputs import task_inputs
 from flowless.exceptions import CorruptRecordError, FlowlessException, StoreError
 from flowless.invoke import (
     TaskCall,
@@ -84,6 +85,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         arguments = runtime.results.load(parameters)
     except CorruptRecordError as exc:
         raise _malformed(exc) from None
+    if record.inputs is None and isinstance(arguments, dict):  # from an older caller
+        record.inputs = task_inputs(arguments)
     call = TaskCall(
         task=task,
         parameters=arguments,

@@ -125,6 +125,20 @@ def _tags(item: Item) -> list[str]:
     return out
 
 
+def _inputs(item: Item) -> dict[str, str] | None:
+    value = item.get("inputs")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("M"), dict):
+        raise ValueError(f"inputs is {value!r}, not a map")
+    out = {}
+    for name, entry in value["M"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("S"), str):
+            raise ValueError(f"inputs[{name!r}] is {entry!r}, not a string")
+        out[name] = entry["S"]
+    return out
+
+
 def _state_type(item: Item) -> StateType:
     value = _text(item, "state_type")
     try:
@@ -217,6 +231,8 @@ def task_run_item(run: TaskRunRecord) -> Item:
     _put(item, "state_type", run.state_type.value)
     _put_payload(item, "result", run.result)
     _put(item, "tags", run.tags)
+    if run.inputs is not None:  # a map of strings (absent: not known)
+        item["inputs"] = {"M": {name: {"S": text} for name, text in run.inputs.items()}}
     return item
 
 
@@ -238,6 +254,7 @@ def task_run_from_item(item: Item) -> TaskRunRecord:
         result=_payload(item, "result"),
         child_flow_run_id=_text(item, "child_flow_run_id", optional=True),
         tags=_tags(item),
+        inputs=_inputs(item),
     )
 
 

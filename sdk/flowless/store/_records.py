@@ -96,6 +96,11 @@ class TaskRunRecord:
     result: Payload | None = None
     child_flow_run_id: str | None = None
     tags: list[str] = field(default_factory=list)
+    #: What the run was called with: parameter name -> a bounded repr of the argument
+    #: (``flowless.engine._inputs``), for the run UI; ``None`` if not known (a run
+    #: recorded before inputs were kept, or one that never got its inputs: NotReady).
+    #: Replaced, never changed in place (a store may reuse the encoding of the same dict).
+    inputs: dict[str, str] | None = None
 
     @property
     def task_run_id(self) -> str:

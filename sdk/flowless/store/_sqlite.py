@@ -55,6 +55,7 @@ from flowless.store._sqlite_rows import (
     number,
     payload_columns,
     replace_cache_entries,
+    task_columns,
     task_run_from_row,
     task_run_write,
     to_payload,
@@ -124,6 +125,9 @@ class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
     _writer: GroupCommit | None
+    #: The columns a task run is read from (``task_columns``: an old database opened
+    #: read-only has not got them all).
+    _task_columns: str = TASK_COLUMNS
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -168,10 +172,12 @@ class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
                 check_same_thread=False,
             )
             store._conn.execute("SELECT 1 FROM flow_runs LIMIT 1")
+            present = {row[1] for row in store._conn.execute("PRAGMA table_info(task_runs)")}
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailableError(
                 f"Cannot read the flowless store {store.location!r}: {exc}."
             ) from exc
+        store._task_columns = task_columns(present)
         return store
 
     def _open(self) -> sqlite3.Connection:
@@ -441,7 +447,7 @@ class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
             self._writer.flush()
         rows = self._query(
             "read task runs",
-            f"SELECT {TASK_COLUMNS} FROM task_runs WHERE flow_run_id = ? "
+            f"SELECT {self._task_columns} FROM task_runs WHERE flow_run_id = ? "
             "ORDER BY start_time, rowid",
             (flow_run_id,),
         )

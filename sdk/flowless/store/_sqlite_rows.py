@@ -11,6 +11,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 from flowless.states import StateType
@@ -35,12 +36,15 @@ __all__ = [
     "flow_run_from_row",
     "flow_run_params",
     "flow_runs_from_rows",
+    "inputs",
+    "inputs_text",
     "number",
     "to_payload",
     "payload_columns",
     "state_type",
     "tags",
     "tags_text",
+    "task_columns",
     "task_run_from_row",
     "task_run_params",
     "text",
@@ -111,7 +115,8 @@ CREATE TABLE IF NOT EXISTS task_runs (
     result_location TEXT,
     child_flow_run_id TEXT,
     tags TEXT NOT NULL,
-    write_seq INTEGER
+    write_seq INTEGER,
+    inputs TEXT
 );
 CREATE INDEX IF NOT EXISTS task_runs_by_flow_run ON task_runs (flow_run_id);
 CREATE TABLE IF NOT EXISTS cache_entries (
@@ -147,17 +152,27 @@ ADDED_FLOW_COLUMNS = (
 
 
 #: Columns added to task_runs after the first release.
-ADDED_TASK_COLUMNS = (("write_seq", "INTEGER"),)
+ADDED_TASK_COLUMNS = (("write_seq", "INTEGER"), ("inputs", "TEXT"))
 
 
 TASK_COLUMNS = (
     "id, flow_run_id, task_key, dynamic_key, name, task_name, state_type, state_name, "
     "state_message, run_count, start_time, end_time, cache_key, result_serializer, result, "
-    "result_location, child_flow_run_id, tags"
+    "result_location, child_flow_run_id, tags, inputs"
 )
 
 
-TASK_PLACEHOLDERS = ", ".join("?" * 18)
+TASK_PLACEHOLDERS = ", ".join("?" * 19)
+
+
+def task_columns(present: set[str]) -> str:
+    """``TASK_COLUMNS`` for a database that has only the columns ``present``: one made
+    by an earlier flowless and opened read-only (never migrated) reads NULL for those
+    added since (a task run's ``inputs``)."""
+    added = {name for name, _ in ADDED_TASK_COLUMNS} - present
+    return ", ".join(
+        "NULL" if name in added else name for name in (c.strip() for c in TASK_COLUMNS.split(","))
+    )
 
 
 TASK_UPDATES = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in TASK_COLUMNS.split(",")[4:])
@@ -168,7 +183,7 @@ COMPLETED = StateType.COMPLETED.value
 
 
 _WRITE_COLUMNS = f"{TASK_COLUMNS}, write_seq"
-_WRITE_PLACEHOLDERS = ", ".join("?" * 19)
+_WRITE_PLACEHOLDERS = ", ".join("?" * 20)
 #: A row replaces the stored one only if it was made later (``write_seq``: when it was
 #: made, in ns): rows written by different threads' batches may land in any order, and
 #: a start must never replace its own end. COMPLETED is final.
@@ -248,6 +263,42 @@ def tags_text(tags: list[str]) -> str:
     return json.dumps(tags) if tags else "[]"
 
 
+def inputs(value: Any) -> dict[str, str] | None:
+    """A task run's ``inputs`` column (JSON text, or NULL: a row written before it)."""
+    if value is None:
+        return None
+    try:
+        inputs = json.loads(text(value, "inputs"))
+    except json.JSONDecodeError:
+        raise ValueError(f"inputs is {value!r}, not JSON") from None
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+        raise ValueError(f"inputs is {value!r}, not an object of strings")
+    return inputs
+
+
+#: The last ``inputs`` encoded, and its text: a run's end row reuses its start row's.
+_last_inputs: tuple[dict[str, str] | None, str | None] = (None, None)
+
+
+def inputs_text(inputs: dict[str, str] | None) -> str | None:
+    """The JSON text of ``inputs``, ASCII (a lone surrogate is escaped). Made for every
+    row of a task run (a start and an end), so built by hand, and the last one is reused
+    for the same dict (a record's ``inputs`` is replaced, never changed in place)."""
+    global _last_inputs
+    if inputs is None:
+        return None
+    last = _last_inputs
+    if last[0] is inputs:
+        return last[1]
+    if len(inputs) == 1:
+        ((name, value),) = inputs.items()
+        encoded = f"{{{_quoted(name)}:{_quoted(value)}}}"
+    else:
+        encoded = "{" + ",".join([f"{_quoted(k)}:{_quoted(v)}" for k, v in inputs.items()]) + "}"
+    _last_inputs = (inputs, encoded)
+    return encoded
+
+
 def state_type(value: Any) -> StateType:
     try:
         return StateType(value)
@@ -313,6 +364,7 @@ def task_run_from_row(row: tuple[Any, ...]) -> TaskRunRecord:
         result=to_payload(row[13], row[14], row[15]),
         child_flow_run_id=text(row[16], "child_flow_run_id", optional=True),
         tags=tags(row[17]),
+        inputs=inputs(row[18]),
     )
 
 
@@ -334,6 +386,7 @@ def task_run_params(run: TaskRunRecord) -> tuple[Any, ...]:
         *payload_columns(run.result),
         run.child_flow_run_id,
         tags_text(run.tags),
+        inputs_text(run.inputs),
     )
 
 
