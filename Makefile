@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test unit lint typecheck bench local clean
+.PHONY: install demo test unit lint typecheck bench local clean browser
 
 install: $(STAMP)
 
@@ -36,7 +36,17 @@ wheelhouse:
 demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
-test: install
+# The UI's browser tests drive Debian's Chromium (never a downloaded browser): installed
+# here when it is missing and this is root on Debian; elsewhere those tests are skipped
+# and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the UI's browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is not installed: the UI's browser tests will be skipped"; fi; }
+
+test: install browser
 	$(PY) -m pytest -q -n 2
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -57,6 +67,7 @@ bench: install
 	$(PY) bench/limits.py
 	$(PY) bench/commit_lag.py || true
 	$(PY) bench/wal.py
+	$(PY) bench/ui.py
 
 # template.yaml's stack on 127.0.0.1 (moto + a local Lambda) until Ctrl-C; it prints the
 # variables that point flowless (and the AWS CLI, boto3) at it.

@@ -122,6 +122,7 @@ def main() -> int:
     print(f"{prefix} flow-run ls")
     print(f"{prefix} flow-run logs NAME --task fetch_stats")
     print(f"{prefix} gcl ls")
+    print(f"{prefix} ui    # in a browser (pip install 'flowless[ui]' first)")
     print("\nDemo OK" if ok else "\nDemo FAILED", flush=True)
     return 0 if ok else 1
 

@@ -12,6 +12,7 @@ from flowless.cli._artifacts import add_parsers as add_artifact_parsers
 from flowless.cli._deployments import add_parsers as add_deployment_parsers
 from flowless.cli._limits import add_parsers as add_limit_parsers
 from flowless.cli._project import add_parsers as add_project_parsers
+from flowless.cli._ui import add_report_parser, add_ui_parser
 from flowless.exceptions import FlowlessException
 
 __all__ = ["main"]
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     logs.add_argument("--level", help="only lines at this level or above (INFO, ERROR, ...)")
     logs.add_argument("--task", help="only lines of this task run (or of every run of a task)")
+    add_report_parser(verbs, ref)
+    add_ui_parser(commands)
     add_artifact_parsers(commands)
     add_limit_parsers(commands)
     add_deployment_parsers(commands)
@@ -86,6 +89,14 @@ def _main(argv: Sequence[str] | None) -> int:
             from flowless.cli._deployments import run_deployment_command
 
             return run_deployment_command(args, sys.stdout, sys.stderr)
+        if args.command == "ui":
+            from flowless.cli._ui import ui_command
+
+            return ui_command(args, settings, sys.stdout)
+        if args.command == "flow-run" and args.verb == "report":
+            from flowless.cli._ui import report_command
+
+            return report_command(args, settings, sys.stdout)
         if args.command == "artifact":
             return _artifacts(args, settings)
         if args.command in _PROJECT_COMMANDS:

@@ -9,43 +9,12 @@ from typing import Any, TextIO
 
 from flowless.cli._flow_run import run_json, state_text
 from flowless.cli._table import duration, iso, render, terminal_width, timestamp
+from flowless.cli._values import stored_value, value_text
 from flowless.exceptions import CorruptRecordError, RecordNotFoundError
-from flowless.results import JSON, Results
-from flowless.store import CorruptRecord, Payload, Store, TaskRunRecord, find_flow_run
+from flowless.results import Results
+from flowless.store import CorruptRecord, Store, TaskRunRecord, find_flow_run
 
 __all__ = ["inspect_flow_run"]
-
-
-class _Described(str):
-    """What is shown instead of a value that is not loaded: printed as it is, not quoted
-    as the JSON string a value would be."""
-
-
-def _value(results: Results, payload: Payload | None) -> Any:
-    """A stored value to show. Pickles are described, not loaded: loading needs the
-    program's own modules (and runs code), which a listing has no business doing."""
-    if payload is None:
-        return None
-    if payload.serializer != JSON:
-        where = "inline" if payload.data is not None else payload.location
-        size = len(payload.data) if payload.data is not None else "?"
-        return _Described(f"<{payload.serializer}, {size} bytes, {where}>")
-    try:
-        return results.load(payload)
-    except CorruptRecordError as exc:
-        return _Described(f"<unreadable: {exc}>")
-
-
-def _text(value: Any, width: int = 100) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, _Described):
-        return value
-    try:
-        text = json.dumps(value, default=repr)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _subflow_name(store: Store, flow_run_id: str) -> str:
@@ -107,8 +76,8 @@ def inspect_flow_run(
         for t in task_runs
         if isinstance(t, TaskRunRecord) and t.child_flow_run_id
     }
-    parameters = _value(results, run.parameters)
-    result = _value(results, run.result)
+    parameters = stored_value(results, run.parameters)
+    result = stored_value(results, run.result)
     if as_json:
         document = {
             **run_json(run),
@@ -127,8 +96,8 @@ def inspect_flow_run(
         ("Ended", timestamp(run.end_time)),
         ("Duration", duration(run.start_time, run.end_time, now)),
         ("Attempts", str(run.run_count)),
-        ("Parameters", _text(parameters)),
-        ("Result", _text(result)),
+        ("Parameters", value_text(parameters)),
+        ("Result", value_text(result)),
     ]
     if run.deployment_name:
         fields.append(("Deployment", run.deployment_name))

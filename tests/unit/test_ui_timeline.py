@@ -1,0 +1,123 @@
+"""The timeline's segments, read from task-run records and the engine's own log lines; and
+the UI staying out of ``import flowless`` and the Lambda handlers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from flowless.states import StateType
+from flowless.store import LogLine, TaskRunRecord
+from flowless.ui._timeline import build_timeline
+
+
+def _task(
+    name: str,
+    start: float | None,
+    end: float | None,
+    state: StateType = StateType.COMPLETED,
+    state_name: str = "Completed",
+    child: str | None = None,
+) -> TaskRunRecord:
+    return TaskRunRecord(
+        id=f"id-{name}",
+        flow_run_id="run",
+        task_key=name,
+        dynamic_key=0,
+        name=name,
+        task_name=name,
+        state_type=state,
+        state_name=state_name,
+        start_time=start,
+        end_time=end,
+        child_flow_run_id=child,
+    )
+
+
+def _line(task: str, at: float, message: str) -> LogLine:
+    return LogLine(f"{at:020.6f}", "run", f"id-{task}", task, at, 20, "t", message)
+
+
+def _segments(row: object) -> list[tuple[str, float, float]]:
+    return [(s.kind, round(s.start, 3), round(s.end, 3)) for s in row.segments]  # type: ignore[attr-defined]
+
+
+def test_retries_limit_waits_cache_hits_and_subflows_are_told_apart() -> None:
+    tasks = [
+        _task("retried", 100.0, 104.0),
+        _task("waited", 100.0, 103.0),
+        _task("hit", 101.0, 101.001, state_name="Cached"),
+        _task("sub", 102.0, 110.0, child="child-run"),
+        _task("running", 103.0, None, StateType.RUNNING, "Running"),
+        _task("queued", None, None, StateType.PENDING, "Pending"),
+    ]
+    lines = [
+        _line(
+            "retried",
+            101.0,
+            "Task run failed with exception: ValueError('x') - "
+            "Retry 1/2 will start 1 second(s) from now",
+        ),
+        _line(
+            "retried",
+            102.5,
+            "Task run failed with exception: ValueError('x') - Retry 2/2 will start immediately",
+        ),
+        _line("waited", 102.0, "Waited 1.50s for 1 slot(s) of ['api']"),
+        _line("hit", 101.001, "Retry 1/2 will start 1 second(s) from now in my own words"),
+    ]
+    timeline = build_timeline(tasks, lines, now=105.0, run_start=100.0, run_end=None)
+    rows = {row.task.name: row for row in timeline.rows}
+    assert _segments(rows["retried"]) == [
+        ("attempt", 100.0, 101.0),
+        ("retry-wait", 101.0, 102.0),
+        ("attempt", 102.0, 102.5),
+        ("completed", 102.5, 104.0),
+    ]
+    assert _segments(rows["waited"]) == [("completed", 100.0, 103.0), ("limit-wait", 100.5, 102.0)]
+    assert [r.kind for r in timeline.rows] == [
+        "completed",
+        "completed",
+        "cached",
+        "subflow",
+        "running",
+        "pending",
+    ]
+    assert _segments(rows["hit"]) == [("cached", 101.0, 101.001)]  # a user's words: not a retry
+    assert _segments(rows["running"]) == [("running", 103.0, 105.0)]  # until now
+    assert rows["queued"].segments == []
+    assert (timeline.start, timeline.end) == (100.0, 110.0)
+    first = rows["retried"].segments[0]
+    assert (first.left, first.width) == (0.0, 10.0)  # percent of the 10 s axis
+    assert [t.label for t in timeline.ticks] == ["0s", "2s", "4s", "6s", "8s", "10s"]
+
+
+@pytest.mark.parametrize(
+    ("span", "labels"),
+    [
+        (0.35, ["0ms", "100ms", "200ms", "300ms"]),
+        (1.2, ["0ms", "200ms", "400ms", "600ms", "800ms", "1.0s", "1.2s"]),
+        (600.0, ["0m", "2m", "4m", "6m", "8m", "10m"]),
+        (40.0, ["0s", "10s", "20s", "30s", "40s"]),
+        (5 * 3600.0, ["0h", "1h", "2h", "3h", "4h", "5h"]),
+        (0.0, ["0s"]),
+    ],
+)
+def test_the_axis_has_round_ticks(span: float, labels: list[str]) -> None:
+    timeline = build_timeline([_task("a", 0.0, span)], [], now=span, run_start=0.0, run_end=span)
+    assert [t.label for t in timeline.ticks] == labels
+
+
+def test_the_ui_is_not_imported_by_flowless_or_the_lambda_handlers() -> None:
+    code = (
+        "import sys, flowless, flowless.cli, flowless.engine\n"
+        "import flowless.lambda_handlers\n"
+        "loaded = [m for m in ('jinja2', 'markdown_it', 'flowless.ui') if m in sys.modules]\n"
+        "print(loaded)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert shown.stdout.strip() == "[]"
