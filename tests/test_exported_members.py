@@ -146,6 +146,8 @@ PUBLIC_MODULES = {
         "ui_url",
     ],
     "flowless.testing.utilities": ["flowless_test_harness", "prefect_test_harness"],
+    # The run UI (the `ui` extra): the pages, their server, the one-file report.
+    "flowless.ui": ["Pages", "make_server", "report_html"],
     "flowless.store": [
         "AmbiguousFlowRunError",
         "ArtifactRecord",

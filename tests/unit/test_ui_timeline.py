@@ -67,6 +67,7 @@ def test_retries_limit_waits_cache_hits_and_subflows_are_told_apart() -> None:
         ),
         _line("waited", 102.0, "Waited 1.50s for 1 slot(s) of ['api']"),
         _line("hit", 101.001, "Retry 1/2 will start 1 second(s) from now in my own words"),
+        LogLine("f1", "run", None, "run", 101.0, 20, "t", "Waited 0.25s for 1 slot(s) of ['api']"),
     ]
     timeline = build_timeline(tasks, lines, now=105.0, run_start=100.0, run_end=None)
     rows = {row.task.name: row for row in timeline.rows}
@@ -92,6 +93,9 @@ def test_retries_limit_waits_cache_hits_and_subflows_are_told_apart() -> None:
     first = rows["retried"].segments[0]
     assert (first.left, first.width) == (0.0, 10.0)  # percent of the 10 s axis
     assert [t.label for t in timeline.ticks] == ["0s", "2s", "4s", "6s", "8s", "10s"]
+    # The flow run's own row: its span, and the wait of a rate_limit in its body.
+    flow = [(s.kind, s.start, s.end, s.left, s.width) for s in timeline.flow]
+    assert flow == [("flow", 100.0, 110.0, 0.0, 100.0), ("limit-wait", 100.75, 101.0, 7.5, 2.5)]
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ _FINAL_KIND = {
 
 #: What each kind of segment means, for the legend (in the order it is shown).
 KINDS = {
+    "flow": "the flow run itself",
     "completed": "completed",
     "cached": "cache hit",
     "subflow": "subflow",
@@ -86,6 +87,9 @@ class Timeline:
     end: float
     rows: list[TimelineRow]
     ticks: list[Tick]
+    #: The flow run's own row: its span, and the limit waits of its body (a
+    #: ``rate_limit`` before each ``.submit``, as in Prefect's tutorial).
+    flow: list[Segment] = field(default_factory=list)
 
     @property
     def span(self) -> float:
@@ -180,23 +184,30 @@ def build_timeline(
     """Rows for ``tasks`` (in the order given) on one time axis from the run's start (or
     the first task's) to its end (or the last segment's, or ``now`` while it runs)."""
     by_task: dict[str, list[LogLine]] = {}
+    flow_waits = []
     for line in lines:
         if line.task_run_id is not None:
             by_task.setdefault(line.task_run_id, []).append(line)
+        elif (waited := _WAITED.match(line.message)) is not None:
+            seconds = float(waited.group("seconds"))
+            flow_waits.append(
+                Segment("limit-wait", line.time - seconds, line.time, title=line.message)
+            )
     rows = []
     for task in tasks:
         raw = _raw_segments(task, by_task.get(task.id, ()), now)
         rows.append(TimelineRow(task, raw, _final_kind(task)))
-    times = [s.start for row in rows for s in row.segments] + [
-        s.end for row in rows for s in row.segments
-    ]
+    segments = [s for row in rows for s in row.segments] + flow_waits
+    times = [s.start for s in segments] + [s.end for s in segments]
     start = run_start if run_start is not None else min(times, default=now)
     start = min([start, *times])
     end = max([run_end if run_end is not None else now, *times, start])
     span = end - start
     for row in rows:
         row.segments = [_placed(s, start, span) for s in row.segments]
-    return Timeline(start, end, rows, _ticks(span))
+    flow = [Segment("flow", start, end, title="the flow run"), *flow_waits] if run_start else []
+    placed = [_placed(s, start, span) for s in flow]
+    return Timeline(start, end, rows, _ticks(span), placed)
 
 
 def _placed(segment: Segment, start: float, span: float) -> Segment:
