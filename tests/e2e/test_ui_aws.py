@@ -14,8 +14,11 @@ from pathlib import Path
 
 import e2e_flows
 import pytest
+from bench.chromium import CHROMIUM, launch
 
 from tests.e2e.cloud import Cloud
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 
 
 @pytest.fixture
@@ -86,3 +89,32 @@ def test_the_ui_shows_runs_made_on_aws(on_aws: Cloud, ui: str, tmp_path: Path) -
     assert made.returncode == 0, made.stderr
     assert "<script" not in report.read_text()
     assert f"ValueError: no {key}" in report.read_text()
+
+
+def test_a_run_on_aws_in_the_browser(on_aws: Cloud, ui: str) -> None:
+    """The same pages in Debian's Chromium, over the table: a run with a retried task run
+    and a subflow; its bars, and a bar opening the task run's page."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make browser installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    key = uuid.uuid4().hex[:10]
+    e2e_flows.retrying.with_options(flow_run_name=f"seen-{key}")(key, 1)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{ui}/runs/seen-{key}")
+            expect(page.locator("#run-state")).to_have_text("Completed")
+            expect(page.locator(".tl-row")).to_have_count(1)
+            bars = page.locator("a.bar").evaluate_all("bars => bars.map(b => b.dataset.kind)")
+            assert bars == ["attempt", "completed"]
+            page.screenshot(path=str(SCREENSHOTS / "aws-run-page.png"), full_page=True)
+            page.locator('a.bar[data-kind="completed"]').click()
+            expect(page.locator(".task-state")).to_have_text("Completed")
+            expect(page.locator("tr.line")).to_have_count(2)  # the retry line, the final one
+            expect(page.locator("table.inputs")).to_contain_text(f"'{key}'")
+            page.screenshot(path=str(SCREENSHOTS / "aws-task-run-page.png"), full_page=True)
+        finally:
+            browser.close()
