@@ -257,3 +257,41 @@ def test_inputs_travel_to_the_task_run_function() -> None:
     assert record.inputs is None  # the function makes them (lambda_handlers.task_run)
     with pytest.raises(WireError, match="inputs"):
         read_task_event(_event({"value": 1}))
+
+
+@task
+def login(user: str, db_password: str, apiKey: str, github_token: str, author: str) -> str:
+    return user
+
+
+@flow
+def logs_in() -> str:
+    return login("ada", "hunter2", "k-123", "ghp_abc", "me")
+
+
+def test_an_argument_named_like_a_secret_is_not_kept(store: Store) -> None:
+    logs_in()
+    store.flush()
+    (run,) = [r for r in store.read_task_runs(_only_run(store)) if isinstance(r, TaskRunRecord)]
+    assert run.inputs == {
+        "user": "'ada'",
+        "db_password": "<not kept: its name looks secret>",
+        "apiKey": "<not kept: its name looks secret>",
+        "github_token": "<not kept: its name looks secret>",
+        "author": "'me'",
+    }
+    assert all("hunter2" not in v and "ghp_abc" not in v for v in run.inputs.values())
+
+
+def test_a_big_bytearray_or_str_subclass_is_cut_before_it_is_formatted() -> None:
+    class Name(str):
+        pass
+
+    shown = task_inputs({"blob": bytearray(50_000_000), "name": Name("x" * 10_000)})
+    assert shown["blob"].startswith("bytearray(b'\\x00\\x00") and shown["blob"].endswith("...")
+    assert len(shown["blob"]) == MAX_CHARS and len(shown["name"]) == MAX_CHARS
+
+
+def _only_run(store: Store) -> str:
+    (run,) = store.list_flow_runs(10)
+    return run.key if isinstance(run, CorruptRecord) else run.id

@@ -263,8 +263,8 @@ def test_a_running_run_refreshes_itself(pages: Pages) -> None:
     _, html = pages.get("/runs/live-run")
     assert '<meta http-equiv="refresh" content="2">' in html
     assert "(running)" in html
-    _, listed = pages.get("/")
-    assert '<meta http-equiv="refresh" content="2">' in listed
+    _, listed = pages.get("/")  # the list does not reload: it would empty the flow box
+    assert ">live-run</a>" in listed and 'http-equiv="refresh"' not in listed
     _, done = pages.get(f"/runs/{run.id}")
     assert 'http-equiv="refresh"' not in done
 
@@ -313,6 +313,7 @@ def test_the_ui_before_anything_ran_waits_for_the_first_run(flowless_home: Path)
     status, html = pages.get("/")
     assert status == 200
     assert "Nothing has run here yet: no runs in the-home." in html
+    assert '<meta http-equiv="refresh" content="2">' in html  # until there is a run
     child(1)
     current_runtime().store.flush()
     status, html = pages.get("/")
@@ -342,3 +343,82 @@ def test_the_server_answers_on_loopback_with_a_strict_policy(pages: Pages) -> No
     finally:
         server.shutdown()
         server.server_close()
+
+
+@flow(flow_run_name="my run/1")
+def spaced() -> None:
+    create_markdown_artifact("half a pair: \ud800 ![pixel](https://example.invalid/p.png)")
+
+
+def test_odd_names_and_a_lone_surrogate_still_make_pages_and_reports(
+    pages: Pages, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spaced()
+    current_runtime().store.flush()
+    status, html = pages.get("/runs/my%20run%2F1")  # as a browser asks for it
+    assert status == 200, html
+    assert ">my run/1 <span" in html
+    server = make_server(pages, "127.0.0.1", 0)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/runs/my%20run%2F1"
+        with urllib.request.urlopen(url) as answer:
+            assert "half a pair: \\ud800" in answer.read().decode()  # its escape, not a drop
+    finally:
+        server.shutdown()
+        server.server_close()
+    target = tmp_path / "odd.html"
+    assert cli(["flow-run", "report", "my run/1", "-o", str(target)]) == 0
+    report = target.read_text()
+    assert "half a pair: \\ud800" in report
+    # Nothing in a report loads from anywhere, a markdown image included.
+    assert "img-src data:;" in report and 'src="https://example.invalid/p.png"' in report
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flowless-home", "odd.html"]
+
+
+def test_a_page_answers_only_requests_addressed_to_loopback(pages: Pages) -> None:
+    """DNS rebinding: a page elsewhere pointing its name at 127.0.0.1 gets nothing."""
+    server = make_server(pages, "127.0.0.1", 0)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        for host, status in (
+            (f"127.0.0.1:{port}", 200),
+            (f"localhost:{port}", 200),
+            (f"evil.example:{port}", 421),
+        ):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": host})
+            try:
+                with urllib.request.urlopen(request) as answer:
+                    got = answer.status
+                    assert answer.headers["Referrer-Policy"] == "no-referrer"
+            except urllib.error.HTTPError as exc:
+                got = exc.code
+            assert got == status, host
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_long_log_shows_its_newest_lines_and_says_so(
+    pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowless.ui import _view
+
+    monkeypatch.setattr(_view, "MAX_LOG_LINES", 2)
+    _, html = pages.get("/runs/parent-run")
+    assert len(_Tags(html).find("tr", **{"class": "line"})) == 2
+    assert "line(s) are not shown here: <code>flowless flow-run logs parent-run</code>" in html
+    assert "Finished in state Completed()" in html  # the newest are the ones shown
+
+
+def test_ui_command_line_mistakes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as bad:
+        cli(["ui", "--port", "99999"])
+    assert bad.value.code == 2
+    assert "99999 is not a port number (0-65535; 0: any free)" in capsys.readouterr().err
+    from flowless.ui._pages import runs_href
+
+    assert runs_href(None, "100", 100) == "/?flow=100"  # a flow named like the default

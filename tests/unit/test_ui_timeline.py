@@ -95,14 +95,16 @@ def test_retries_limit_waits_cache_hits_and_subflows_are_told_apart() -> None:
     assert [t.label for t in timeline.ticks] == ["0s", "2s", "4s", "6s", "8s", "10s"]
     # The flow run's own row: its span, and the wait of a rate_limit in its body.
     flow = [(s.kind, s.start, s.end, s.left, s.width) for s in timeline.flow]
-    assert flow == [("flow", 100.0, 110.0, 0.0, 100.0), ("limit-wait", 100.75, 101.0, 7.5, 2.5)]
+    assert flow == [("flow", 100.0, 105.0, 0.0, 50.0), ("limit-wait", 100.75, 101.0, 7.5, 2.5)]
 
 
 @pytest.mark.parametrize(
     ("span", "labels"),
     [
         (0.35, ["0ms", "100ms", "200ms", "300ms"]),
-        (1.2, ["0ms", "200ms", "400ms", "600ms", "800ms", "1.0s", "1.2s"]),
+        (1.2, ["0.0s", "0.2s", "0.4s", "0.6s", "0.8s", "1.0s", "1.2s"]),
+        (3 * 86400.0, ["0h", "12h", "24h", "36h", "48h", "60h", "72h"]),
+        (30 * 86400.0, ["0d", "5d", "10d", "15d", "20d", "25d", "30d"]),
         (600.0, ["0m", "2m", "4m", "6m", "8m", "10m"]),
         (40.0, ["0s", "10s", "20s", "30s", "40s"]),
         (5 * 3600.0, ["0h", "1h", "2h", "3h", "4h", "5h"]),
@@ -125,3 +127,42 @@ def test_the_ui_is_not_imported_by_flowless_or_the_lambda_handlers() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert shown.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Retry 1/3 will start 1.2.3 second(s) from now",
+        "Retry 1/3 will start e second(s) from now",
+        "Retry 1/3 will start - second(s) from now",
+        "Retry 1/3 will start 1e999 second(s) from now",
+        "Waited .s for x",
+        "Waited 1..2s for x",
+        "Waited 99999999s for a slot",
+        "Waited 1e999s for a slot",
+    ],
+)
+def test_a_run_s_own_line_that_looks_like_the_engine_s_never_breaks_the_axis(
+    message: str,
+) -> None:
+    """A run's code logs on the engine's loggers: a line of its in the engine's words is
+    read like the engine's, but a segment stays inside the run, and the page is made."""
+    task = _task("mine", 100.0, 102.0)
+    flow_line = LogLine("f", "run", None, "run", 101.0, 20, "t", message)
+    timeline = build_timeline(
+        [task], [_line("mine", 101.0, message), flow_line], 103.0, 100.0, 103.0, live=False
+    )
+    assert (timeline.start, timeline.end) == (100.0, 103.0)
+    for segment in [*timeline.rows[0].segments, *timeline.flow]:
+        assert 100.0 <= segment.start <= segment.end <= 103.0, segment
+        assert 0.0 <= segment.left <= 100.0 and 0.0 <= segment.width <= 100.0
+
+
+def test_a_final_run_without_an_end_keeps_its_axis() -> None:
+    """An old run whose end was never written: its axis ends at its last segment, not
+    at now (its bars would shrink every time the page is looked at)."""
+    timeline = build_timeline([_task("a", 10.0, 12.0)], [], 5000.0, 10.0, None, live=False)
+    assert (timeline.start, timeline.end) == (10.0, 12.0)
+    assert [(s.kind, s.start, s.end) for s in timeline.flow] == [("flow", 10.0, 12.0)]
+    zero = build_timeline([_task("a", 0.0, 1.0)], [], 5.0, 0.0, 1.0, live=False)
+    assert [s.kind for s in zero.flow] == ["flow"]  # a run that started at 0.0 has its row

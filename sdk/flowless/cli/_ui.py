@@ -26,12 +26,22 @@ def add_ui_parser(commands: Any) -> None:
     ui = commands.add_parser(
         "ui", help="serve a read-only web UI of the runs on 127.0.0.1 (until Ctrl-C)"
     )
-    ui.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    ui.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     ui.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: only this machine; the UI has no login)",
     )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535; 0: any free)")
+    return port
 
 
 def add_report_parser(verbs: Any, ref_help: str) -> None:
@@ -74,19 +84,22 @@ def report_command(args: argparse.Namespace, settings: Settings, out: TextIO) ->
     finally:
         store.close()
     if args.output == "-":
-        out.write(html)
+        out.write(html.encode("utf-8", "backslashreplace").decode("utf-8"))
         return 0
+    # A lone surrogate in what a run stored cannot be UTF-8: written as its escape.
+    data = html.encode("utf-8", "backslashreplace")
     target = Path(args.output)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(html, encoding="utf-8", errors="surrogateescape")
+        partial.write_bytes(data)
         partial.replace(target)  # a reader never sees half a report
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise ConfigurationError(
             f"Cannot write the report to {target}: {exc.strerror or exc}"
         ) from None
-    print(f"Wrote {target} ({len(html.encode('utf-8', 'surrogateescape')):,} bytes)", file=out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"Wrote {target} ({len(data):,} bytes)", file=out)
     return 0
 
 
@@ -94,6 +107,7 @@ def ui_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     _need_extra()
     from flowless.cli._stores import open_run_store
     from flowless.ui import Pages, make_server
+    from flowless.ui._server import is_loopback
 
     def reopen() -> Any:
         return open_run_store(settings)
@@ -112,6 +126,12 @@ def ui_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         raise ConfigurationError(f"Cannot listen on {args.host}:{args.port}: {exc}") from None
     host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"flowless UI for {pages.location} at http://{host}:{port}/ (Ctrl-C to stop)", file=out)
+    if not is_loopback(host):
+        print(
+            f"Warning: listening on {host}, not only this machine: the UI has no login, and "
+            "anyone who can reach the port can read every run in the store.",
+            file=out,
+        )
     out.flush()
     try:
         server.serve_forever()

@@ -9,12 +9,19 @@ and little to store, and they are stored in plain text, like a flow run's parame
 an object's own ``__repr__`` runs in full (only its output is cut); a ``__repr__`` that
 raises gives ``<unrepresentable TypeName>``: describing an argument never fails a run.
 
+An argument whose parameter is named like a secret (``password``, ``token``,
+``api_key``, ``secret``, ``credentials``...) is not described at all, only marked
+``<not kept: its name looks secret>``: the surest way to keep a secret out of the store is
+to pass its name, not its value (docs/security.md), but a task written the other way
+should not leak it to everyone who can read the table.
+
 Computed once per task run (not per retry), on the thread running the task, just after
 its inputs are resolved: the hot path, so plain values take a short cut.
 """
 
 from __future__ import annotations
 
+import re
 import reprlib
 from typing import Any
 
@@ -28,6 +35,25 @@ MAX_TOTAL = 2048
 _MARK = "..."
 #: Exact types whose repr is short once a long str or bytes is cut first.
 _PLAIN = frozenset({int, float, bool, type(None), complex})
+#: Parameter names whose values are not described: one of these words in a snake_case
+#: or camelCase name (``db_password``, ``apiKey``, ``github_token``).
+_SECRET = re.compile(
+    r"(?:^|_)(?:password|passwd|passphrase|secret|token|credentials?|api_?key|private_?key"
+    r"|access_?key|secret_?key)(?:_|$)"
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+SECRET_MARK = "<not kept: its name looks secret>"
+#: Names already judged (a program has few parameter names; each is judged once).
+_judged: dict[str, bool] = {}
+
+
+def _looks_secret(name: str) -> bool:
+    judged = _judged.get(name)
+    if judged is None:
+        judged = _SECRET.search(_CAMEL.sub("_", name).lower()) is not None
+        if len(_judged) < 4096:
+            _judged[name] = judged
+    return judged
 
 
 class _Bounded(reprlib.Repr):
@@ -50,8 +76,7 @@ _REPR.maxarray = 10
 
 
 def _other(value: Any) -> str:
-    kind = type(value)
-    if kind is str or kind is bytes:
+    if isinstance(value, (str, bytes, bytearray)):
         return repr(value[: MAX_CHARS + 1])  # a long one is cut first (marked below)
     return _REPR.repr(value)
 
@@ -62,7 +87,10 @@ def task_inputs(parameters: dict[str, Any]) -> dict[str, str]:
     total = 0
     for name, value in parameters.items():
         try:
-            text = repr(value) if type(value) in _PLAIN else _other(value)
+            if _looks_secret(name):
+                text = SECRET_MARK
+            else:
+                text = repr(value) if type(value) in _PLAIN else _other(value)
         except Exception:  # a huge int (Python's digit limit), a failing __repr__...
             text = f"<unrepresentable {type(value).__name__}>"
         if len(text) > MAX_CHARS:

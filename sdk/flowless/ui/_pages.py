@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from flowless.cli._flow_run import parse_state
 from flowless.exceptions import CorruptRecordError, FlowlessException, RecordNotFoundError
@@ -40,8 +40,10 @@ def task_href(flow_run_id: str, task_run_id: str) -> str:
 
 
 def runs_href(state: StateType | None, flow: str | None, limit: int) -> str:
-    query = {"state": state.value if state else "", "flow": flow or "", "limit": str(limit)}
-    return "/?" + urlencode({k: v for k, v in query.items() if v and v != str(DEFAULT_LIMIT)})
+    query = {"state": state.value if state else "", "flow": flow or ""}
+    if limit != DEFAULT_LIMIT:
+        query["limit"] = str(limit)
+    return "/?" + urlencode({k: v for k, v in query.items() if v})
 
 
 def _report_task_href(flow_run_id: str, task_run_id: str) -> str:
@@ -85,33 +87,35 @@ class Pages:
             self.opened[0].close()
 
     def get(self, path: str, query: str = "") -> tuple[int, str]:
+        """The page at ``path`` (as the request has it: percent-encoded) and ``query``."""
         try:
-            return 200, self._route(path.rstrip("/") or "/", parse_qs(query))
-        except _NothingYet as exc:
+            return 200, self._route(path, parse_qs(query))
+        except _NothingYet as exc:  # the page reloads itself until the first run is there
             status = 200 if path.rstrip("/") in ("", "/") else 404
-            return status, self._error("No flow runs yet", str(exc))
+            return status, self._error("No flow runs yet", str(exc), refresh=True)
         except _NotFound as exc:
             return 404, self._error("Not found", str(exc))
         except TaskRunNotFoundError as exc:
             return 404, self._error("No such task run", str(exc))
         except RecordNotFoundError as exc:  # an ambiguous prefix too: it names the runs
             return 404, self._error("No such run", str(exc))
-        except (ValueError, CorruptRecordError) as exc:
-            return 400 if isinstance(exc, ValueError) else 500, self._error(
-                "Cannot show this page", str(exc)
-            )
+        except _BadRequest as exc:
+            return 400, self._error("Cannot show this page", str(exc))
+        except CorruptRecordError as exc:
+            return 500, self._error("Cannot show this page", str(exc))
         except FlowlessException as exc:
             return 503, self._error("The store cannot be read", str(exc))
 
     def _route(self, path: str, query: dict[str, list[str]]) -> str:
-        parts = path.strip("/").split("/") if path != "/" else []
+        # Split first, then decode each part: a run name may hold a space or a slash.
+        parts = [unquote(part) for part in path.split("/") if part]
         if not parts:
             return self.runs(query)
         if parts[0] == "runs" and len(parts) == 2:
             return self.run(parts[1])
         if parts[0] == "runs" and len(parts) == 4 and parts[2] == "tasks":
             return self.task_run(parts[1], parts[3])
-        raise _NotFound(f"There is no page at {path!r}.")
+        raise _NotFound(f"There is no page at {unquote(path)!r}.")
 
     def _common(self, refresh: bool) -> dict[str, Any]:
         return {
@@ -124,7 +128,12 @@ class Pages:
         }
 
     def runs(self, query: dict[str, list[str]]) -> str:
-        state = parse_state(_one(query, "state") or None)
+        """The runs list. It does not reload itself (a run Scheduled for next week would
+        keep it reloading, and a reload empties the flow box as one types in it)."""
+        try:
+            state = parse_state(_one(query, "state") or None)
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
         flow = _one(query, "flow") or None
         limit = _limit(_one(query, "limit"))
         page = read_runs(self.store, state, flow, limit)
@@ -134,7 +143,7 @@ class Pages:
             states=list(StateType),
             max_limit=MAX_LIMIT,
             runs_href=runs_href,
-            **self._common(page.live),
+            **self._common(False),
         )
 
     def run(self, ref: str) -> str:
@@ -145,8 +154,8 @@ class Pages:
         page = read_task_run(self.store, self.results, ref, task_run_id)
         return render("task_run.html", page=page, **self._common(page.live))
 
-    def _error(self, title: str, message: str) -> str:
-        return render("error.html", title=title, message=message, **self._common(False))
+    def _error(self, title: str, message: str, refresh: bool = False) -> str:
+        return render("error.html", title=title, message=message, **self._common(refresh))
 
 
 class _NotFound(LookupError):
@@ -155,6 +164,10 @@ class _NotFound(LookupError):
 
 class _NothingYet(LookupError):
     pass
+
+
+class _BadRequest(ValueError):
+    """A query a person can correct (the message says how)."""
 
 
 def _one(query: dict[str, list[str]], name: str) -> str:
@@ -168,9 +181,9 @@ def _limit(text: str) -> int:
     try:
         limit = int(text)
     except ValueError:
-        raise ValueError(f"limit must be a whole number of runs, not {text!r}.") from None
+        raise _BadRequest(f"limit must be a whole number of runs, not {text!r}.") from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}.")
+        raise _BadRequest(f"limit must be between 1 and {MAX_LIMIT}, not {limit}.")
     return limit
 
 

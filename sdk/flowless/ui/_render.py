@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,9 +88,10 @@ def artifact_kind(artifact: ArtifactRecord) -> str:
 
 def progress(value: Any) -> float:
     try:
-        return max(0.0, min(100.0, float(value)))
+        number = float(value)
     except (TypeError, ValueError):
         return 0.0
+    return max(0.0, min(100.0, number)) if math.isfinite(number) else 0.0
 
 
 def level(number: int) -> str:
@@ -103,6 +105,14 @@ def clock(seconds: float | None) -> str:
     from datetime import datetime
 
     return datetime.fromtimestamp(seconds).strftime("%H:%M:%S.%f")[:-3]
+
+
+def utc_offset(seconds: float) -> str:
+    """``UTC+01:00``: what the page's local times are (a report is read elsewhere)."""
+    from datetime import datetime
+
+    offset = datetime.fromtimestamp(seconds).astimezone().strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
 
 
 def state_class(state_type: Any) -> str:
@@ -130,6 +140,7 @@ def _environment() -> Environment:
         clock=clock,
         timestamp=timestamp,
         state_class=state_class,
+        utc_offset=utc_offset,
         artifact_kind=artifact_kind,
     )
     env.tests["contains_traceback"] = _contains_traceback

@@ -2,12 +2,15 @@
 
 Read-only and local: it answers GET and HEAD only, binds to the loopback address unless
 told otherwise, and sends each page with headers that keep a browser from running
-anything in it (a run's text is shown, never executed). One thread per request; the
-stores are safe to share between threads.
+anything in it (a run's text is shown, never executed). On loopback it answers only
+requests addressed to loopback (the ``Host`` header): a web page elsewhere that points its
+own name at 127.0.0.1 (DNS rebinding) cannot read the runs through the person's browser.
+One thread per request; the stores are safe to share between threads.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +19,7 @@ from urllib.parse import urlsplit
 
 from flowless.ui._pages import Pages
 
-__all__ = ["make_server"]
+__all__ = ["is_loopback", "make_server"]
 
 _log = logging.getLogger("flowless.ui")
 
@@ -39,24 +42,48 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bool) -> None:
         url = urlsplit(self.path)
+        if not self._addressed_to_us():
+            self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "Not a loopback address")
+            return
         if url.path == "/favicon.ico":
             self.send_response(HTTPStatus.NO_CONTENT)
             self.end_headers()
             return
-        status, page = self.pages.get(url.path, url.query)
-        data = page.encode("utf-8", "surrogateescape")
+        try:
+            status, page = self.pages.get(url.path, url.query)
+        except Exception:  # a bug of ours: a page that says so, not a dropped connection
+            _log.exception("flowless ui could not make the page %s", self.path)
+            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "See the flowless ui console")
+            return
+        # A lone surrogate in what a run stored cannot be UTF-8: shown as its escape.
+        data = page.encode("utf-8", "backslashreplace")
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("Content-Security-Policy", _POLICY)
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
         if body:
             self.wfile.write(data)
 
+    def _addressed_to_us(self) -> bool:
+        address = self.server.server_address
+        if not is_loopback(str(address[0] if isinstance(address, tuple) else address)):
+            return True  # --host: the person chose who may reach it
+        host = urlsplit(f"//{self.headers.get('Host', '')}").hostname or ""
+        return host == "localhost" or is_loopback(host)
+
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s - %s", self.address_string(), format % args)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def make_server(pages: Pages, host: str = "127.0.0.1", port: int = 4200) -> ThreadingHTTPServer:

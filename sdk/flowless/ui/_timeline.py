@@ -21,10 +21,11 @@ from flowless.store import LogLine, TaskRunRecord
 
 __all__ = ["Segment", "Tick", "Timeline", "TimelineRow", "build_timeline"]
 
+_NUMBER = r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
 _RETRY = re.compile(
-    r"Retry \d+/\d+ will start (?:(?P<delay>[0-9.eE+-]+) second\(s\) from now|immediately)$"
+    rf"Retry \d+/\d+ will start (?:(?P<delay>{_NUMBER}) second\(s\) from now|immediately)$"
 )
-_WAITED = re.compile(r"^Waited (?P<seconds>[0-9.]+)s for ")
+_WAITED = re.compile(rf"^Waited (?P<seconds>{_NUMBER})s for ")
 
 #: The kind of a task run's final segment, by state (``cached`` and ``subflow`` win).
 _FINAL_KIND = {
@@ -104,7 +105,28 @@ def _final_kind(task: TaskRunRecord) -> str:
     return _FINAL_KIND.get(task.state_type, "pending")
 
 
-def _raw_segments(task: TaskRunRecord, lines: Sequence[LogLine], now: float) -> list[Segment]:
+def _seconds(text: str | None) -> float:
+    """A duration from a line's text; what is not a finite number counts as none."""
+    try:
+        value = float(text or 0.0)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def _wait(line: LogLine, floor: float) -> Segment | None:
+    """The limit wait a ``Waited Xs for ...`` line tells of, starting no earlier than
+    ``floor`` (the run's start)."""
+    waited = _WAITED.match(line.message)
+    if waited is None:
+        return None
+    start = max(line.time - _seconds(waited.group("seconds")), floor)
+    return Segment("limit-wait", min(start, line.time), line.time, title=line.message)
+
+
+def _raw_segments(
+    task: TaskRunRecord, lines: Sequence[LogLine], now: float, floor: float
+) -> list[Segment]:
     """Segments in seconds: the attempts in sequence, then limit waits laid over them."""
     start = task.start_time
     if start is None:
@@ -116,17 +138,16 @@ def _raw_segments(task: TaskRunRecord, lines: Sequence[LogLine], now: float) -> 
     for line in lines:
         retry = _RETRY.search(line.message)
         if retry is not None:
-            failed_at = max(cursor, line.time)
+            failed_at = min(max(cursor, line.time), end)
             segments.append(Segment("attempt", cursor, failed_at, title=line.message))
-            delay = float(retry.group("delay") or 0.0)
-            cursor = min(failed_at + max(delay, 0.0), end)
+            delay = _seconds(retry.group("delay"))
+            cursor = min(failed_at + delay, end)
             if cursor > failed_at:
                 segments.append(Segment("retry-wait", failed_at, cursor, title=f"{delay:g} s"))
             continue
-        waited = _WAITED.match(line.message)
-        if waited is not None:
-            seconds = float(waited.group("seconds"))
-            waits.append(Segment("limit-wait", line.time - seconds, line.time, title=line.message))
+        wait = _wait(line, min(floor, start))
+        if wait is not None:
+            waits.append(wait)
     segments.append(Segment(_final_kind(task), cursor, max(end, cursor), title=task.state_name))
     return segments + waits
 
@@ -159,19 +180,23 @@ def _ticks(span: float) -> list[Tick]:
     ticks = []
     n = 0
     while n * step <= span * 1.0001:
-        ticks.append(Tick(100.0 * n * step / span, _label(n * step, step)))
+        ticks.append(Tick(100.0 * n * step / span, _label(n * step, step, span)))
         n += 1
     return ticks
 
 
-def _label(offset: float, step: float) -> str:
+def _label(offset: float, step: float, span: float) -> str:
+    """In the unit the step is counted in: ms under a second (s with a decimal on an axis
+    longer than one), then s, m, h, d."""
     if step < 1:
-        return f"{offset * 1000:.0f}ms" if step < 0.1 or offset < 1 else f"{offset:.1f}s"
+        return f"{offset * 1000:.0f}ms" if span < 1 else f"{offset:.1f}s"
     if step < 60:
         return f"{offset:.0f}s"
     if step < 3600:
         return f"{offset / 60:.0f}m"
-    return f"{offset / 3600:g}h"
+    if step < 86400:
+        return f"{offset / 3600:g}h"
+    return f"{offset / 86400:g}d"
 
 
 def build_timeline(
@@ -180,34 +205,39 @@ def build_timeline(
     now: float,
     run_start: float | None = None,
     run_end: float | None = None,
+    live: bool = True,
 ) -> Timeline:
     """Rows for ``tasks`` (in the order given) on one time axis from the run's start (or
-    the first task's) to its end (or the last segment's, or ``now`` while it runs)."""
+    the first task's) to its end (or ``now`` while it is ``live``, else its last
+    segment's). The flow run's own row spans the run, with the limit waits of its body."""
+    tasks = list(tasks)
+    starts = [t.start_time for t in tasks if t.start_time is not None]
+    floor = run_start if run_start is not None else min(starts, default=now)
     by_task: dict[str, list[LogLine]] = {}
     flow_waits = []
     for line in lines:
         if line.task_run_id is not None:
             by_task.setdefault(line.task_run_id, []).append(line)
-        elif (waited := _WAITED.match(line.message)) is not None:
-            seconds = float(waited.group("seconds"))
-            flow_waits.append(
-                Segment("limit-wait", line.time - seconds, line.time, title=line.message)
-            )
-    rows = []
-    for task in tasks:
-        raw = _raw_segments(task, by_task.get(task.id, ()), now)
-        rows.append(TimelineRow(task, raw, _final_kind(task)))
+        elif (wait := _wait(line, floor)) is not None:
+            flow_waits.append(wait)
+    rows = [
+        TimelineRow(
+            task, _raw_segments(task, by_task.get(task.id, ()), now, floor), _final_kind(task)
+        )
+        for task in tasks
+    ]
     segments = [s for row in rows for s in row.segments] + flow_waits
     times = [s.start for s in segments] + [s.end for s in segments]
-    start = run_start if run_start is not None else min(times, default=now)
-    start = min([start, *times])
-    end = max([run_end if run_end is not None else now, *times, start])
+    start = min([floor, *times])
+    last = run_end if run_end is not None else (now if live else max(times, default=start))
+    end = max([last, *times, start])
     span = end - start
     for row in rows:
         row.segments = [_placed(s, start, span) for s in row.segments]
-    flow = [Segment("flow", start, end, title="the flow run"), *flow_waits] if run_start else []
-    placed = [_placed(s, start, span) for s in flow]
-    return Timeline(start, end, rows, _ticks(span), placed)
+    flow: list[Segment] = []
+    if run_start is not None:
+        flow = [Segment("flow", run_start, max(last, run_start), title="the flow run"), *flow_waits]
+    return Timeline(start, end, rows, _ticks(span), [_placed(s, start, span) for s in flow])
 
 
 def _placed(segment: Segment, start: float, span: float) -> Segment:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowless.cli._values import Described, stored_value
-from flowless.exceptions import CorruptRecordError, RecordNotFoundError
+from flowless.exceptions import CorruptRecordError, RecordNotFoundError, StoreError
 from flowless.results import Results
 from flowless.states import StateType
 from flowless.store import (
@@ -88,6 +88,8 @@ class RunPage:
     #: every task run's page in one file).
     task_results: dict[str, Any] = field(default_factory=dict)
     task_logs: dict[str, list[LogLine]] = field(default_factory=dict)
+    #: Lines left out of ``logs`` (the oldest: a page shows at most ``MAX_LOG_LINES``).
+    hidden_logs: int = 0
 
     @property
     def live(self) -> bool:
@@ -103,6 +105,7 @@ class TaskRunPage:
     artifacts: list[ArtifactRecord]
     names: dict[str, str]
     now: float
+    hidden_logs: int = 0
 
     @property
     def live(self) -> bool:
@@ -132,14 +135,30 @@ def _names(store: Store, run: FlowRunRecord, tasks: list[TaskRunRecord]) -> dict
     return {flow_run_id: _name(store, flow_run_id) for flow_run_id in ids}
 
 
+#: The most log lines one page shows (its newest): ``flowless flow-run logs`` shows all.
+MAX_LOG_LINES = 5_000
+#: The most characters of one value shown (a result can be megabytes of JSON).
+MAX_VALUE_TEXT = 100_000
+
+
 def _value(results: Results, payload: Any) -> Any:
-    value = stored_value(results, payload)
+    """A stored value as text to show; one that cannot be read (a corrupt record, a
+    result file or S3 object that is gone or not ours to read) is described instead, and
+    the rest of the page still shows."""
+    try:
+        value = stored_value(results, payload)
+    except StoreError as exc:
+        return Described(f"<unreadable: {exc}>")
     if value is None or isinstance(value, Described):
         return value
     try:
-        return json.dumps(value, indent=2, default=repr)
+        text = json.dumps(value, indent=2, default=repr)
     except (TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    if len(text) > MAX_VALUE_TEXT:
+        cut = len(text) - MAX_VALUE_TEXT
+        return f"{text[:MAX_VALUE_TEXT]}\n... ({cut:,} more characters not shown)"
+    return text
 
 
 def read_run_page(store: Store, results: Results, ref: str, everything: bool = False) -> RunPage:
@@ -151,7 +170,9 @@ def read_run_page(store: Store, results: Results, ref: str, everything: bool = F
     tasks.sort(key=lambda t: (t.start_time is None, t.start_time or 0.0))
     logs = store.read_logs(run.id)
     now = time.time()
-    timeline = build_timeline(tasks, logs, now, run.start_time, run.end_time)
+    timeline = build_timeline(
+        tasks, logs, now, run.start_time, run.end_time, live=run.state_type in LIVE
+    )
     page = RunPage(
         run=run,
         parameters=_value(results, run.parameters),
@@ -159,10 +180,11 @@ def read_run_page(store: Store, results: Results, ref: str, everything: bool = F
         tasks=tasks,
         corrupt=[t for t in found if isinstance(t, CorruptRecord)],
         timeline=timeline,
-        logs=logs,
+        logs=logs[-MAX_LOG_LINES:],
         artifacts=_artifacts(store, run.id),
         names=_names(store, run, tasks),
         now=now,
+        hidden_logs=max(0, len(logs) - MAX_LOG_LINES),
     )
     if everything:
         for line in logs:
@@ -198,7 +220,8 @@ def read_task_run(store: Store, results: Results, ref: str, task_run_id: str) ->
         run=run,
         task=task,
         result=_value(results, task.result),
-        logs=logs,
+        logs=logs[-MAX_LOG_LINES:],
+        hidden_logs=max(0, len(logs) - MAX_LOG_LINES),
         artifacts=artifacts,
         names=_names(store, run, [task]),
         now=time.time(),
