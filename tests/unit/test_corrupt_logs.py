@@ -31,7 +31,10 @@ def test_a_corrupt_line_in_sqlite(flowless_home: Path, capsys: pytest.CaptureFix
         store.write_log(_line(id, 1))
     store.close()
     with sqlite3.connect(flowless_home / "flowless.db") as conn:
-        conn.execute("UPDATE logs SET level = 'loud' WHERE flow_run_id = 'fr-1'")
+        conn.execute(
+            "UPDATE log_chunks SET lines = replace(lines, ',20,', ',\"loud\",') "
+            "WHERE flow_run_id = 'fr-1'"
+        )
     store = SQLiteStore(flowless_home / "flowless.db")
     with pytest.raises(CorruptRecordError, match=r"A log line of flow run 'fr-1' .* is corrupt"):
         store.read_logs("fr-1")
@@ -59,3 +62,28 @@ def test_a_corrupt_item_in_dynamodb() -> None:
             store.read_logs("fr-1")
         assert store.read_logs("fr-2") == [_line("fr-2", 1)]
         assert store.read_flow_run("fr-1").state_type is StateType.COMPLETED
+
+
+def test_lines_of_an_older_store_and_a_batch_that_landed_twice_are_read_once(
+    flowless_home: Path,
+) -> None:
+    """A store written before chunks keeps a row per line in ``logs``; a batch retried
+    with other lines lands a second chunk holding some of the same lines."""
+    flowless_home.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(flowless_home / "flowless.db")
+    store.create_flow_run(_run("fr-1"))
+    for n in (2, 3):
+        store.write_log(_line("fr-1", n))
+    store.flush()
+    for n in (3, 4):  # 3 again, in another batch
+        store.write_log(_line("fr-1", n))
+    store.close()
+    with sqlite3.connect(flowless_home / "flowless.db") as conn:
+        conn.execute("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _line("fr-1", 1).as_row())
+        assert conn.execute("SELECT count(*) FROM log_chunks").fetchone() == (2,)
+    store = SQLiteStore(flowless_home / "flowless.db")
+    assert store.read_logs("fr-1") == [_line("fr-1", n) for n in (1, 2, 3, 4)]
+    assert store.read_logs("fr-1", after=_line("fr-1", 2).id) == [_line("fr-1", n) for n in (3, 4)]
+    assert store.delete_flow_run("fr-1") == 0
+    assert store.read_logs("fr-1") == []
+    store.close()

@@ -361,6 +361,7 @@ class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
                 "DELETE FROM task_runs WHERE flow_run_id = ?", (flow_run_id,)
             ).rowcount
             self._conn.execute("DELETE FROM logs WHERE flow_run_id = ?", (flow_run_id,))
+            self._conn.execute("DELETE FROM log_chunks WHERE flow_run_id = ?", (flow_run_id,))
             return cursor
 
         self._writer_or_fail().write_after_rows("delete a flow run", delete)
