@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +38,8 @@ def main() -> int:
 
     from flowless.results import LocalFileStorage, Results, local_signer
     from flowless.store import SQLiteStore
-    from flowless.ui import Pages, make_server
+    from flowless.ui import Pages
+    from flowless.ui._server import serving
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -54,27 +54,20 @@ def main() -> int:
         store = SQLiteStore.open_read_only(home / "flowless.db")
         store.location = SHOWN_LOCATION
         pages = Pages((store, Results(LocalFileStorage(home / "results"), 0, local_signer(home))))
-        server = make_server(pages, "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        host, port = str(server.server_address[0]), int(server.server_address[1])
-        try:
-            with sync_playwright() as p:
-                browser = launch(p)
-                try:
-                    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
-                    page.goto(f"http://{host}:{port}/runs/nightly-sync", wait_until="load")
-                    height = page.evaluate("document.documentElement.scrollHeight")
-                    shown = min(int(height), args.max_height)
-                    clip: FloatRect = {"x": 0, "y": 0, "width": WIDTH, "height": shown}
-                    output = Path(args.output)
-                    output.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(output), full_page=True, clip=clip)
-                finally:
-                    browser.close()
-        finally:
-            server.shutdown()
-            server.server_close()
-            pages.close()
+        with serving(pages) as url, sync_playwright() as p:
+            browser = launch(p)
+            try:
+                page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+                page.goto(f"{url}/runs/nightly-sync", wait_until="load")
+                height = page.evaluate("document.documentElement.scrollHeight")
+                shown = min(int(height), args.max_height)
+                clip: FloatRect = {"x": 0, "y": 0, "width": WIDTH, "height": shown}
+                output = Path(args.output)
+                output.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(output), full_page=True, clip=clip)
+            finally:
+                browser.close()
+        pages.close()
     print(f"Wrote {output} ({WIDTH}x{shown}, page {height} px tall)")
     return 0
 

@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -68,18 +67,14 @@ big(int(sys.argv[1]))
 @contextmanager
 def serving(opened: Any) -> Iterator[str]:
     """The UI of ``opened`` (a store and its results) on a free port: its base URL."""
-    from flowless.ui import Pages, make_server
+    from flowless.ui import Pages
+    from flowless.ui._server import serving as serve
 
     pages = Pages(opened)
-    server = make_server(pages, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = str(server.server_address[0]), int(server.server_address[1])
     try:
-        yield f"http://{host}:{port}"
+        with serve(pages) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         pages.close()
 
 

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from bench.chromium import CHROMIUM, launch
 from flowless.cli._stores import open_run_store
 from flowless.settings import Settings
 from flowless.store import Store
-from flowless.ui import Pages, make_server
+from flowless.ui import Pages
+from flowless.ui._server import serving
 from tests.ui import _flows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,15 +76,10 @@ def ui_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStore]:
     opened = open_run_store(settings)
     assert opened is not None
     pages = Pages(opened)
-    server = make_server(pages, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = str(server.server_address[0]), int(server.server_address[1])
     try:
-        yield UiStore(home, f"http://{host}:{port}/", pages, names)
+        with serving(pages) as url:
+            yield UiStore(home, f"{url}/", pages, names)
     finally:
-        server.shutdown()
-        server.server_close()
         pages.close()
 
 

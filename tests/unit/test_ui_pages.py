@@ -13,7 +13,6 @@ import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from threading import Thread
 
 import pytest
 
@@ -32,7 +31,8 @@ from flowless.engine import current_runtime
 from flowless.settings import current_settings
 from flowless.states import StateType
 from flowless.store import FlowRunRecord
-from flowless.ui import Pages, make_server, report_html
+from flowless.ui import Pages, report_html
+from flowless.ui._server import serving
 
 EVIL = "<script>window.pwned=1</script><img src=x onerror=alert(1)>"
 
@@ -322,11 +322,7 @@ def test_the_ui_before_anything_ran_waits_for_the_first_run(flowless_home: Path)
 
 
 def test_the_server_answers_on_loopback_with_a_strict_policy(pages: Pages) -> None:
-    server = make_server(pages, "127.0.0.1", 0)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(pages) as base:
         with urllib.request.urlopen(f"{base}/?state=failed") as answer:
             assert answer.status == 200
             policy = answer.headers["Content-Security-Policy"]
@@ -340,9 +336,6 @@ def test_the_server_answers_on_loopback_with_a_strict_policy(pages: Pages) -> No
         with pytest.raises(urllib.error.HTTPError) as post:
             urllib.request.urlopen(request)
         assert post.value.code == 501  # read-only
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @flow(flow_run_name="my run/1")
@@ -358,16 +351,8 @@ def test_odd_names_and_a_lone_surrogate_still_make_pages_and_reports(
     status, html = pages.get("/runs/my%20run%2F1")  # as a browser asks for it
     assert status == 200, html
     assert ">my run/1 <span" in html
-    server = make_server(pages, "127.0.0.1", 0)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/runs/my%20run%2F1"
-        with urllib.request.urlopen(url) as answer:
-            assert "half a pair: \\ud800" in answer.read().decode()  # its escape, not a drop
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(pages) as base, urllib.request.urlopen(f"{base}/runs/my%20run%2F1") as answer:
+        assert "half a pair: \\ud800" in answer.read().decode()  # its escape, not a drop
     target = tmp_path / "odd.html"
     assert cli(["flow-run", "report", "my run/1", "-o", str(target)]) == 0
     report = target.read_text()
@@ -379,11 +364,8 @@ def test_odd_names_and_a_lone_surrogate_still_make_pages_and_reports(
 
 def test_a_page_answers_only_requests_addressed_to_loopback(pages: Pages) -> None:
     """DNS rebinding: a page elsewhere pointing its name at 127.0.0.1 gets nothing."""
-    server = make_server(pages, "127.0.0.1", 0)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    try:
+    with serving(pages) as base:
+        port = base.rsplit(":", 1)[1]
         for host, status in (
             (f"127.0.0.1:{port}", 200),
             (f"localhost:{port}", 200),
@@ -397,9 +379,6 @@ def test_a_page_answers_only_requests_addressed_to_loopback(pages: Pages) -> Non
             except urllib.error.HTTPError as exc:
                 got = exc.code
             assert got == status, host
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_long_log_shows_its_newest_lines_and_says_so(

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from flowless.cli._table import duration, timestamp
 from flowless.store import ArtifactRecord
@@ -144,7 +144,7 @@ def _environment() -> Environment:
         artifact_kind=artifact_kind,
     )
     env.tests["contains_traceback"] = _contains_traceback
-    env.globals.update(duration=duration, KINDS=KINDS, escape=escape)
+    env.globals.update(duration=duration, KINDS=KINDS)
     return env
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,7 +22,7 @@ from urllib.parse import urlsplit
 
 from flowless.ui._pages import Pages
 
-__all__ = ["is_loopback", "make_server"]
+__all__ = ["is_loopback", "make_server", "serving"]
 
 _log = logging.getLogger("flowless.ui")
 
@@ -93,3 +96,17 @@ def make_server(pages: Pages, host: str = "127.0.0.1", port: int = 4200) -> Thre
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
+
+
+@contextmanager
+def serving(pages: Pages, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """``pages`` served from a thread of this process while the block runs (tests, the
+    benchmark, the README's screenshot): the base URL, ``http://host:port``. The caller
+    keeps ``pages`` (and closes them)."""
+    server = make_server(pages, host, port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{server.server_address[0]!s}:{server.server_address[1]!s}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -92,10 +92,6 @@ class Timeline:
     #: ``rate_limit`` before each ``.submit``, as in Prefect's tutorial).
     flow: list[Segment] = field(default_factory=list)
 
-    @property
-    def span(self) -> float:
-        return self.end - self.start
-
 
 def _final_kind(task: TaskRunRecord) -> str:
     if task.state_name == "Cached":
