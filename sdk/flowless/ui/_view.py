@@ -66,10 +66,6 @@ class RunsPage:
     #: There are more runs than ``limit`` (the page offers to show more).
     more: bool = False
 
-    @property
-    def live(self) -> bool:
-        return any(run.state_type in LIVE for run in self.runs)
-
 
 @dataclass(slots=True)
 class RunPage:
