@@ -112,6 +112,9 @@ class FlowRunContext:
         #: recorded states. ``None`` for a fresh run, so the hot path skips it. A *retry*
         #: does not replay: it keeps counting calls, so its calls are new task runs.
         self.replay: dict[tuple[str, int], State[Any]] | None = None
+        #: Whether this run's task-run ids are the older all-hash ones (a run stored
+        #: before ordered ids, resumed: ``engine._names.task_run_id``).
+        self.legacy_ids = False
         #: Every run submitted in this flow run (``.submit``/``.map``), in order.
         self.runs = RunQueue()
         self._counters: dict[str, itertools.count[int]] = {}

@@ -13,6 +13,7 @@ import pytest
 
 from flowless import flow, task
 from flowless.engine import resume_flow_run
+from flowless.states import StateType
 from flowless.store import FlowRunRecord, Store, TaskRunRecord
 
 PIPELINE = textwrap.dedent(
@@ -253,3 +254,86 @@ def test_a_killed_but_unreaped_owner_is_not_alive(store: Store) -> None:
         assert is_alive_here(owner) is False  # a zombie: not reaped (no wait() yet)
     finally:
         child.wait()
+
+
+def test_a_run_stored_with_all_hash_ids_keeps_them_when_resumed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stored before task-run ids were ordered: its resume gives the calls that run
+    again the ids they had, so the failed call's record is updated, not recorded twice,
+    and its subflow is the same child run."""
+    from flowless.engine import _flow_setup, _names, _task_call
+
+    original = _names.task_run_id
+    runs: list[str] = []
+    attempt = {"n": 0}
+
+    @task
+    def fetch(i: int) -> int:
+        runs.append(f"fetch {i}")
+        return i
+
+    @flow
+    def count(values: list[int]) -> int:
+        runs.append("count")
+        return len(values)
+
+    @task
+    def publish(total: int) -> int:
+        attempt["n"] += 1
+        if attempt["n"] == 1:
+            raise RuntimeError("publisher down")
+        runs.append("publish")
+        return total
+
+    @flow
+    def report(n: int) -> int:
+        values = [fetch(i) for i in range(n)]
+        return publish(sum(values) + count(values))
+
+    def all_hash(flow_run_id: str, task_key: str, dynamic_key: int, **_: object) -> str:
+        return original(flow_run_id, task_key, dynamic_key, legacy=True)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_task_call, "task_run_id", all_hash)
+        patched.setattr(_flow_setup, "task_run_id", all_hash)
+        failed = report(3, return_state=True)
+    assert failed.is_failed()
+    flow_run_id = failed.state_details.flow_run_id
+    assert flow_run_id is not None
+    before = {r.id: r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)}
+    assert len(before) == 5  # three fetches, the subflow, the failed publish
+    assert all(
+        r.id == original(flow_run_id, r.task_key, r.dynamic_key, legacy=True)
+        for r in before.values()
+    )
+
+    assert resume_flow_run(report, flow_run_id) == 6
+    after = {r.id: r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)}
+    assert set(after) == set(before)  # nothing recorded twice
+    assert runs == ["fetch 0", "fetch 1", "fetch 2", "count", "publish"]
+    published = after[original(flow_run_id, publish.task_key, 0, legacy=True)]
+    assert published.state_type is StateType.COMPLETED
+
+
+def test_a_fresh_run_and_its_resume_use_ordered_ids(store: Store) -> None:
+    attempt = {"n": 0}
+
+    @task
+    def flaky(i: int) -> int:
+        attempt["n"] += 1
+        if attempt["n"] == 3:
+            raise RuntimeError("once")
+        return i
+
+    @flow
+    def walk(n: int) -> int:
+        return sum(flaky(i) for i in range(n))
+
+    failed = walk(4, return_state=True)
+    flow_run_id = failed.state_details.flow_run_id
+    assert flow_run_id is not None
+    assert resume_flow_run(walk, flow_run_id) == 6
+    records = [r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)]
+    assert sorted(r.dynamic_key for r in records) == [0, 1, 2, 3]  # the failed one updated
+    assert {r.id[:8] for r in records} == {records[0].id[:8]}

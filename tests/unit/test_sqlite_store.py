@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from flowless import flow, task
 from flowless.states import StateType
-from flowless.store import SQLiteStore, Store, TaskRunRecord
+from flowless.store import SQLiteStore, Store, TaskRunRecord, _sqlite_writer
 
 
 def _record(run_id: str, state: StateType) -> TaskRunRecord:
@@ -177,6 +180,34 @@ def test_wal_is_checkpointed_by_the_committer(tmp_path: Path) -> None:
     assert largest < 8 * 1024 * 1024
     with sqlite3.connect(tmp_path / "busy.db") as conn:
         assert conn.execute("SELECT count(*) FROM task_runs").fetchone() == (20_000,)
+
+
+def test_the_wal_file_is_cut_back_by_the_batches_that_start_it_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Task runs are written in batches, on connections of their own: the write that
+    starts the WAL over is a batch's, and ``journal_size_limit`` is a setting of the
+    connection that does it. When only the store's own connection had it, the file never
+    shrank, and the committer (which looks at its size) checkpointed every few ms."""
+    monkeypatch.setattr(_sqlite_writer, "JOURNAL_SIZE_LIMIT", 256 * 1024)
+    store = SQLiteStore(tmp_path / "batches.db")
+    store._writer.CHECKPOINT_BYTES = 256 * 1024  # type: ignore[union-attr]
+    wal = tmp_path / "batches.db-wal"
+    sizes = []
+    for i in range(10_000):
+        record = _record(f"run-{i:06d}", StateType.RUNNING)
+        record.state_message = "x" * 300
+        store.start_task_run(record)
+        record.state_type, record.state_name = StateType.COMPLETED, "Completed"
+        store.finish_task_run(record)
+        if i % 100 == 0:
+            time.sleep(0.015)  # the batch lands, the committer looks
+            sizes.append(wal.stat().st_size if wal.exists() else 0)
+    store.close()
+    assert max(sizes) > 256 * 1024  # it grew past the limit (3 MB of rows were written)
+    assert sum(b < a for a, b in itertools.pairwise(sizes)) >= 2, sizes  # and was cut back
+    with sqlite3.connect(tmp_path / "batches.db") as conn:
+        assert conn.execute("SELECT count(*) FROM task_runs").fetchone() == (10_000,)
 
 
 def _child_flow_with_its_own_pool() -> None:

@@ -107,7 +107,7 @@ class SubflowEntry:
         self.parent = parent
         task_key = f"flow:{flow.flow_key}"
         dynamic_key = parent.next_dynamic_key(task_key)
-        run_id = task_run_id(parent.flow_run.id, task_key, dynamic_key)
+        run_id = task_run_id(parent.flow_run.id, task_key, dynamic_key, legacy=parent.legacy_ids)
         self.key = (task_key, dynamic_key)
         self.record = TaskRunRecord(
             id=run_id,
@@ -119,8 +119,9 @@ class SubflowEntry:
             state_type=StateType.RUNNING,
             state_name="Running",
         )
-        #: The child's id is derived from the entry, so a re-run finds the same child.
-        self.child_id = task_run_id(run_id, "child", 0)
+        #: The child's id is derived from the entry, so a re-run finds the same child
+        #: (a flow run's id: all hash, one per subflow call).
+        self.child_id = task_run_id(run_id, "child", 0, legacy=True)
         self.record.child_flow_run_id = self.child_id
         #: Whether a resumed parent may replay it (a generator subflow whose values could
         #: not be stored may not: without them it runs again).
@@ -210,7 +211,7 @@ def enter_flow_run(
     runtime: Runtime,
     parent: FlowRunContext | None,
     entry: SubflowEntry | None,
-    replay: dict[tuple[str, int], State[Any]] | None,
+    replay: Journal | None,
 ) -> Begun:
     logger = run_logger(record)
     remember_store(record.id, runtime.store)  # its lines are kept there (flow-run logs)
@@ -231,6 +232,7 @@ def enter_flow_run(
         log_prints,
     )
     ctx.replay = replay
+    ctx.legacy_ids = replay is not None and replay.legacy_ids
     ctx.parent = parent
     kind = "subflow run" if parent is not None else "flow run"
     run_on_running(flow, record, RunLoggerAdapter(_ENGINE_LOGGER, {}))  # as Prefect: first
@@ -263,12 +265,24 @@ def create_or_resume(runtime: Runtime, record: FlowRunRecord) -> bool:
     return False
 
 
-def load_journal(runtime: Runtime, flow_run_id: str) -> dict[tuple[str, int], State[Any]]:
+class Journal(dict[tuple[str, int], State[Any]]):
+    """The completed calls of a flow run by (task key, dynamic key), and whether its task
+    runs have the older all-hash ids (``legacy_ids``: its new ones must too)."""
+
+    legacy_ids = False
+
+
+def load_journal(runtime: Runtime, flow_run_id: str) -> Journal:
     """The completed calls of a flow run, with their results, ready to replay. A call whose
     result is missing or unreadable is left out: it runs again. A refused one (a pickle
     not signed with the store's key, a location outside the store) fails the resume."""
-    journal: dict[tuple[str, int], State[Any]] = {}
+    journal = Journal()
+    first = True
     for item in runtime.store.read_task_runs(flow_run_id):
+        if first and isinstance(item, TaskRunRecord):
+            first = False
+            legacy = task_run_id(flow_run_id, item.task_key, item.dynamic_key, legacy=True)
+            journal.legacy_ids = item.id == legacy
         if (
             isinstance(item, TaskRunRecord)
             and item.state_type is StateType.COMPLETED

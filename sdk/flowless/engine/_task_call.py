@@ -67,6 +67,7 @@ class _Detached:
 
     flow_run = None
     replay = None
+    legacy_ids = False
     log_prints = False
     parameters: dict[str, Any] = {}  # noqa: RUF012 - never mutated
     runs = RunQueue(keep=False)  # shared by every task submitted outside a flow
@@ -110,7 +111,7 @@ def _prepare(
     flow_run = scope.flow_run
     if flow_run is not None:
         dynamic_key = scope.next_dynamic_key(task.task_key)
-        run_id = task_run_id(flow_run.id, task.task_key, dynamic_key)
+        run_id = task_run_id(flow_run.id, task.task_key, dynamic_key, legacy=scope.legacy_ids)
     else:
         dynamic_key = 0
         run_id = str(uuid.uuid4())

@@ -48,15 +48,15 @@ _collected: ContextVar[list[LogLine] | None] = ContextVar("flowless_log_lines", 
 _stores: dict[str, Store] = {}
 _REMEMBERED = 1024
 _counter = itertools.count()
-_pid = os.getpid()
+_pid_part = f"-{os.getpid():08x}-"  # of every line id made in this process
 _store_log = logging.getLogger("flowless.store")
 
 
 def _after_fork_in_child() -> None:
     """A forked child never writes to its copies of the parent's stores (their committer
     threads did not come along, and their locks may have been copied held)."""
-    global _pid
-    _pid = os.getpid()
+    global _pid_part
+    _pid_part = f"-{os.getpid():08x}-"
     _stores.clear()
 
 
@@ -101,7 +101,7 @@ def log_line(record: logging.LogRecord, flow_run_id: str) -> LogLine:
         message = f"{message[:MAX_MESSAGE]}\n... [{cut} more characters cut]"
     created = record.created
     return LogLine(
-        f"{int(created * 1e9):020d}-{_pid:08x}-{next(_counter):012x}",
+        f"{int(created * 1e9):020d}{_pid_part}{next(_counter):012x}",
         flow_run_id if type(flow_run_id) is str else str(flow_run_id),
         str(task_run_id) if task_run_id else None,
         str(name or "<unknown>"),

@@ -8,7 +8,7 @@ as ``Payload``: stores move bytes, the results layer decides what the bytes mean
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowless.states import StateType
 
@@ -130,13 +130,14 @@ class CorruptRecord:
         return f"{self.kind} {self.key!r} is corrupt: {self.reason}"
 
 
-@dataclass(slots=True)
-class LogLine:
+class LogLine(NamedTuple):
     """One log line of a run, kept with it (``flowless flow-run logs``, the UI).
 
     ``id`` orders a run's lines: the time in ns, then the process and a counter, so it
     is unique across processes and sorts as the lines were made. ``run_name`` is the task
-    run's name for a task run's line (``task_run_id`` set), else the flow run's."""
+    run's name for a task run's line (``task_run_id`` set), else the flow run's. A named
+    tuple, not a dataclass: one is made per line on the task's thread, and the embedded
+    store holds it as the row it writes."""
 
     id: str
     flow_run_id: str
@@ -149,16 +150,7 @@ class LogLine:
 
     def as_row(self) -> tuple[Any, ...]:
         """Every field, in the order above (how both stores write a line)."""
-        return (
-            self.id,
-            self.flow_run_id,
-            self.task_run_id,
-            self.run_name,
-            self.time,
-            self.level,
-            self.logger,
-            self.message,
-        )
+        return self
 
 
 @dataclass(slots=True)

@@ -85,6 +85,7 @@ class GroupCommit:
         self._thread: threading.Thread | None = None
         self._grew = False  # a write since the committer last looked at the WAL
         self._page_size = 4096
+        self._copied_at = -1  # the WAL's size when a checkpoint last copied all of it
         #: Held while the committer checkpoints; taken before ``fork()`` too, so a child
         #: never starts with SQLite's in-process locks copied mid-checkpoint.
         self.checkpoint_lock = threading.Lock()
@@ -296,7 +297,10 @@ class GroupCommit:
         it (``PASSIVE`` says), not its size: asking on size alone made every batch run a
         checkpoint (10 us per task run)."""
         self.rows.checkpoint_bytes = self.CHECKPOINT_BYTES
-        if self._wal_bytes() <= self.CHECKPOINT_BYTES:
+        size = self._wal_bytes()
+        if size <= self.CHECKPOINT_BYTES or size == self._copied_at:
+            # small, or every frame was copied at this size: the next write starts the
+            # WAL over (and cuts the file back) without another checkpoint
             self.rows.restart_wanted = False
             return checkpointer
         try:
@@ -305,10 +309,18 @@ class GroupCommit:
                     checkpointer = sqlite3.connect(self.path, timeout=0, isolation_level=None)
                     self._page_size = checkpointer.execute("PRAGMA page_size").fetchone()[0]
                 for _ in range(2):  # the bulk, then what was written meanwhile
-                    _busy, frames, _copied = checkpointer.execute(
+                    busy, frames, copied = checkpointer.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)"
                     ).fetchone()
-            self.rows.restart_wanted = frames * self._page_size > self.CHECKPOINT_BYTES
+                    # every frame copied, and none written since (past the file's cut-back
+                    # size, each write grows it): the next write starts the WAL over
+                    if not busy and frames == copied and self._wal_bytes() == size:
+                        self._copied_at = size
+                        break
+                    size = self._wal_bytes()
+            self.rows.restart_wanted = (
+                self._copied_at != size and frames * self._page_size > self.CHECKPOINT_BYTES
+            )
         except (OSError, sqlite3.Error):
             pass  # a busy or failed checkpoint is retried after a later write
         return checkpointer

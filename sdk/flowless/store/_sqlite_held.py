@@ -53,7 +53,7 @@ from flowless.exceptions import StoreError
 from flowless.store._sqlite_held_writer import _WRITER, WRITER_STALL, WriterLink
 from flowless.store._sqlite_logs import HeldLines
 from flowless.store._sqlite_rows import write_chunk
-from flowless.store._sqlite_writer import RowWriter
+from flowless.store._sqlite_writer import RowWriter, tune
 
 __all__ = ["HeldRows", "BatchBusy"]
 
@@ -471,8 +471,7 @@ class HeldRows(WriterLink):
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+            tune(conn)
         except BaseException:
             self._out.pop()
             raise

@@ -39,7 +39,6 @@ __all__ = [
     "SQLiteLogs",
     "insert_logs",
     "log_from_row",
-    "log_params",
 ]
 
 
@@ -129,10 +128,6 @@ def lines_from_chunk(flow_run_id: str, text: Any) -> list[LogLine]:
     return out
 
 
-def log_params(line: LogLine) -> tuple[Any, ...]:
-    return line.as_row()
-
-
 def log_from_row(row: tuple[Any, ...]) -> LogLine:
     """A stored line; ``ValueError``/``TypeError`` naming the column if it is not one."""
     id_, flow_run_id, task_run_id, run_name, time, level, logger, message = row
@@ -208,7 +203,8 @@ class SQLiteLogs:
         def _writer_or_fail(self) -> GroupCommit: ...
 
     def write_log(self, line: LogLine) -> None:
-        self._writer_or_fail().rows.lines.add(log_params(line))
+        writer = self._writer
+        (writer if writer is not None else self._writer_or_fail()).rows.lines.add(line)
 
     def read_logs(self, flow_run_id: str, after: str | None = None) -> list[LogLine]:
         if self._writer is not None:

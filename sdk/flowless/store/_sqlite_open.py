@@ -22,11 +22,10 @@ from flowless.store._sqlite_rows import (
     SCHEMA,
     SCHEMA_VERSION,
 )
+from flowless.store._sqlite_writer import tune
 
 __all__ = ["OPEN_TIMEOUT", "check_once", "open_connection", "remember_checked"]
 
-#: Size the WAL file is truncated to whenever SQLite starts it over.
-JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 #: How long opening waits for other processes setting up the same file.
 OPEN_TIMEOUT = 30.0
 
@@ -55,12 +54,7 @@ def open_connection(path: Path) -> sqlite3.Connection:
         try:
             check_once(conn, path)  # before anything is written to it
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints (which fsync) run on the committer's own connection, outside
-            # the store's lock, so they never stall the threads writing task runs.
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            # When the WAL starts over, its file is cut back to this size (it only grows).
-            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+            tune(conn)
             conn.executescript(SCHEMA + LOG_SCHEMA + ARTIFACT_SCHEMA)
             _migrate(conn)
             conn.execute(
