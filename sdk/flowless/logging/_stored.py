@@ -100,16 +100,22 @@ def log_line(record: logging.LogRecord, flow_run_id: str) -> LogLine:
         cut = len(message) - MAX_MESSAGE
         message = f"{message[:MAX_MESSAGE]}\n... [{cut} more characters cut]"
     created = record.created
-    return LogLine(
-        f"{int(created * 1e9):020d}{_pid_part}{next(_counter):012x}",
-        flow_run_id if type(flow_run_id) is str else str(flow_run_id),
-        str(task_run_id) if task_run_id else None,
-        str(name or "<unknown>"),
-        created,
-        record.levelno,
-        record.name,
-        message,
+    return _new_line(  # LogLine(...) without the Python frame of its __new__
+        LogLine,
+        (
+            f"{int(created * 1e9):020d}{_pid_part}{next(_counter):012x}",
+            flow_run_id if type(flow_run_id) is str else str(flow_run_id),
+            str(task_run_id) if task_run_id else None,
+            str(name or "<unknown>"),
+            created,
+            record.levelno,
+            record.name,
+            message,
+        ),
     )
+
+
+_new_line = tuple.__new__
 
 
 class StoredLogHandler(logging.Handler):
