@@ -123,33 +123,6 @@ def test_resume_names_the_wrong_flow(store: Store) -> None:
         resume_flow_run(second, run_id)
 
 
-def test_resume_a_failed_run_replays_what_completed(store: Store) -> None:
-    runs: list[str] = []
-    attempt = {"n": 0}
-
-    @task
-    def fetch(i: int) -> int:
-        runs.append(f"fetch {i}")
-        return i
-
-    @task
-    def publish(total: int) -> int:
-        attempt["n"] += 1
-        if attempt["n"] == 1:
-            raise RuntimeError("publisher down")
-        runs.append("publish")
-        return total
-
-    @flow
-    def report(n: int) -> int:
-        return publish(sum(fetch(i) for i in range(n)))
-
-    failed = report(3, return_state=True)
-    assert failed.is_failed()
-    assert resume_flow_run(report, failed.state_details.flow_run_id) == 3
-    assert runs == ["fetch 0", "fetch 1", "fetch 2", "publish"]  # fetches ran once
-
-
 def test_async_flow_resumes_on_the_awaiting_loop(store: Store) -> None:
     import asyncio
 
@@ -256,12 +229,13 @@ def test_a_killed_but_unreaped_owner_is_not_alive(store: Store) -> None:
         child.wait()
 
 
-def test_a_run_stored_with_all_hash_ids_keeps_them_when_resumed(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("ids", ["ordered", "all-hash"])
+def test_resume_a_failed_run_replays_what_completed(
+    store: Store, monkeypatch: pytest.MonkeyPatch, ids: str
 ) -> None:
-    """A run stored before task-run ids were ordered: its resume gives the calls that run
-    again the ids they had, so the failed call's record is updated, not recorded twice,
-    and its subflow is the same child run."""
+    """Completed calls (a subflow too) replay; the failed call runs again and its record
+    is updated, not made twice. A run stored before task-run ids were ordered
+    (``all-hash``) keeps its kind of ids for the calls that run again."""
     from flowless.engine import _flow_setup, _names, _task_call
 
     original = _names.task_run_id
@@ -295,24 +269,26 @@ def test_a_run_stored_with_all_hash_ids_keeps_them_when_resumed(
         return original(flow_run_id, task_key, dynamic_key, legacy=True)
 
     with monkeypatch.context() as patched:
-        patched.setattr(_task_call, "task_run_id", all_hash)
-        patched.setattr(_flow_setup, "task_run_id", all_hash)
+        if ids == "all-hash":
+            patched.setattr(_task_call, "task_run_id", all_hash)
+            patched.setattr(_flow_setup, "task_run_id", all_hash)
         failed = report(3, return_state=True)
     assert failed.is_failed()
     flow_run_id = failed.state_details.flow_run_id
     assert flow_run_id is not None
     before = {r.id: r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)}
     assert len(before) == 5  # three fetches, the subflow, the failed publish
+    legacy = ids == "all-hash"
     assert all(
-        r.id == original(flow_run_id, r.task_key, r.dynamic_key, legacy=True)
+        r.id == original(flow_run_id, r.task_key, r.dynamic_key, legacy=legacy)
         for r in before.values()
     )
 
     assert resume_flow_run(report, flow_run_id) == 6
     after = {r.id: r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)}
     assert set(after) == set(before)  # nothing recorded twice
-    assert runs == ["fetch 0", "fetch 1", "fetch 2", "count", "publish"]
-    published = after[original(flow_run_id, publish.task_key, 0, legacy=True)]
+    assert runs == ["fetch 0", "fetch 1", "fetch 2", "count", "publish"]  # fetches ran once
+    published = after[original(flow_run_id, publish.task_key, 0, legacy=legacy)]
     assert published.state_type is StateType.COMPLETED
 
 
@@ -335,5 +311,7 @@ def test_a_fresh_run_and_its_resume_use_ordered_ids(store: Store) -> None:
     assert flow_run_id is not None
     assert resume_flow_run(walk, flow_run_id) == 6
     records = [r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)]
-    assert sorted(r.dynamic_key for r in records) == [0, 1, 2, 3]  # the failed one updated
+    records.sort(key=lambda r: r.dynamic_key)
+    assert [r.dynamic_key for r in records] == [0, 1, 2, 3]  # the failed one updated
+    assert [r.id for r in records] == sorted(r.id for r in records)  # ids in call order
     assert {r.id[:8] for r in records} == {records[0].id[:8]}

@@ -9,9 +9,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from flowless import flow, task
 from flowless.engine._names import task_run_display_name, task_run_id
-from flowless.store import Store
 
 
 def _all_hash(flow_run_id: str, task_key: str, dynamic_key: int) -> str:
@@ -45,24 +43,6 @@ def test_the_older_ids_and_past_two_to_the_32_calls() -> None:
     beyond = 2**32
     assert task_run_id("run-1", "k", beyond) == _all_hash("run-1", "k", beyond)
     assert task_run_id("run-1", "k", beyond - 1)[9:18] == "ffff-ffff"
-
-
-def test_a_flows_task_runs_are_stored_under_ordered_ids(store: Store, tmp_path: Path) -> None:
-    @task
-    def double(i: int) -> int:
-        return 2 * i
-
-    @flow
-    def many(n: int) -> int:
-        return sum(double(i) for i in range(n))
-
-    state = many(40, return_state=True)
-    flow_run_id = state.state_details.flow_run_id
-    assert flow_run_id is not None
-    runs = store.read_task_runs(flow_run_id)
-    by_call = sorted(runs, key=lambda r: r.dynamic_key)  # type: ignore[union-attr]
-    assert [r.id for r in by_call] == sorted(r.id for r in by_call)  # type: ignore[union-attr]
-    assert len({r.id[:8] for r in by_call}) == 1  # type: ignore[union-attr]
 
 
 def test_a_batch_of_new_task_runs_writes_a_few_pages_of_the_id_index(tmp_path: Path) -> None:
