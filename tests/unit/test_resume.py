@@ -268,10 +268,14 @@ def test_resume_a_failed_run_replays_what_completed(
     def all_hash(flow_run_id: str, task_key: str, dynamic_key: int, **_: object) -> str:
         return original(flow_run_id, task_key, dynamic_key, legacy=True)
 
+    def old_name(task_name: str, task_run_id: str, **_: object) -> str:
+        return _names.task_run_display_name(task_name, task_run_id, legacy=True)
+
     with monkeypatch.context() as patched:
-        if ids == "all-hash":
-            patched.setattr(_task_call, "task_run_id", all_hash)
-            patched.setattr(_flow_setup, "task_run_id", all_hash)
+        if ids == "all-hash":  # as runs were stored before ordered ids
+            for module in (_task_call, _flow_setup):
+                patched.setattr(module, "task_run_id", all_hash)
+                patched.setattr(module, "task_run_display_name", old_name)
         failed = report(3, return_state=True)
     assert failed.is_failed()
     flow_run_id = failed.state_details.flow_run_id
@@ -287,6 +291,7 @@ def test_resume_a_failed_run_replays_what_completed(
     assert resume_flow_run(report, flow_run_id) == 6
     after = {r.id: r for r in store.read_task_runs(flow_run_id) if isinstance(r, TaskRunRecord)}
     assert set(after) == set(before)  # nothing recorded twice
+    assert {i: r.name for i, r in after.items()} == {i: r.name for i, r in before.items()}
     assert runs == ["fetch 0", "fetch 1", "fetch 2", "count", "publish"]  # fetches ran once
     published = after[original(flow_run_id, publish.task_key, 0, legacy=legacy)]
     assert published.state_type is StateType.COMPLETED

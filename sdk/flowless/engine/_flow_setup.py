@@ -114,7 +114,7 @@ class SubflowEntry:
             flow_run_id=parent.flow_run.id,
             task_key=task_key,
             dynamic_key=dynamic_key,
-            name=task_run_display_name(flow.name, run_id),
+            name=task_run_display_name(flow.name, run_id, legacy=parent.legacy_ids),
             task_name=flow.name,
             state_type=StateType.RUNNING,
             state_name="Running",

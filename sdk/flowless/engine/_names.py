@@ -108,7 +108,8 @@ def render_run_name(
         ) from None
 
 
-def task_run_display_name(task_name: str, task_run_id: str) -> str:
+def task_run_display_name(task_name: str, task_run_id: str, *, legacy: bool = False) -> str:
     """``name-xyz``, as Prefect prints them: the first three hex digits of the id's fourth
-    group, the call's own hash (its first group is shared by every call of the task)."""
-    return f"{task_name}-{task_run_id[19:22]}"
+    group, the call's own hash (its first group is shared by every call of the task); of
+    an all-hash id (``legacy``), its first three, as such runs were named."""
+    return f"{task_name}-{task_run_id[:3] if legacy else task_run_id[19:22]}"

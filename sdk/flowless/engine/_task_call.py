@@ -120,7 +120,11 @@ def _prepare(
         flow_run_id=flow_run.id if flow_run is not None else None,
         task_key=task.task_key,
         dynamic_key=dynamic_key,
-        name=task_run_display_name(task.name, run_id) if flow_run is not None else task.name,
+        name=(
+            task_run_display_name(task.name, run_id, legacy=scope.legacy_ids)
+            if flow_run is not None
+            else task.name
+        ),
         task_name=task.name,
         state_type=StateType.PENDING,
         state_name="Pending",

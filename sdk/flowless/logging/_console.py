@@ -186,7 +186,9 @@ class ConsoleHandler(logging.StreamHandler[Any]):
             stream = sys.stderr
             stream.write(f"{self.format(record)}\n")
             if not getattr(stream, "line_buffering", False):
-                stream.flush()
+                flush = getattr(stream, "flush", None)  # a stand-in may have none
+                if flush is not None:
+                    flush()
         except RecursionError:
             raise
         except Exception:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
+from flowless.store import _sqlite_writer
 from flowless.store._sqlite_held import HeldRows
 from flowless.store._sqlite_held_writer import WRITER_STALL
 
@@ -298,9 +299,14 @@ class GroupCommit:
         checkpoint (10 us per task run)."""
         self.rows.checkpoint_bytes = self.CHECKPOINT_BYTES
         size = self._wal_bytes()
-        if size <= self.CHECKPOINT_BYTES or size == self._copied_at:
+        # Past the size a restart cuts the file back to, the WAL ends where the file does,
+        # so every write grows the file: an unchanged size means nothing was written.
+        grows = size > _sqlite_writer.JOURNAL_SIZE_LIMIT
+        if size <= self.CHECKPOINT_BYTES or (grows and size == self._copied_at):
             # small, or every frame was copied at this size: the next write starts the
             # WAL over (and cuts the file back) without another checkpoint
+            if not grows:
+                self._copied_at = -1  # (cut back: growing again, it may pass that size)
             self.rows.restart_wanted = False
             return checkpointer
         try:
@@ -312,12 +318,13 @@ class GroupCommit:
                     busy, frames, copied = checkpointer.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)"
                     ).fetchone()
-                    # every frame copied, and none written since (past the file's cut-back
-                    # size, each write grows it): the next write starts the WAL over
-                    if not busy and frames == copied and self._wal_bytes() == size:
+                    # every frame copied, and none written since: the next write starts
+                    # the WAL over
+                    if not busy and frames == copied and grows and self._wal_bytes() == size:
                         self._copied_at = size
                         break
                     size = self._wal_bytes()
+                    grows = size > _sqlite_writer.JOURNAL_SIZE_LIMIT
             self.rows.restart_wanted = (
                 self._copied_at != size and frames * self._page_size > self.CHECKPOINT_BYTES
             )
