@@ -16,7 +16,8 @@ import pytest
 
 from flowless import flow, task
 from flowless.engine import current_runtime
-from flowless.store import CacheEntry, Payload, _sqlite
+from flowless.states import StateType
+from flowless.store import CacheEntry, Payload, TaskRunRecord, _sqlite
 from flowless.store._sqlite_held import HeldRows
 from flowless.task_runners import ThreadPoolTaskRunner
 
@@ -264,3 +265,52 @@ def test_a_closed_writer_leaves_its_descriptor_on_dev_null(tmp_path: Path) -> No
     store.close()
     assert os.readlink(f"/proc/self/fd/{writer._in}") == os.devnull
     assert writer.send(1, "log", ("x",)) is False
+
+
+def _task_run_ids(path: Path) -> set[str]:
+    reader = sqlite3.connect(path)
+    try:
+        return {row[0] for row in reader.execute("SELECT id FROM task_runs")}
+    finally:
+        reader.close()
+
+
+def _ended_on(store: _sqlite.SQLiteStore, run_id: str) -> None:
+    record = TaskRunRecord(
+        id=run_id,
+        flow_run_id="fr",
+        task_key="k",
+        dynamic_key=0,
+        name="t-abc",
+        task_name="t",
+        state_type=StateType.COMPLETED,
+        state_name="Completed",
+        run_count=1,
+    )
+    store.finish_task_run(record, new=True)
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_rows_held_while_the_writer_starts_are_written_at_once(
+    tmp_path: Path, pooled: bool
+) -> None:
+    """A pool's first rows end while the writer process starts (10-40 ms): held for a
+    batch ``delay`` later, with every thread busy, they waited 25-45 ms for one to write
+    them (``bench/commit_lag.py``). Meanwhile they are due at once. One thread's rows
+    still wait for their batch."""
+    store = _sqlite.SQLiteStore(tmp_path / "start.db")
+    assert store._writer is not None
+    store._writer.rows.delay = 5.0  # a batch waits this long: anything sooner is "at once"
+    try:
+        _ended_on(store, "first")
+        if pooled:  # a second thread's row: a pool, and the writer is asked for
+            other = threading.Thread(target=_ended_on, args=(store, "second"))
+            other.start()
+            other.join()
+            assert _task_run_ids(tmp_path / "start.db") == {"first", "second"}
+        else:
+            _ended_on(store, "second")
+            assert _task_run_ids(tmp_path / "start.db") == set()
+    finally:
+        store.close()
+    assert _task_run_ids(tmp_path / "start.db") == {"first", "second"}

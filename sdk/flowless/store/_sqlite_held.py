@@ -203,7 +203,8 @@ class HeldRows(WriterLink):
         elif self.since is None:
             self.since = now if started is None else started
             self.on_due()
-        since = _NEVER if self.since is None else self.since + self.delay
+        wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
+        since = _NEVER if self.since is None else self.since + wait
         return max(min(since, self.takeover_at), self.retry_at), made
 
     def _write_due(self) -> None:
@@ -344,7 +345,8 @@ class HeldRows(WriterLink):
             return
         if self.damaged is not None:
             raise self.damaged
-        number, batch = self._take(everything)
+        at_once = self.starting_until and self.starting(time.monotonic())
+        number, batch = self._take(everything, 0.0 if at_once else None)
         since = self.lines.since
         due = everything or batch or (since is not None and since + self.delay <= time.monotonic())
         lines = self.lines.take() if due else []

@@ -22,7 +22,14 @@ from flowless.store._sqlite_writer import SIZES, RowWriter
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["POOLED_FOR", "WRITER_RESTART", "WRITER_STALL", "WRITER_STARTS", "WriterLink"]
+__all__ = [
+    "POOLED_FOR",
+    "STARTING_FOR",
+    "WRITER_RESTART",
+    "WRITER_STALL",
+    "WRITER_STARTS",
+    "WriterLink",
+]
 
 #: How long a row sent to the row writer waits for its answer before a writer here
 #: takes it over (the writer commits within milliseconds unless the disk stalls).
@@ -33,6 +40,8 @@ POOLED_FOR = 1.0
 #: long after, at most ``WRITER_STARTS`` times in all per store.
 WRITER_RESTART = 5.0
 WRITER_STARTS = 3
+#: Longest time rows are due at once while a writer starts (it answers in 10-40 ms).
+STARTING_FOR = 1.0
 #: The claim of a row sent to the row writer.
 _WRITER = -2
 
@@ -71,12 +80,27 @@ class WriterLink:
         self.writer: RowWriter | None = None
         self.sent: dict[int, tuple[_Key, float]] = {}
         self._writer_wanted = False
+        #: Until when rows are due at once: a writer was asked for and has not answered
+        #: yet (see ``_writer``; at most ``STARTING_FOR``).
+        self.starting_until = 0.0
         self._writer_wanted_at = 0.0  # not before (after one ended)
         self._writer_starts = 0
         self._stopping_writer = False
         self._sender = 0  # the thread that held the last row, and until when rows count
         self._pooled_until = 0.0  # as coming from several threads
         self.on_wrote: Callable[[], None] = lambda: None  # the WAL grew (the writer wrote)
+
+    def starting(self, now: float) -> bool:
+        """Whether rows are due at once: the writer was asked for, has not answered, and
+        not for long (one that never answers costs at most ``STARTING_FOR`` of small
+        batches)."""
+        if now >= self.starting_until:
+            return False
+        writer = self.writer
+        if writer is not None and writer.alive:
+            self.starting_until = 0.0
+            return False
+        return True
 
     @property
     def restart_wanted(self) -> bool:
@@ -113,6 +137,10 @@ class WriterLink:
             return writer if writer.alive else None
         if self._writer_wanted and now >= self._writer_wanted_at:
             self._writer_wanted = False
+            # A pool's first rows come while the writer starts (10-40 ms): with every
+            # thread busy, rows held for a batch ``delay`` later waited 25-45 ms for a
+            # thread to write them; due at once, each lands within a few ms.
+            self.starting_until = now + STARTING_FOR
             threading.Thread(target=self._start_writer, name="flowless-row-writer").start()
         return None
 
@@ -129,6 +157,7 @@ class WriterLink:
                 self._writer_gone,
             )
         except Exception as exc:
+            self.starting_until = 0.0
             _log.warning(
                 "flowless could not start its row writer (%s); rows are written by this process.",
                 exc,
@@ -182,6 +211,7 @@ class WriterLink:
         failed here, and retried here as one would be."""
         with self.lock:
             self.writer = None
+            self.starting_until = 0.0
             expected = self._stopping_writer or self.closed
             if not expected and self._writer_starts < WRITER_STARTS:
                 self._writer_wanted = True  # again, a while later
