@@ -16,10 +16,10 @@ import pytest
 
 from flowless import flow, task
 from flowless.engine import current_runtime
-from flowless.states import StateType
-from flowless.store import CacheEntry, Payload, TaskRunRecord, _sqlite
+from flowless.store import CacheEntry, Payload, _sqlite
 from flowless.store._sqlite_held import HeldRows
 from flowless.task_runners import ThreadPoolTaskRunner
+from tests.records import task_run
 
 
 def _store() -> _sqlite.SQLiteStore:
@@ -276,18 +276,7 @@ def _task_run_ids(path: Path) -> set[str]:
 
 
 def _ended_on(store: _sqlite.SQLiteStore, run_id: str) -> None:
-    record = TaskRunRecord(
-        id=run_id,
-        flow_run_id="fr",
-        task_key="k",
-        dynamic_key=0,
-        name="t-abc",
-        task_name="t",
-        state_type=StateType.COMPLETED,
-        state_name="Completed",
-        run_count=1,
-    )
-    store.finish_task_run(record, new=True)
+    store.finish_task_run(task_run(run_id), new=True)
 
 
 @pytest.mark.parametrize("pooled", [True, False])

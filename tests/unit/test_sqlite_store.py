@@ -13,21 +13,11 @@ import pytest
 from flowless import flow, task
 from flowless.states import StateType
 from flowless.store import SQLiteStore, Store, TaskRunRecord, _sqlite_writer
+from tests.records import task_run
 
 
 def _record(run_id: str, state: StateType) -> TaskRunRecord:
-    return TaskRunRecord(
-        id=run_id,
-        flow_run_id="fr",
-        task_key="k",
-        dynamic_key=0,
-        name="t-abc",
-        task_name="t",
-        state_type=state,
-        state_name=state.value.title(),
-        run_count=1,
-        start_time=1.0,
-    )
+    return task_run(run_id, state, start_time=1.0)
 
 
 def _other_process_view(db: Path) -> list[tuple[str, str]]:
