@@ -125,21 +125,21 @@ class StoredLogHandler(logging.Handler):
         super().__init__()
         self._failed_at = 0.0
 
-    def handle(self, record: logging.LogRecord) -> bool:
-        # no handler lock, no filters: the store is thread-safe, and this runs per line
-        self.emit(record)
-        return True
-
     def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # no handler lock, no filters, no call to emit: the store is thread-safe, and
+        # this runs per line
         attrs = record.__dict__
         flow_run_id = attrs.get("flow_run_id")
         if not flow_run_id or flow_run_id == "<unknown>" or attrs.get(KEPT):
-            return
+            return True
         collected = _collected.get()
         # a remote task run's lines go into its answer (and its store, if it names one)
         store = _sink.get() if collected is not None else _stores.get(flow_run_id)
         if store is None and collected is None:
-            return
+            return True
         try:
             line = log_line(record, flow_run_id)
             if collected is not None:
@@ -151,6 +151,7 @@ class StoredLogHandler(logging.Handler):
             if now - self._failed_at > 60:
                 self._failed_at = now
                 _store_log.warning("A run log line could not be kept: %s", exc)
+        return True
 
 
 _handler = StoredLogHandler()
