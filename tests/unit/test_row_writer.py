@@ -297,6 +297,13 @@ def test_rows_held_while_the_writer_starts_are_written_at_once(
             other.start()
             other.join()
             assert _task_run_ids(tmp_path / "start.db") == {"first", "second"}
+            # the writer it asked for is up before the store closes (no thread of this
+            # test is left starting a process while a later test forks)
+            rows = store._writer.rows
+            deadline = time.monotonic() + 10
+            while not (rows.writer is not None and rows.writer.alive):
+                assert time.monotonic() < deadline, "the row writer did not start"
+                time.sleep(0.005)
         else:
             _ended_on(store, "second")
             assert _task_run_ids(tmp_path / "start.db") == set()
