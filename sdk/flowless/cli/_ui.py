@@ -83,11 +83,11 @@ def report_command(args: argparse.Namespace, settings: Settings, out: TextIO) ->
         html = report_html(store, results, args.id)
     finally:
         store.close()
-    if args.output == "-":
-        out.write(html.encode("utf-8", "backslashreplace").decode("utf-8"))
-        return 0
     # A lone surrogate in what a run stored cannot be UTF-8: written as its escape.
     data = html.encode("utf-8", "backslashreplace")
+    if args.output == "-":
+        out.write(data.decode("utf-8"))
+        return 0
     target = Path(args.output)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:

@@ -85,8 +85,9 @@ CHUNK_CHARS = 256 * 1024
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
-_stored_fields = operator.itemgetter(0, 2, 3, 4, 5, 6, 7)  # a line without its flow run
+_line_id = operator.itemgetter(0)
 _flow_run = operator.itemgetter(1)
+_stored_fields = operator.itemgetter(0, 2, 3, 4, 5, 6, 7)  # a line without its flow run
 _message = operator.itemgetter(-1)
 
 
@@ -126,9 +127,6 @@ def _chunk(flow_run_id: str, lines: list[tuple[Any, ...]]) -> tuple[str, str, st
             [[storable_text(v) if isinstance(v, str) else v for v in line] for line in lines]
         )
     return flow_run_id, max(map(_line_id, lines)), text
-
-
-_line_id = operator.itemgetter(0)
 
 
 def lines_from_chunk(flow_run_id: str, text: Any) -> list[LogLine]:
@@ -200,7 +198,7 @@ class HeldLines:
     def write(self, taken: list[tuple[Any, ...]], execute: Callable[..., Any]) -> None:
         """``taken`` as chunks, in one statement per ``_SIZES[-1]`` chunks; raises
         ``sqlite3.Error``. A lone surrogate (``os.fsdecode``) is stored as its escape."""
-        chunks: list[tuple[Any, ...]] = list(chunk_rows(taken))
+        chunks: list[tuple[Any, ...]] = chunk_rows(taken)
         for at in range(0, len(chunks), _SIZES[-1]):
             write_chunk(execute, _insert, chunks[at : at + _SIZES[-1]], _SIZES)
 

@@ -76,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not is_loopback(str(address[0] if isinstance(address, tuple) else address)):
             return True  # --host: the person chose who may reach it
         host = urlsplit(f"//{self.headers.get('Host', '')}").hostname or ""
-        return host == "localhost" or is_loopback(host)
+        return is_loopback(host)
 
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s - %s", self.address_string(), format % args)
