@@ -1,15 +1,18 @@
 """The console handler writes each line once to whatever ``sys.stderr`` is, flushing it
-only where the write did not."""
+only where the write did not; a line's stamp is the one ``flowless flow-run logs`` shows."""
 
 from __future__ import annotations
 
 import io
 import logging
 import sys
+import time
 
 import pytest
 
-from flowless.logging._console import ConsoleFormatter, ConsoleHandler
+from flowless.cli._flow_run_logs import _line
+from flowless.logging._console import ConsoleFormatter, ConsoleHandler, _EngineRecord
+from flowless.logging._stored import log_line
 
 
 def _record(message: str) -> logging.LogRecord:
@@ -75,3 +78,26 @@ def test_flushed_only_where_the_newline_did_not(
     handler.handle(_record("two"))
     assert stream.text.getvalue().count("\n") == 2
     assert stream.flushes == flushes
+
+
+# Times a millisecond apart or just past one: worked out from the nanoseconds (the engine's
+# records, Python 3.13's) or from the float (3.11's ``LogRecord``), some land on different
+# milliseconds: ...107.002000000 ns is .001999... as a float, and 3.11 makes .000 of .001.
+_NEAR_A_MILLISECOND = [1764680107_001_000_000, 1764680107_002_000_000, 1764680107_005_000_001]
+
+
+@pytest.mark.parametrize("ns", _NEAR_A_MILLISECOND)
+def test_the_console_and_flow_run_logs_show_one_stamp(
+    monkeypatch: pytest.MonkeyPatch, ns: int
+) -> None:
+    monkeypatch.setattr(time, "time_ns", lambda: ns)
+    engine = _EngineRecord("flowless.task_runs", logging.INFO, "%s", ("done",), None, {})
+    plain = _record("done")
+    plain.created = ns / 1e9
+    plain.msecs = int((plain.created - int(plain.created)) * 1000)  # as Python 3.11 does
+    for record in (engine, plain):
+        record.task_run_id, record.task_run_name = "t-1", "fetch-1a2"
+        kept = _line(log_line(record, "run-1"))
+        shown = ConsoleFormatter().format(record)
+        assert shown == kept
+        assert shown.startswith(time.strftime("%H:%M:%S", time.localtime(ns // 10**9)))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from flowless.logging._console import stamp
 from flowless.states import TERMINAL_TYPES
 from flowless.store import LogLine, Store, find_flow_run
 
@@ -36,14 +37,9 @@ def parse_level(text: str | None) -> int:
 
 
 def _line(line: LogLine) -> str:
-    t = time.localtime(line.time)
-    millis = int(line.time * 1000) % 1000
     who = f"Task run {line.run_name!r}" if line.task_run_id else f"Flow run {line.run_name!r}"
     level = logging.getLevelName(line.level)
-    return (
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d} | {level:<7} | "
-        f"{who} - {line.message}"
-    )
+    return f"{stamp(line.time)} | {level:<7} | {who} - {line.message}"
 
 
 def _matches(line: LogLine, level: int, task: str | None) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "ConsoleHandler",
     "RunLoggerAdapter",
     "setup_console_logging",
+    "stamp",
     "user_traceback",
 ]
 
@@ -128,21 +129,24 @@ def user_traceback(tb: TracebackType | None) -> TracebackType | None:
     return tb or first
 
 
+_clock: tuple[int, str] = (-1, "")
+
+
+def stamp(created: float) -> str:
+    """``HH:MM:SS.mmm`` in local time. The console and ``flowless flow-run logs`` (from the
+    kept float) both use it, so a line shows one stamp: ``record.msecs`` is worked out
+    from the nanoseconds or from the float differently per Python version and can be a
+    millisecond off. ``HH:MM:SS`` is computed once per second rather than per line."""
+    global _clock
+    second, millis = divmod(int(created * 1000), 1000)
+    clock = _clock
+    if clock[0] != second:
+        t = time.localtime(second)
+        clock = _clock = (second, f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}")
+    return f"{clock[1]}.{millis:03d}"
+
+
 class ConsoleFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__()
-        self._second = -1
-        self._clock = ""
-
-    def _hms(self, created: float) -> str:
-        """``HH:MM:SS`` in local time, computed once per second rather than per line."""
-        second = int(created)
-        if second != self._second:
-            t = time.localtime(second)
-            self._clock = f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-            self._second = second
-        return self._clock
-
     def format(self, record: logging.LogRecord) -> str:
         attrs = record.__dict__
         task_run_name = attrs.get("task_run_name")
@@ -153,10 +157,7 @@ class ConsoleFormatter(logging.Formatter):
             who = f"Flow run {flow_run_name!r}" if flow_run_name else record.name
         # the message as the run-log handler formatted it, if it did (once per line)
         message = attrs["message"] if "message" in attrs else record.getMessage()
-        line = (
-            f"{self._hms(record.created)}.{int(record.msecs):03d} | "
-            f"{record.levelname:<7} | {who} - {message}"
-        )
+        line = f"{stamp(record.created)} | {record.levelname:<7} | {who} - {message}"
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             lines = traceback.format_exception(type(exc), exc, user_traceback(exc.__traceback__))
