@@ -36,6 +36,28 @@ def test_writes_commit_within_the_delay(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_row_left_when_its_thread_goes_quiet_is_written_by_the_committer(
+    tmp_path: Path,
+) -> None:
+    """While the threads write their rows themselves the committer looks less often
+    (``WATCH``); the row held just before the thread stops calling in still lands."""
+    store = SQLiteStore(tmp_path / "s.db")
+    writer = store._writer
+    assert writer is not None
+    for run_id in "ab":
+        store.start_task_run(_record(run_id, StateType.RUNNING))
+    store.finish_task_run(_record("a", StateType.COMPLETED))
+    writer.rows.write(everything=True)  # as a task thread writes its batch
+    assert writer.rows.wrote
+    store.finish_task_run(_record("b", StateType.COMPLETED))  # and then goes quiet
+    landed = [("a", "COMPLETED"), ("b", "COMPLETED")]
+    deadline = time.monotonic() + 5
+    while _other_process_view(store.path) != landed and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _other_process_view(store.path) == landed
+    store.close()
+
+
 def test_running_task_becomes_visible_finished_one_replaces_it(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     store.start_task_run(_record("slow", StateType.RUNNING))

@@ -128,6 +128,8 @@ class HeldRows(WriterLink):
         #: running ``delay``: a fast run's end replaces it first.
         self.started: dict[_Key, float] = {}
         self.retry_at = 0.0  # after a failed write, not before
+        #: A batch landed since the committer last looked: the threads write their rows.
+        self.wrote = False
         self.closed = False
         #: Set when the database file is found damaged: nothing more is written to it.
         self.damaged: StoreError | None = None
@@ -373,6 +375,7 @@ class HeldRows(WriterLink):
             self.retry_at = time.monotonic() + self.failures(error, self.count())
             raise error from exc
         self._landed(number, done)
+        self.wrote = True
         if self.restart_wanted or self._wal_too_large():
             # the rest of the WAL after the rows (on disk already, so they do not wait
             # for it): the next write finds every frame copied and restarts it
