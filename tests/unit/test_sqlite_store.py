@@ -13,6 +13,7 @@ import pytest
 from flowless import flow, task
 from flowless.states import StateType
 from flowless.store import SQLiteStore, Store, TaskRunRecord, _sqlite_writer
+from flowless.store._sqlite_commit import GroupCommit
 from tests.records import task_run
 
 
@@ -202,6 +203,8 @@ def test_the_wal_file_is_cut_back_by_the_batches_that_start_it_over(
     connection that does it. When only the store's own connection had it, the file never
     shrank, and the committer (which looks at its size) checkpointed every few ms."""
     monkeypatch.setattr(_sqlite_writer, "JOURNAL_SIZE_LIMIT", 256 * 1024)
+    # the committer looks whenever rows are due, not every WATCH, so it looks in each pause
+    monkeypatch.setattr(GroupCommit, "WATCH", 0.0)
     store = SQLiteStore(tmp_path / "batches.db")
     store._writer.CHECKPOINT_BYTES = 256 * 1024  # type: ignore[union-attr]
     wal = tmp_path / "batches.db-wal"
