@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import itertools
+import os
+import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -225,14 +230,31 @@ def test_the_wal_file_is_cut_back_by_the_batches_that_start_it_over(
         assert conn.execute("SELECT count(*) FROM task_runs").fetchone() == (10_000,)
 
 
+def _dump_stacks_of(processes: Iterable[int]) -> None:
+    """Have hung processes print their threads' stacks (``faulthandler`` on SIGUSR1): in
+    two full runs of the suite one pool worker here never finished, and no rerun alone
+    has shown it yet."""
+    for pid in processes:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGUSR1)
+        time.sleep(0.3)  # one at a time: they print to the same stderr
+
+
 def _child_flow_with_its_own_pool() -> None:
     import multiprocessing
     import sys
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the pool workers too
+
     @flow
     def child_flow() -> int:
         with multiprocessing.get_context("fork").Pool(2) as pool:
-            return sum(pool.map(_square_in_worker, range(4)))
+            squares = pool.map_async(_square_in_worker, range(4))
+            try:
+                return sum(squares.get(timeout=12))
+            except multiprocessing.TimeoutError:
+                _dump_stacks_of([os.getpid(), *(p.pid for p in multiprocessing.active_children())])
+                raise
 
     sys.exit(child_flow())  # the result travels back as the exit code
 
@@ -246,6 +268,9 @@ def test_fork_from_a_forked_child(store: Store) -> None:
         child = multiprocessing.get_context("fork").Process(target=_child_flow_with_its_own_pool)
         child.start()
         child.join(20)
+        if child.exitcode is None and child.pid is not None:
+            _dump_stacks_of([child.pid])
+            child.kill()
         return child.exitcode
 
     @flow
