@@ -11,7 +11,12 @@ import time
 import pytest
 
 from flowless.cli._flow_run_logs import _line
-from flowless.logging._console import ConsoleFormatter, ConsoleHandler, _EngineRecord
+from flowless.logging._console import (
+    ConsoleFormatter,
+    ConsoleHandler,
+    RunLoggerAdapter,
+    _EngineRecord,
+)
 from flowless.logging._stored import log_line
 
 
@@ -101,3 +106,30 @@ def test_the_console_and_flow_run_logs_show_one_stamp(
         shown = ConsoleFormatter().format(record)
         assert shown == kept
         assert shown.startswith(time.strftime("%H:%M:%S", time.localtime(ns // 10**9)))
+
+
+def test_filters_and_a_disabled_logger_still_apply_to_the_engine_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine's lines skip ``Logger.handle``'s and ``Handler.handle``'s filter calls
+    only where no filter is set."""
+    stream = _WriteOnly()
+    monkeypatch.setattr(sys, "stderr", stream)
+    logger = logging.getLogger("flowless.test_console_filters")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = _handler()
+    logger.addHandler(handler)
+    adapter = RunLoggerAdapter(logger, {"task_run_name": "fetch-1a2"})
+    try:
+        adapter.emit(logging.INFO, "kept %d", 1)
+        handler.addFilter(lambda record: "secret" not in record.getMessage())
+        adapter.emit(logging.INFO, "a secret")
+        logger.addFilter(lambda record: record.levelno >= logging.WARNING)
+        adapter.emit(logging.INFO, "below the logger's filter")
+        adapter.emit(logging.WARNING, "kept %d", 2)
+        logger.disabled = True
+        adapter.emit(logging.ERROR, "from a disabled logger")
+    finally:
+        logger.handlers.clear()
+    assert [line.split(" - ", 1)[1] for line in stream.text.splitlines()] == ["kept 1", "kept 2"]

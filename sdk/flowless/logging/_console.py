@@ -59,7 +59,11 @@ class RunLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
         logger = self.logger
         if not logger.isEnabledFor(level):
             return
-        logger.handle(_EngineRecord(logger.name, level, msg, args, exc, self.extra or {}))
+        record = _EngineRecord(logger.name, level, msg, args, exc, self.extra or {})
+        if logger.filters or logger.disabled:
+            logger.handle(record)
+        else:  # what ``handle`` does then, without its filter call
+            logger.callHandlers(record)
 
 
 _pid = os.getpid()
@@ -178,6 +182,14 @@ class ConsoleHandler(logging.StreamHandler[Any]):
     @stream.setter
     def stream(self, _value: Any) -> None:
         pass
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """``Handler.handle`` with the lock taken directly (a line per task run)."""
+        if self.filters and not self.filter(record):
+            return False
+        with self.lock:  # type: ignore[union-attr]  # (made by Handler.__init__)
+            self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         """``StreamHandler.emit`` without its flush where the write flushed already:
