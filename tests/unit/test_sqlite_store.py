@@ -64,6 +64,26 @@ def test_a_row_left_when_its_thread_goes_quiet_is_written_by_the_committer(
     store.close()
 
 
+def test_rows_only_the_committer_writes_are_not_held_back_by_its_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow of tasks that take a while: each run's end waits alone, its thread busy in
+    the next task, and the committer writes it. Its own batches do not count as the
+    threads writing theirs: the next end lands on time, not ``WATCH`` later."""
+    monkeypatch.setattr(GroupCommit, "WATCH", 60.0)  # (a wait this long would fail here)
+    store = SQLiteStore(tmp_path / "s.db")
+    landed: list[tuple[str, str]] = []
+    for run_id in "abc":
+        store.start_task_run(_record(run_id, StateType.RUNNING))
+        store.finish_task_run(_record(run_id, StateType.COMPLETED))
+        landed.append((run_id, "COMPLETED"))
+        deadline = time.monotonic() + 5
+        while _other_process_view(store.path) != landed and time.monotonic() < deadline:
+            time.sleep(0.005)  # the thread is busy elsewhere
+        assert _other_process_view(store.path) == landed
+    store.close()
+
+
 def test_running_task_becomes_visible_finished_one_replaces_it(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     store.start_task_run(_record("slow", StateType.RUNNING))

@@ -271,6 +271,8 @@ class GroupCommit:
             self._stop.set()
             return checkpointer
         checkpointer = self._checkpoint(checkpointer)  # a stat() when it is small
+        # a batch landed since the last look, not the committer's: the threads write theirs
+        others_wrote, self.rows.wrote = self.rows.wrote, False
         due = self.rows.due()
         if due is None:
             if self._grew or self.rows.writing:  # look again in a while
@@ -281,13 +283,13 @@ class GroupCommit:
             return checkpointer
         wait = due + self.IDLE_GRACE - time.monotonic()
         if wait > 0:  # not due yet
-            if self.rows.wrote:  # and the threads write their rows themselves
+            if others_wrote:
                 wait = max(wait, self.WATCH)
-            self.rows.wrote = False
             self._stop.wait(wait)
             return checkpointer
         with contextlib.suppress(StoreError):  # held again, tried again
             self.rows.write()
+        self.rows.wrote = False  # (its own batch)
         self.rows.prune()
         self._grew = False
         return checkpointer
