@@ -122,7 +122,8 @@ def main() -> int:
     print(f"{prefix} flow-run ls")
     print(f"{prefix} flow-run logs NAME --task fetch_stats")
     print(f"{prefix} gcl ls")
-    print(f"{prefix} ui    # in a browser (pip install 'flowless[ui]' first)")
+    pip = cli_command().removesuffix("flowless") + "pip"
+    print(f"{prefix} ui    # in a browser; first: {pip} install 'flowless[ui]'")
     print("\nDemo OK" if ok else "\nDemo FAILED", flush=True)
     return 0 if ok else 1
 
