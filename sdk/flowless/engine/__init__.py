@@ -12,8 +12,9 @@ from flowless.engine._flow_run import (
     start_flow_run_by_id,
 )
 from flowless.engine._runtime import Runtime, current_runtime
-from flowless.engine._task_call import call_task, map_task, submit_task
+from flowless.engine._task_call import call_task
 from flowless.engine._task_run import TaskRunExecutor
+from flowless.engine._task_submit import map_task, submit_task
 
 __all__ = [
     "Runtime",
