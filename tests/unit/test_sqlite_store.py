@@ -45,8 +45,8 @@ def test_writes_commit_within_the_delay(tmp_path: Path) -> None:
 def test_a_row_left_when_its_thread_goes_quiet_is_written_by_the_committer(
     tmp_path: Path,
 ) -> None:
-    """While the threads write their rows themselves the committer looks less often
-    (``WATCH``); the row held just before the thread stops calling in still lands."""
+    """The thread writes its own batch, holds one more row and stops calling in (a long
+    task body): the committer writes that row."""
     store = SQLiteStore(tmp_path / "s.db")
     writer = store._writer
     assert writer is not None
@@ -64,23 +64,36 @@ def test_a_row_left_when_its_thread_goes_quiet_is_written_by_the_committer(
     store.close()
 
 
-def test_rows_only_the_committer_writes_are_not_held_back_by_its_watch(
+def test_the_committer_looks_while_a_threads_batch_is_in_sqlite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A flow of tasks that take a while: each run's end waits alone, its thread busy in
-    the next task, and the committer writes it. Its own batches do not count as the
-    threads writing theirs: the next end lands on time, not ``WATCH`` later."""
-    monkeypatch.setattr(GroupCommit, "WATCH", 60.0)  # (a wait this long would fail here)
+    """Each batch a thread writes wakes the committer as it goes into SQLite (the GIL is
+    free then), so its own timer only fires when no thread writes: waking on its own,
+    it waited for the GIL while every kernel call of the task threads woke it."""
+    monkeypatch.setattr(GroupCommit, "IDLE_GRACE", 60.0)  # its own timer: far away
     store = SQLiteStore(tmp_path / "s.db")
-    landed: list[tuple[str, str]] = []
-    for run_id in "abc":
-        store.start_task_run(_record(run_id, StateType.RUNNING))
-        store.finish_task_run(_record(run_id, StateType.COMPLETED))
-        landed.append((run_id, "COMPLETED"))
-        deadline = time.monotonic() + 5
-        while _other_process_view(store.path) != landed and time.monotonic() < deadline:
-            time.sleep(0.005)  # the thread is busy elsewhere
-        assert _other_process_view(store.path) == landed
+    writer = store._writer
+    assert writer is not None
+    looks: list[float] = []
+    step = writer._step
+
+    def counted(checkpointer: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        looks.append(time.monotonic())
+        return step(checkpointer)
+
+    monkeypatch.setattr(writer, "_step", counted)
+    store.finish_task_run(_record("a", StateType.COMPLETED), new=True)  # wakes it: due...
+    deadline = time.monotonic() + 5
+    while not looks and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # ...in 60 s: it sleeps
+    before = len(looks)
+    writer.rows.write(everything=True)  # a thread's batch
+    deadline = time.monotonic() + 5
+    while len(looks) == before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(looks) > before
+    assert _other_process_view(store.path) == [("a", "COMPLETED")]
     store.close()
 
 
@@ -228,8 +241,6 @@ def test_the_wal_file_is_cut_back_by_the_batches_that_start_it_over(
     connection that does it. When only the store's own connection had it, the file never
     shrank, and the committer (which looks at its size) checkpointed every few ms."""
     monkeypatch.setattr(_sqlite_writer, "JOURNAL_SIZE_LIMIT", 256 * 1024)
-    # the committer looks whenever rows are due, not every WATCH, so it looks in each pause
-    monkeypatch.setattr(GroupCommit, "WATCH", 0.0)
     store = SQLiteStore(tmp_path / "batches.db")
     store._writer.CHECKPOINT_BYTES = 256 * 1024  # type: ignore[union-attr]
     wal = tmp_path / "batches.db-wal"

@@ -57,13 +57,6 @@ class GroupCommit:
     #: that SQLite's work ran beside the task threads, was no faster: the GIL changed
     #: hands four times per batch.)
     IDLE_GRACE = 0.005
-    #: How long the committer sleeps at least while the threads holding rows write them
-    #: themselves (it is only the backstop then). Each look makes it wait for its turn at
-    #: the GIL, and while it waits every call a task thread makes into the kernel (a
-    #: console line's write, SQLite's I/O) hands the GIL over and back: 4-8 us each, +10%
-    #: per sequential task when it looked every 10-15 ms. A row whose thread goes quiet
-    #: right after it waits this much longer at most.
-    WATCH = 0.025
     #: Longest pause between retries of a write that failed.
     MAX_BACKOFF = 0.25
     #: How long ``flush()`` and flow run writes retry a write that fails (a disk full for
@@ -90,6 +83,7 @@ class GroupCommit:
         self._backoff = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._look = threading.Event()
         self._thread: threading.Thread | None = None
         self._grew = False  # a write since the committer last looked at the WAL
         self._page_size = 4096
@@ -101,6 +95,7 @@ class GroupCommit:
         self.rows = HeldRows(path, held, mapped, self.COMMIT_DELAY, self._wake.set)
         self.rows.failures = self._rows_failed
         self.rows.on_wrote = self._wrote
+        self.rows.on_writing = self._look_now
         if os.environ.get("FLOWLESS_ROW_WRITER", "process").strip().lower() != "thread":
             self.rows.use_writer()
 
@@ -241,9 +236,20 @@ class GroupCommit:
         self._thread = threading.Thread(target=self.run, name="flowless-sqlite-commit", daemon=True)
         self._thread.start()
 
+    def _look_now(self) -> None:
+        """A thread's batch is going into SQLite, without the GIL for a while: the
+        committer looks now. Waking at its own time instead, it waits for its turn at
+        the GIL, and while it waits every call a task thread makes into the kernel (a
+        console line's write, SQLite's I/O) wakes it and takes the GIL back: 4-8 us
+        each, +8% per sequential task. Woken here, it looks while the GIL is free, and
+        its own timer (rows due + ``IDLE_GRACE``) only fires when no thread writes."""
+        if threading.current_thread() is not self._thread:
+            self._look.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._look.set()
 
     def join(self, timeout: float) -> None:
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -267,29 +273,28 @@ class GroupCommit:
 
     def _step(self, checkpointer: sqlite3.Connection | None) -> sqlite3.Connection | None:
         self._wake.clear()  # before looking: a row held after the look wakes us
+        self._look.clear()
         if self.closed:
             self._stop.set()
             return checkpointer
-        checkpointer = self._checkpoint(checkpointer)  # a stat() when it is small
-        # a batch landed since the last look, not the committer's: the threads write theirs
-        others_wrote, self.rows.wrote = self.rows.wrote, False
+        # the WAL's size as the writer of a batch since the last look found it, else a stat()
+        # (which would make this thread wait for the GIL once more)
+        wrote, self.rows.wrote = self.rows.wrote, False
+        checkpointer = self._checkpoint(checkpointer, self.rows.wal_size if wrote else None)
         due = self.rows.due()
         if due is None:
             if self._grew or self.rows.writing:  # look again in a while
                 self._grew = False
-                self._stop.wait(self.COMMIT_DELAY)
+                self._look.wait(self.COMMIT_DELAY)
             else:  # rows sent to the row writer are taken over if it stalls
                 self._wake.wait(WRITER_STALL if self.rows.writer is not None else None)
             return checkpointer
         wait = due + self.IDLE_GRACE - time.monotonic()
         if wait > 0:  # not due yet
-            if others_wrote:
-                wait = max(wait, self.WATCH)
-            self._stop.wait(wait)
+            self._look.wait(wait)
             return checkpointer
         with contextlib.suppress(StoreError):  # held again, tried again
             self.rows.write()
-        self.rows.wrote = False  # (its own batch)
         self.rows.prune()
         self._grew = False
         return checkpointer
@@ -300,7 +305,9 @@ class GroupCommit:
         except OSError:
             return 0
 
-    def _checkpoint(self, checkpointer: sqlite3.Connection | None) -> sqlite3.Connection | None:
+    def _checkpoint(
+        self, checkpointer: sqlite3.Connection | None, size: int | None = None
+    ) -> sqlite3.Connection | None:
         """Copy the WAL into the database while everyone writes; then ask the next thread
         that writes a batch to copy the little written meanwhile, so the write after it
         finds every frame copied and SQLite starts the WAL over (cutting its file back
@@ -310,7 +317,8 @@ class GroupCommit:
         it (``PASSIVE`` says), not its size: asking on size alone made every batch run a
         checkpoint (10 us per task run)."""
         self.rows.checkpoint_bytes = self.CHECKPOINT_BYTES
-        size = self._wal_bytes()
+        if size is None:
+            size = self._wal_bytes()
         # Past the size a restart cuts the file back to, the WAL ends where the file does,
         # so every write grows the file: an unchanged size means nothing was written.
         grows = size > _sqlite_writer.JOURNAL_SIZE_LIMIT

@@ -128,8 +128,12 @@ class HeldRows(WriterLink):
         #: running ``delay``: a fast run's end replaces it first.
         self.started: dict[_Key, float] = {}
         self.retry_at = 0.0  # after a failed write, not before
-        #: A batch landed since the committer last looked: the threads write their rows.
+        #: A batch landed since the committer last looked, and the WAL's size after it
+        #: (the committer need not look at the file itself).
         self.wrote = False
+        self.wal_size = 0
+        #: Called as a batch goes into SQLite (the committer looks while the GIL is free).
+        self.on_writing: Callable[[], None] = lambda: None
         self.closed = False
         #: Set when the database file is found damaged: nothing more is written to it.
         self.damaged: StoreError | None = None
@@ -360,6 +364,7 @@ class HeldRows(WriterLink):
             conn = self._borrow()
             if number >= 0:
                 self.times[number][1] = time.monotonic()  # from here on no GIL is needed
+            self.on_writing()
             self.write_batch(batch, conn.execute, done)
             self.lines.write(lines, conn.execute)
         except BaseException as exc:  # held again, whatever it was (even Ctrl-C)
@@ -375,8 +380,9 @@ class HeldRows(WriterLink):
             self.retry_at = time.monotonic() + self.failures(error, self.count())
             raise error from exc
         self._landed(number, done)
+        too_large = self._wal_too_large()  # (and the WAL's size, for the committer)
         self.wrote = True
-        if self.restart_wanted or self._wal_too_large():
+        if self.restart_wanted or too_large:
             # the rest of the WAL after the rows (on disk already, so they do not wait
             # for it): the next write finds every frame copied and restarts it
             self._checkpoint(conn)
@@ -455,9 +461,10 @@ class HeldRows(WriterLink):
         """Twice the size the committer acts at: it is waiting for its turn at the GIL
         (sixteen busy threads can keep it waiting half a second), so a writer acts."""
         try:
-            return os.stat(self.wal).st_size > 2 * self.checkpoint_bytes
+            self.wal_size = os.stat(self.wal).st_size
         except OSError:
             return False
+        return self.wal_size > 2 * self.checkpoint_bytes
 
     def _borrow(self) -> sqlite3.Connection:
         """An idle batch connection, or a new one (with a short busy timeout: see
