@@ -185,8 +185,12 @@ class ConsoleHandler(logging.StreamHandler[Any]):
 
     def handle(self, record: logging.LogRecord) -> bool:
         """``Handler.handle`` with the lock taken directly (a line per task run)."""
-        if self.filters and not self.filter(record):
-            return False
+        if self.filters:
+            kept: Any = self.filter(record)
+            if not kept:
+                return False
+            if isinstance(kept, logging.LogRecord):  # a filter may replace it (3.12+)
+                record = kept
         with self.lock:  # type: ignore[union-attr]  # (made by Handler.__init__)
             self.emit(record)
         return True
