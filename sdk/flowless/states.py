@@ -190,8 +190,9 @@ class State(Generic[R]):
         parts = []
         if self.message:
             parts.append(repr(self.message))
-        if self.name.upper() != self.type.value:
-            parts.append(f"type={self.type.value}")
+        value = self.type._value_  # (``.value`` is a Python-level descriptor call)
+        if self.name.upper() != value:
+            parts.append(f"type={value}")
         return f"{self.name}({', '.join(parts)})"
 
     def __repr__(self) -> str:

@@ -194,24 +194,30 @@ class HeldRows(WriterLink):
             self._thread = thread
             self._threads += 1
         self.held[k] = params
-        older = self.made.get(k)
-        if older is not None:
-            self.sent.pop(older, None)  # its answer no longer matters
+        if self.sent:  # (none without the row writer)
+            older = self.made.get(k)
+            if older is not None:
+                self.sent.pop(older, None)  # its answer no longer matters
         self.made[k] = made = next(self._counter)
-        self.claims.pop(k, None)  # a batch writing the older row leaves this one held
+        if self.claims:  # (none while no batch is writing)
+            self.claims.pop(k, None)  # a batch writing the older row leaves this one held
         if started is not None:
             self.started[k] = started
-        else:
+        elif self.started:
             self.started.pop(k, None)
+        since = self.since
         if writer is not None:
             self.claims[k] = _WRITER
             self.sent[made] = (k, now)
-        elif self.since is None:
-            self.since = now if started is None else started
+        elif since is None:
+            since = self.since = now if started is None else started
             self.on_due()
-        wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
-        since = _NEVER if self.since is None else self.since + wait
-        return max(min(since, self.takeover_at), self.retry_at), made
+        if since is None:
+            due = self.takeover_at
+        else:
+            wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
+            due = min(since + wait, self.takeover_at)
+        return (due if due >= self.retry_at else self.retry_at), made
 
     def _write_due(self) -> None:
         with suppress(StoreError):  # kept, and retried by the next write or flush()

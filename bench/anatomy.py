@@ -1,0 +1,221 @@
+"""Where a sequential task run's overhead goes: the engine with parts of it switched off.
+
+A trivial task called N times in a flow (``bench/overhead.py``'s ``seq``), in a fresh
+process and ``FLOWLESS_HOME`` per configuration, console on (to /dev/null):
+
+- full:        as users run it
+- -lines:      run log lines not kept (still shown on the console)
+- -inputs:     task inputs not described on the record
+- -both:       neither
+- -records:    neither, and no task-run records written (what is left is the engine's
+               own Python: binding, names, states, the console line)
+
+The parts are switched off by replacing internal functions in the child process: a
+diagnostic, not a setting. The differences are what each part costs a task run.
+
+Two measures: wall time per task (median of ``--repeat`` runs minus an empty flow;
+this machine's speed drifts by ~20% within minutes, so compare trees in one sitting),
+or with ``--instructions`` the instructions executed per task under valgrind's
+callgrind (two runs of 1 and 1 + N tasks after the warm-up, subtracted: within ~2% run
+to run, where time still counts: when batches are written, the cancel check's read). Under valgrind the store's batch delay is 0.5 s, so batches are as
+large as at full speed. ``--tree PATH`` measures another checkout (say, a ``git
+worktree`` of an older commit) with the same script; a part it does not have is "-".
+
+Usage: ``python bench/anatomy.py [-n 2000] [--instructions] [--tree PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIGS = {
+    "full": (),
+    "-lines": ("lines",),
+    "-inputs": ("inputs",),
+    "-both": ("lines", "inputs"),
+    "-records": ("lines", "inputs", "records"),
+}
+WARM = 300  # tasks run before measuring (and N0 under valgrind)
+
+
+class Missing(Exception):
+    """The tree measured has no such part."""
+
+
+def _switch_off(parts: tuple[str, ...]) -> None:
+    """Runs in the child, after the warm-up. A part the tree does not have is off already;
+    ``Missing`` if it has none of them."""
+    found = 0
+    if "lines" in parts:
+        try:
+            from flowless.logging._stored import StoredLogHandler
+        except ImportError:
+            pass
+        else:
+            StoredLogHandler.handle = lambda self, record: True  # type: ignore[method-assign]
+            found += 1
+    if "inputs" in parts:
+        from flowless.engine import _task_call
+
+        if hasattr(_task_call, "task_inputs"):
+            _task_call.task_inputs = lambda parameters: None
+            found += 1
+    if "records" in parts:
+        from flowless.store._sqlite import SQLiteStore
+
+        SQLiteStore.start_task_run = lambda self, run: None  # type: ignore[method-assign]
+        SQLiteStore.finish_task_run = (  # type: ignore[method-assign]
+            lambda self, run, new=False: run
+        )
+        found += 1
+    if parts and not found:
+        raise Missing
+
+
+def _child(parts: tuple[str, ...], n: int, repeat: int, slow: bool) -> dict[str, Any]:
+    if slow:  # under valgrind: batches as large as at full speed
+        try:
+            from flowless.store._sqlite_commit import GroupCommit
+
+            GroupCommit.COMMIT_DELAY = 0.5
+        except ImportError:  # older trees
+            from flowless.store._sqlite import SQLiteStore
+
+            SQLiteStore.COMMIT_DELAY = 0.5  # type: ignore[attr-defined]
+    from flowless import flow, task
+
+    @task
+    def noop(i: int) -> int:
+        return i
+
+    @flow
+    def empty() -> None:
+        pass
+
+    @flow
+    def seq(count: int) -> None:
+        for i in range(count):
+            noop(i)
+
+    empty()
+    seq(WARM)
+    try:
+        _switch_off(parts)
+    except Missing:
+        return {"missing": True}
+    if slow:
+        seq(n)
+        return {}
+
+    def timed(fn: Any, *args: Any) -> float:
+        started = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - started
+
+    seq(n)  # with the parts off, once untimed
+    baseline = statistics.median(timed(empty) for _ in range(repeat))
+    total = statistics.median(timed(seq, n) for _ in range(repeat))
+    return {"us": (total - baseline) / n * 1e6}
+
+
+def _env(tree: Path, home: str) -> dict[str, str]:
+    return {**os.environ, "FLOWLESS_HOME": home, "PYTHONPATH": str(tree / "sdk")}
+
+
+def _wall(tree: Path, config: str, n: int, repeat: int) -> float | None:
+    with tempfile.TemporaryDirectory() as home:
+        out = subprocess.run(
+            [sys.executable, __file__, f"--child={config}", "-n", str(n), "--repeat", str(repeat)],
+            env=_env(tree, home),
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return None if result.get("missing") else float(result["us"])
+
+
+def _collected(tree: Path, config: str, n: int) -> int | None:
+    with tempfile.TemporaryDirectory() as home:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={home}/callgrind.out",
+                sys.executable,
+                __file__,
+                f"--child={config}",
+                "-n",
+                str(n),
+                "--valgrind",
+            ],
+            env=_env(tree, home),
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    if '"missing": true' in done.stdout:
+        return None
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"valgrind printed no count:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def _instructions(tree: Path, config: str, n: int) -> float | None:
+    low, high = _collected(tree, config, 1), _collected(tree, config, n + 1)
+    if low is None or high is None:
+        return None
+    return (high - low) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2000, help="task runs measured")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs (median)")
+    parser.add_argument("--instructions", action="store_true", help="count them (valgrind)")
+    parser.add_argument("--tree", type=Path, help="the checkout to measure (default: this)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--valgrind", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(CONFIGS[args.child], args.n, args.repeat, args.valgrind)))
+        return
+    tree = (args.tree or Path(__file__).resolve().parent.parent).resolve()
+    if args.instructions and shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    unit = "instructions" if args.instructions else "us"
+    results: dict[str, float | None] = {}
+    for config in CONFIGS:
+        if args.instructions:
+            results[config] = _instructions(tree, config, args.n)
+        else:
+            results[config] = _wall(tree, config, args.n, args.repeat)
+    full = results["full"]
+    print(f"per sequential task run, {tree} (N = {args.n}, python {sys.version.split()[0]})")
+    header = f"{'configuration':<14} {unit + ' per task':>22} {'x full':>8} {'full minus this':>17}"
+    print(header)
+    print("-" * len(header))
+    for config, value in results.items():
+        if value is None or full is None:
+            print(f"{config:<14} {'-':>22}")
+            continue
+        part = f"{full - value:,.1f}" if config != "full" else ""
+        print(f"{config:<14} {value:>22,.1f} {value / full:>8.3f} {part:>17}")
+
+
+if __name__ == "__main__":
+    main()
