@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,19 @@ def test_json_values_use_json(value: object) -> None:
     kind, data = serialize(value, SIGNER)
     assert kind == JSON
     assert deserialize(kind, data, SIGNER) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -7, 2**64, 10**4000, None, True, False, 1.5, "s", [1, None], {"k": -1}],
+)
+def test_json_bytes_are_the_encoders_bytes(value: object) -> None:
+    """Ints and None are written without the encoder: the same bytes, bools still
+    ``true``/``false``."""
+    assert serialize(value, SIGNER) == (
+        JSON,
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(),
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,18 @@ _SCALARS = (str, int, float, bool, type(None))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+def _json_text(value: Any) -> str:
+    """``_ENCODER.encode(value)``, the same text. ``JSONEncoder.encode`` builds a C
+    encoder for every value but a str (~1 us); a task's result is often one int, or
+    None, written here as the encoder writes them (``int.__repr__``, also for an int
+    too long to print: the same ``ValueError``)."""
+    if type(value) is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    return _ENCODER.encode(value)
+
+
 def _json_exact(value: Any, depth: int = 0) -> bool:
     kind = type(value)
     if kind in _SCALARS:
@@ -45,7 +57,7 @@ def serialize(value: Any, signer: Signer) -> tuple[str, bytes]:
     if neither format can do it."""
     if _json_exact(value):
         try:
-            return JSON, _ENCODER.encode(value).encode()
+            return JSON, _json_text(value).encode()
         except (UnicodeEncodeError, RecursionError):
             pass  # e.g. a lone surrogate from os.listdir: pickle keeps it exactly
     try:
