@@ -1,15 +1,15 @@
 """The embedded store: one SQLite database in WAL mode under ``FLOWLESS_HOME``.
 
-Writes use group commit (``_sqlite_commit``): a write executes at once inside the
-store's open transaction, so every thread of the process (they share one connection,
-guarded by a lock) reads its own writes and conditional writes see the true current
-state; SQLite's write lock serialises other processes. The transaction is committed
-(appended to the WAL, no fsync: ``synchronous=NORMAL``) ``COMMIT_DELAY`` after its first
-write, by the next write or the committer thread, and at once by ``flush()``: the engine
-flushes when a flow run or a standalone task run finishes, and at interpreter exit. The
-price: a process killed with SIGKILL can lose the last ``COMMIT_DELAY`` of records (never
-a completed flow run's). A commit that fails (a full disk) loses nothing: its writes
-are kept and retried, and ``flush()`` raises if they never land.
+``SQLiteStore`` opens the file (checked for damage, ``_sqlite_open``), maps every
+sqlite3 error to a ``StoreError`` in one place (``_mapped``), and holds the parts that
+span the tables: task runs, cache entries, flush, close and fork. How it writes
+(``_sqlite_commit``): task runs and cache entries are held and written in batches by
+whichever thread is running when they are due (``_sqlite_held``); everything else is
+one statement committed before the call returns (a flow run's, after every held row, in
+the same transaction). SIGKILL can lose the last ``COMMIT_DELAY`` (plus a wait for the GIL) of
+task runs, never a finished flow run's; a write that fails (a full disk) is kept and
+retried, and ``flush()`` raises if it never lands. Flow runs, log lines, deployments
+and artifacts are mixins of their own (``_sqlite_flow_runs``, ``_sqlite_logs``, ...).
 """
 
 from __future__ import annotations
@@ -19,39 +19,30 @@ import functools
 import os
 import sqlite3
 import threading
-import time
 import weakref
 from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import (
     CorruptRecordError,
-    RecordConflictError,
     RecordExistsError,
-    RecordNotFoundError,
     StoreError,
     StoreUnavailableError,
 )
-from flowless.states import StateType
-from flowless.store._protocol import CANCELLABLE
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
-    FlowRunRecord,
     TaskRunRecord,
 )
 from flowless.store._sqlite_artifacts import SQLiteArtifacts
 from flowless.store._sqlite_commit import GroupCommit
 from flowless.store._sqlite_deployments import SQLiteDeployments
+from flowless.store._sqlite_flow_runs import SQLiteFlowRuns
 from flowless.store._sqlite_logs import SQLiteLogs
 from flowless.store._sqlite_open import open_connection, remember_checked
 from flowless.store._sqlite_rows import (
-    FLOW_COLUMNS,
     TASK_COLUMNS,
     UPSERT_TASK_RUN,
-    flow_run_from_row,
-    flow_run_params,
-    flow_runs_from_rows,
     number,
     payload_columns,
     replace_cache_entries,
@@ -63,9 +54,6 @@ from flowless.store._sqlite_rows import (
 )
 
 __all__ = ["SQLiteStore"]
-
-_FLOW_PLACEHOLDERS = ", ".join("?" * len(FLOW_COLUMNS.split(",")))
-
 
 _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
@@ -121,7 +109,7 @@ def _is_damage(exc: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
-class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
+class SQLiteStore(SQLiteFlowRuns, SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
     """``Store`` on one SQLite file; see the module docstring for the durability model."""
 
     _writer: GroupCommit | None
@@ -256,159 +244,6 @@ class SQLiteStore(SQLiteLogs, SQLiteDeployments, SQLiteArtifacts):
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise self._mapped(action, exc) from exc
-
-    # -- flow runs ---------------------------------------------------------------------
-
-    def create_flow_run(self, run: FlowRunRecord) -> None:
-        sql = f"INSERT INTO flow_runs ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS})"
-        try:
-            self._writer_or_fail().write_after_rows(
-                "create a flow run",
-                lambda: self._conn.execute(sql, flow_run_params(run)),
-            )
-        except RecordExistsError:
-            raise RecordExistsError(f"Flow run {run.id!r} already exists.") from None
-
-    def update_flow_run(self, run: FlowRunRecord) -> None:
-        columns = [c.strip() for c in FLOW_COLUMNS.split(",")][1:-1]  # not id, not version
-        assignments = ", ".join(f"{c} = ?" for c in columns)
-        params = flow_run_params(run)
-
-        def update() -> sqlite3.Cursor:
-            cursor = self._conn.execute(
-                f"UPDATE flow_runs SET {assignments}, version = version + 1 "
-                "WHERE id = ? AND version = ?",
-                (*params[1:-1], run.id, run.version),
-            )
-            if cursor.rowcount == 0:
-                found = self._conn.execute(
-                    "SELECT version FROM flow_runs WHERE id = ?", (run.id,)
-                ).fetchone()
-                if found is None:
-                    raise RecordNotFoundError(
-                        f"Flow run {run.id!r} not found in {self.location!r}."
-                    )
-                raise RecordConflictError(
-                    f"Flow run {run.id!r} was changed by someone else (version {found[0]}, "
-                    f"this update expected {run.version})."
-                )
-            return cursor
-
-        self._writer_or_fail().write_after_rows("update a flow run", update)
-        run.version += 1
-
-    def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
-        rows = self._query(
-            "read a flow run",
-            f"SELECT {FLOW_COLUMNS} FROM flow_runs WHERE id = ?",
-            (flow_run_id,),
-        )
-        if not rows:
-            raise RecordNotFoundError(f"Flow run {flow_run_id!r} not found in {self.location!r}.")
-        try:
-            return flow_run_from_row(rows[0])
-        except (ValueError, TypeError) as exc:
-            raise CorruptRecordError(
-                f"Flow run {flow_run_id!r} in {self.location!r} is corrupt: {exc}"
-            ) from exc
-
-    def list_flow_runs(
-        self,
-        limit: int = 20,
-        flow_name: str | None = None,
-        state: StateType | None = None,
-        deployment: str | None = None,
-    ) -> list[FlowRunRecord | CorruptRecord]:
-        filters = [
-            (column, value)
-            for column, value in (
-                ("flow_name", flow_name),
-                ("state_type", state.value if state is not None else None),
-                ("deployment_name", deployment),
-            )
-            if value
-        ]
-        where = " AND ".join(f"{column} = ?" for column, _ in filters)
-        rows = self._query(
-            "list flow runs",
-            f"SELECT {FLOW_COLUMNS} FROM flow_runs {'WHERE ' + where if where else ''} "
-            "ORDER BY created DESC, rowid DESC LIMIT ?",
-            (*(value for _, value in filters), limit),
-        )
-        return flow_runs_from_rows(rows)
-
-    def match_flow_runs(self, ref: str, limit: int = 1000) -> list[FlowRunRecord | CorruptRecord]:
-        # substr, not LIKE: an id prefix holding % or _ must match only itself.
-        rows = self._query(
-            "find flow runs",
-            f"SELECT {FLOW_COLUMNS} FROM flow_runs WHERE name = ? OR substr(id, 1, ?) = ? "
-            "ORDER BY created DESC, rowid DESC LIMIT ?",
-            (ref, len(ref), ref, limit),
-        )
-        return flow_runs_from_rows(rows)
-
-    def delete_flow_run(self, flow_run_id: str) -> int:
-        deleted = 0
-
-        def delete() -> sqlite3.Cursor:
-            nonlocal deleted
-            cursor = self._conn.execute("DELETE FROM flow_runs WHERE id = ?", (flow_run_id,))
-            if cursor.rowcount == 0:
-                raise RecordNotFoundError(
-                    f"Flow run {flow_run_id!r} not found in {self.location!r}."
-                )
-            deleted = self._conn.execute(
-                "DELETE FROM task_runs WHERE flow_run_id = ?", (flow_run_id,)
-            ).rowcount
-            self._conn.execute("DELETE FROM logs WHERE flow_run_id = ?", (flow_run_id,))
-            self._conn.execute("DELETE FROM log_chunks WHERE flow_run_id = ?", (flow_run_id,))
-            return cursor
-
-        self._writer_or_fail().write_after_rows("delete a flow run", delete)
-        return deleted
-
-    def cancel_flow_run(self, flow_run_id: str) -> bool:
-        """One conditional UPDATE: a run that ended meanwhile is not touched."""
-        changed = False
-        allowed = ", ".join("?" for _ in CANCELLABLE)
-
-        def cancel() -> sqlite3.Cursor:
-            nonlocal changed
-            # SET's expressions all see the row as it was: a Scheduled run (nobody runs
-            # it) ends at once; a started one is marked for its process to see
-            scheduled = StateType.SCHEDULED.value
-            cursor = self._conn.execute(
-                "UPDATE flow_runs SET "
-                "state_type = CASE WHEN state_type = ? THEN ? ELSE ? END, "
-                "state_name = CASE WHEN state_type = ? THEN 'Cancelled' ELSE 'Cancelling' END, "
-                "end_time = CASE WHEN state_type = ? THEN ? ELSE end_time END, "
-                "state_message = NULL, version = version + 1 "
-                f"WHERE id = ? AND state_type IN ({allowed})",
-                (
-                    scheduled,
-                    StateType.CANCELLED.value,
-                    StateType.CANCELLING.value,
-                    scheduled,
-                    scheduled,
-                    time.time(),
-                    flow_run_id,
-                    *(t.value for t in CANCELLABLE),
-                ),
-            )
-            changed = cursor.rowcount == 1
-            if (
-                not changed
-                and not self._conn.execute(
-                    "SELECT 1 FROM flow_runs WHERE id = ?", (flow_run_id,)
-                ).fetchone()
-            ):
-                raise RecordNotFoundError(
-                    f"Flow run {flow_run_id!r} not found in {self.location!r}."
-                )
-            return cursor
-
-        self._writer_or_fail().write_after_rows("cancel a flow run", cancel)
-        return changed
 
     # -- task runs ---------------------------------------------------------------------
 

@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import queue
 import sqlite3
 import threading
 import time
@@ -50,10 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
+from flowless.store._sqlite_held_conns import BatchConnections
 from flowless.store._sqlite_held_writer import _WRITER, WRITER_STALL, WriterLink
 from flowless.store._sqlite_logs import HeldLines
 from flowless.store._sqlite_rows import write_chunk
-from flowless.store._sqlite_writer import RowWriter, tune
+from flowless.store._sqlite_writer import RowWriter
 
 __all__ = ["HeldRows", "BatchBusy"]
 
@@ -70,10 +69,6 @@ STALL = 0.003
 #: The same for a batch already in SQLite: it lands without the GIL, and is only late if
 #: SQLite refused it (another connection was writing) and its writer waits for its turn.
 STALL_IN_SQLITE = 0.025
-#: How long a batch waits inside SQLite for another writer (SQLite's busy handler sleeps
-#: 1, 2, 2 ms: a batch of 128 rows writes in ~1-2 ms). Past that, it gives its rows up
-#: for the next writer rather than sleep longer; inside SQLite it needs no GIL.
-BUSY_WAIT = 0.005
 
 _NEVER = float("inf")
 _log = logging.getLogger("flowless.store")
@@ -86,7 +81,7 @@ class BatchBusy(StoreError):
     """Another connection was writing; the rows are held again (not a failure)."""
 
 
-class HeldRows(WriterLink):
+class HeldRows(BatchConnections, WriterLink):
     """See the module docstring."""
 
     def __init__(
@@ -138,13 +133,9 @@ class HeldRows(WriterLink):
         #: Set when the database file is found damaged: nothing more is written to it.
         self.damaged: StoreError | None = None
         self.failures: Callable[[StoreError | None, int], float] = lambda exc, n: 0.0
-        #: Idle batch connections. A writer borrows one, so there are as many as writers
-        #: ever wrote at once (a connection caches up to 2 MB: one per thread was 16 of them).
-        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self._conns: list[sqlite3.Connection] = []
         self._thread = 0  # the thread that held the last row
         self._threads = 0  # how often that changed since the last batch was claimed
-        self._out: list[None] = []  # one entry per connection a writer has borrowed
+        self._init_connections()
         self._init_writer_link()
 
     # -- holding ------------------------------------------------------------------------
@@ -455,80 +446,3 @@ class HeldRows(WriterLink):
     def resume(self) -> None:
         if self.lock.locked():
             self.lock.release()
-
-    # -- connections --------------------------------------------------------------------
-
-    def _checkpoint(self, conn: sqlite3.Connection) -> None:
-        self.restart_wanted = False  # once per request: the committer asks again
-        with suppress(sqlite3.OperationalError):  # busy: another is checkpointing
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def _wal_too_large(self) -> bool:
-        """Twice the size the committer acts at: it is waiting for its turn at the GIL
-        (sixteen busy threads can keep it waiting half a second), so a writer acts."""
-        try:
-            self.wal_size = os.stat(self.wal).st_size
-        except OSError:
-            return False
-        return self.wal_size > 2 * self.checkpoint_bytes
-
-    def _borrow(self) -> sqlite3.Connection:
-        """An idle batch connection, or a new one (with a short busy timeout: see
-        ``BUSY_WAIT``)."""
-        # no lock here (a thread waiting for a lock waits for the GIL again): appending
-        # to a list is atomic, and close() sets ``closed`` before it counts
-        self._out.append(None)
-        if self.closed:
-            self._out.pop()
-            raise StoreError(f"Store {str(self.path)!r} is closed.")
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False
-            )
-            tune(conn)
-        except BaseException:
-            self._out.pop()
-            raise
-        with self.lock:
-            self._conns.append(conn)
-        return conn
-
-    def _give_back(self, conn: sqlite3.Connection) -> None:
-        self._idle.put(conn)
-        self._out.pop()
-
-    def prune(self, keep: int = 2) -> None:
-        """Close idle batch connections beyond ``keep`` (a finished flow run's pool)."""
-        spare: list[sqlite3.Connection] = []
-        with suppress(queue.Empty):
-            while True:
-                spare.append(self._idle.get_nowait())
-        for conn in spare[:keep]:
-            self._idle.put(conn)
-        for conn in spare[keep:]:
-            with self.lock:
-                if conn not in self._conns:
-                    continue  # close() has it
-                self._conns.remove(conn)
-            conn.close()
-
-    def close(self, wait: float = 5.0) -> None:
-        """Close every batch connection once no writer is using one (closing one in use
-        by another thread can crash the process)."""
-        deadline = time.monotonic() + wait
-        self.stop_writer(wait)
-        with self.lock:
-            self.closed = True
-        while self._out and time.monotonic() < deadline:
-            time.sleep(0.001)
-        with self.lock:
-            if self._out:
-                return  # a writer is stuck in SQLite: leave its connections to the exit
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            with suppress(sqlite3.Error):
-                conn.close()
