@@ -14,11 +14,13 @@ The parts are switched off by replacing internal functions in the child process:
 diagnostic, not a setting. The differences are what each part costs a task run.
 
 Two measures: wall time per task (median of ``--repeat`` runs minus an empty flow;
-this machine's speed drifts by ~20% within minutes, so compare trees in one sitting),
-or with ``--instructions`` the instructions executed per task under valgrind's
-callgrind (two runs of 1 and 1 + N tasks after the warm-up, subtracted: within ~2% run
-to run, where time still counts: when batches are written, the cancel check's read). Under valgrind the store's batch delay is 0.5 s, so batches are as
-large as at full speed. ``--tree PATH`` measures another checkout (say, a ``git
+this machine's speed drifts by ~20% within minutes, so compare trees in one sitting,
+and repeat), or with ``--instructions`` the instructions executed per task, in every
+thread, under valgrind's callgrind (runs of 1 and 1 + N tasks after the warm-up,
+subtracted). Instruction counts do not drift with the machine, but what still depends
+on time (when batches are written, the cancel check's read) moves them by 1-4% run to
+run: take the median of three. Under valgrind the store's batch delay is 0.5 s, so
+batches are as large as at full speed. ``--tree PATH`` measures another checkout (say, a ``git
 worktree`` of an older commit) with the same script; a part it does not have is "-".
 
 Usage: ``python bench/anatomy.py [-n 2000] [--instructions] [--tree PATH]``.
@@ -74,7 +76,7 @@ def _switch_off(parts: tuple[str, ...]) -> None:
     if "records" in parts:
         from flowless.store._sqlite import SQLiteStore
 
-        SQLiteStore.start_task_run = lambda self, run: None  # type: ignore[method-assign]
+        SQLiteStore.start_task_run = lambda self, run: None  # type: ignore[method-assign,misc]
         SQLiteStore.finish_task_run = (  # type: ignore[method-assign]
             lambda self, run, new=False: run
         )
@@ -108,15 +110,18 @@ def _child(parts: tuple[str, ...], n: int, repeat: int, slow: bool) -> dict[str,
         for i in range(count):
             noop(i)
 
+    import flowless
+
+    where = {"module": flowless.__file__}
     empty()
     seq(WARM)
     try:
         _switch_off(parts)
     except Missing:
-        return {"missing": True}
+        return {**where, "missing": True}
     if slow:
         seq(n)
-        return {}
+        return where
 
     def timed(fn: Any, *args: Any) -> float:
         started = time.perf_counter()
@@ -126,24 +131,38 @@ def _child(parts: tuple[str, ...], n: int, repeat: int, slow: bool) -> dict[str,
     seq(n)  # with the parts off, once untimed
     baseline = statistics.median(timed(empty) for _ in range(repeat))
     total = statistics.median(timed(seq, n) for _ in range(repeat))
-    return {"us": (total - baseline) / n * 1e6}
+    return {**where, "us": (total - baseline) / n * 1e6}
 
 
 def _env(tree: Path, home: str) -> dict[str, str]:
     return {**os.environ, "FLOWLESS_HOME": home, "PYTHONPATH": str(tree / "sdk")}
 
 
+def _answer(done: subprocess.CompletedProcess[str], tree: Path, config: str) -> dict[str, Any]:
+    """The child's answer, if it ran and measured ``tree`` (not a flowless installed
+    elsewhere)."""
+    lines = done.stdout.strip().splitlines()
+    result = json.loads(lines[-1]) if lines else {}
+    if done.returncode != 0 or "error" in result:
+        failure = result.get("error", f"exit status {done.returncode}")
+        sys.exit(f"the {config!r} run failed on {tree}: {failure}")
+    module = Path(result["module"]).resolve()
+    if not module.is_relative_to(tree / "sdk"):
+        sys.exit(f"measured {module}, not {tree}: is another flowless first on sys.path?")
+    return result
+
+
 def _wall(tree: Path, config: str, n: int, repeat: int) -> float | None:
     with tempfile.TemporaryDirectory() as home:
-        out = subprocess.run(
+        done = subprocess.run(
             [sys.executable, __file__, f"--child={config}", "-n", str(n), "--repeat", str(repeat)],
             env=_env(tree, home),
-            check=True,
+            check=False,  # the child says why it failed (``_answer``)
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # the console, as in bench/overhead.py
             text=True,
-        ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+        )
+    result = _answer(done, tree, config)
     return None if result.get("missing") else float(result["us"])
 
 
@@ -162,12 +181,11 @@ def _collected(tree: Path, config: str, n: int) -> int | None:
                 "--valgrind",
             ],
             env=_env(tree, home),
-            check=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            check=False,
+            capture_output=True,
             text=True,
         )
-    if '"missing": true' in done.stdout:
+    if _answer(done, tree, config).get("missing"):
         return None
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
@@ -192,9 +210,16 @@ def main() -> None:
     parser.add_argument("--valgrind", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(CONFIGS[args.child], args.n, args.repeat, args.valgrind)))
+        try:
+            answer = _child(CONFIGS[args.child], args.n, args.repeat, args.valgrind)
+        except Exception as exc:  # said in the parent's message
+            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+            sys.exit(1)
+        print(json.dumps(answer))
         return
     tree = (args.tree or Path(__file__).resolve().parent.parent).resolve()
+    if not (tree / "sdk" / "flowless" / "__init__.py").is_file():
+        sys.exit(f"{tree} is not a flowless checkout (no sdk/flowless/__init__.py)")
     if args.instructions and shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (Debian: apt-get install valgrind)")
     unit = "instructions" if args.instructions else "us"
