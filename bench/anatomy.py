@@ -65,21 +65,25 @@ def _switch_off(parts: tuple[str, ...]) -> None:
         except ImportError:
             pass
         else:
-            StoredLogHandler.handle = lambda self, record: True  # type: ignore[method-assign]
+            setattr(StoredLogHandler, "handle", lambda self, record: True)  # noqa: B010
             found += 1
     if "inputs" in parts:
         from flowless.engine import _task_call
 
         if hasattr(_task_call, "task_inputs"):
-            _task_call.task_inputs = lambda parameters: None
+            setattr(_task_call, "task_inputs", lambda parameters: None)  # noqa: B010
             found += 1
     if "records" in parts:
         from flowless.store._sqlite import SQLiteStore
 
-        SQLiteStore.start_task_run = lambda self, run: None  # type: ignore[method-assign,misc]
-        SQLiteStore.finish_task_run = (  # type: ignore[method-assign]
-            lambda self, run, new=False: run
-        )
+        def start_task_run(self: Any, run: Any) -> None:
+            pass
+
+        def finish_task_run(self: Any, run: Any, new: bool = False) -> Any:
+            return run
+
+        setattr(SQLiteStore, "start_task_run", start_task_run)  # noqa: B010
+        setattr(SQLiteStore, "finish_task_run", finish_task_run)  # noqa: B010
         found += 1
     if parts and not found:
         raise Missing
