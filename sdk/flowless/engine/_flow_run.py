@@ -33,10 +33,10 @@ from flowless.states import Cancelled, Crashed, Failed, State, StateType, TimedO
 if TYPE_CHECKING:
     from flowless.flows import Flow
 
+from flowless.engine._flow_resume import begin_resume
 from flowless.engine._flow_setup import (
     Begun,
     SubflowEntry,
-    begin_resume,
     dump,
     start_flow_run,
 )

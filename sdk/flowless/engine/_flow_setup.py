@@ -1,6 +1,7 @@
 """Bringing a flow run into being: a new run (parameters bound, validated, named,
-recorded), a subflow's entry in its parent's journal, a run resumed with its journal, or
-a run rejected for bad parameters. ``_flow_run`` then runs the body.
+recorded), a subflow's entry in its parent's journal, or a run rejected for bad
+parameters; and entering it (``enter_flow_run``), which a resumed run
+(``_flow_resume``) goes through too. ``_flow_run`` then runs the body.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flowless.context import FlowRunContext, current_flow_run, current_tags
 from flowless.engine._hooks import run_hooks, run_on_running
 from flowless.engine._inputs import task_inputs
+from flowless.engine._journal import Journal, load_journal
 from flowless.engine._names import (
     generate_flow_run_name,
     render_run_name,
@@ -22,25 +24,22 @@ from flowless.engine._names import (
     task_run_id,
 )
 from flowless.engine._outcome import stamp
-from flowless.engine._owner import is_alive_here, process_owner
+from flowless.engine._owner import process_owner
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import Runtime, current_runtime
 from flowless.exceptions import (
-    CorruptRecordError,
     ParameterBindError,
     ParameterTypeError,
-    RecordConflictError,
     RecordExistsError,
     ResultSerializationError,
     StoreError,
-    UntrustedPayloadError,
     UpstreamTaskError,
 )
 from flowless.logging._console import RunLoggerAdapter
 from flowless.logging._prints import install_print_logging
 from flowless.logging._stored import remember as remember_store
 from flowless.states import Failed, State, StateType
-from flowless.store import FlowRunRecord, Payload, TaskRunRecord, find_flow_run
+from flowless.store import FlowRunRecord, Payload, TaskRunRecord
 from flowless.utilities.engine import resolve_inputs_sync, wait_for_dependencies
 
 if TYPE_CHECKING:
@@ -50,13 +49,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Begun",
     "SubflowEntry",
-    "begin_resume",
     "create_or_resume",
     "dump",
     "enter_flow_run",
     "flow_run_name",
-    "load_journal",
-    "read_run_of",
     "reject",
     "run_logger",
     "start_flow_run",
@@ -265,49 +261,6 @@ def create_or_resume(runtime: Runtime, record: FlowRunRecord) -> bool:
     return False
 
 
-class Journal(dict[tuple[str, int], State[Any]]):
-    """The completed calls of a flow run by (task key, dynamic key), and whether its task
-    runs have the older all-hash ids (``legacy_ids``: its new ones must too)."""
-
-    legacy_ids = False
-
-
-def load_journal(runtime: Runtime, flow_run_id: str) -> Journal:
-    """The completed calls of a flow run, with their results, ready to replay. A call whose
-    result is missing or unreadable is left out: it runs again. A refused one (a pickle
-    not signed with the store's key, a location outside the store) fails the resume."""
-    journal = Journal()
-    first = True
-    for item in runtime.store.read_task_runs(flow_run_id):
-        if first and isinstance(item, TaskRunRecord):
-            first = False
-            legacy = task_run_id(flow_run_id, item.task_key, item.dynamic_key, legacy=True)
-            journal.legacy_ids = item.id == legacy
-        if (
-            isinstance(item, TaskRunRecord)
-            and item.state_type is StateType.COMPLETED
-            and item.result is not None
-        ):
-            try:
-                what = f"the stored result of task run {item.name!r} ({item.id})"
-                value = runtime.results.load(item.result, what)
-            except UntrustedPayloadError:
-                raise  # never run again in its place: someone wrote it (docs/security.md)
-            except CorruptRecordError:
-                continue
-            state: State[Any] = State(
-                StateType.COMPLETED,
-                item.state_name,
-                item.state_message,
-                value,
-                created=item.end_time,
-            )
-            state.state_details.task_run_id = item.id
-            state.state_details.flow_run_id = flow_run_id
-            journal[(item.task_key, item.dynamic_key)] = state
-    return journal
-
-
 def reject(
     record: FlowRunRecord,
     runtime: Runtime,
@@ -357,83 +310,3 @@ def not_ready(
         entry.finish(state, None)
     state.state_details.flow_run_id = record.id
     return state
-
-
-def read_run_of(
-    runtime: Runtime, flow: Flow[..., Any], flow_run_id: str, *, by_ref: bool = False
-) -> FlowRunRecord:
-    """The stored run, refused (``ValueError``) if it is another flow's. ``by_ref``: a
-    person gave it, so a unique id prefix or a run name will do too (what ``flowless
-    flow-run ls`` prints); a runner's ids are exact, and a missing one is not searched."""
-    if by_ref:
-        record = find_flow_run(runtime.store, flow_run_id)
-    else:
-        record = runtime.store.read_flow_run(flow_run_id)
-    if record.flow_name != flow.name:
-        raise ValueError(
-            f"Flow run {record.name!r} ({flow_run_id}) is a run of flow {record.flow_name!r}, "
-            f"not of {flow.name!r}."
-        )
-    return record
-
-
-def begin_resume(flow: Flow[..., Any], flow_run_id: str, force: bool) -> Begun | State[Any]:
-    """Take over a stored flow run to continue it, with its journal to replay; or its final
-    state, if it already completed."""
-    runtime = current_runtime()
-    record = read_run_of(runtime, flow, flow_run_id, by_ref=True)
-    flow_run_id = record.id  # it may have been given as a prefix or a name
-    if record.flow_identity is not None and record.flow_identity != flow.identity:
-        made, given = record.flow_identity.split("@"), flow.identity.split("@")
-        raise ValueError(
-            f"Flow run {record.name!r} ({flow_run_id}) was made by flow {made[0]!r} (source "
-            f"{made[-1]}), not by {given[0]!r} (source {given[-1]}): a flow of the same name "
-            "with other code would replay the wrong journal. Resume it with the flow that "
-            "made it."
-        )
-    if record.state_type in (StateType.CANCELLED, StateType.SCHEDULED, StateType.PENDING):
-        why = {
-            StateType.CANCELLED: f"it was cancelled ({record.state_name}: {record.state_message})",
-            StateType.SCHEDULED: "it has not started: the deployment's runner starts it "
-            "(flowless serve, or the flow-run function on AWS)",
-            StateType.PENDING: "it is being started by its deployment's runner",
-        }[record.state_type]
-        raise RecordConflictError(
-            f"Flow run {record.name!r} ({flow_run_id}) cannot be resumed: {why}."
-        )
-    if record.state_type is StateType.COMPLETED:
-        value = runtime.results.load(record.result) if record.result is not None else None
-        done: State[Any] = State(
-            StateType.COMPLETED, record.state_name, record.state_message, value
-        )
-        done.state_details.flow_run_id = record.id
-        return done
-    if record.parameters is None:
-        raise ValueError(
-            f"Flow run {record.name!r} cannot be resumed: its parameters were not stored "
-            "(they could not be serialized)."
-        )
-    # A run that ended (failed, crashed) may be resumed by anyone; one still marked
-    # Running only once the process running it is gone.
-    alive = is_alive_here(record.owner) if record.state_type is StateType.RUNNING else False
-    if alive or (alive is None and not force):
-        where = "on this host" if alive else "on another host (pass force=True if it is gone)"
-        raise RecordConflictError(
-            f"Flow run {record.name!r} ({flow_run_id}) is being run by process "
-            f"{record.owner} {where}; resume it once that process has ended."
-        )
-    parameters = flow.parameters_from_store(runtime.results.load(record.parameters))
-    journal = load_journal(runtime, record.id)  # a refused record: the run is left as it was
-    record.owner = process_owner()
-    record.state_type, record.state_name, record.state_message = StateType.RUNNING, "Running", None
-    record.end_time = None
-    record.result = None
-    try:
-        runtime.store.update_flow_run(record)  # the claim: only one resume gets past this
-    except RecordConflictError as exc:
-        raise RecordConflictError(
-            f"Flow run {record.name!r} ({flow_run_id}) is being resumed elsewhere: it changed "
-            "after this resume read it."
-        ) from exc
-    runtime.store.flush()
-    return enter_flow_run(flow, record, parameters, runtime, None, None, journal)

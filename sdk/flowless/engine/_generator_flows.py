@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from flowless.engine._flow_resume import begin_resume
 from flowless.engine._flow_run import _Started, _timeout_error
-from flowless.engine._flow_setup import Begun, begin_resume, start_flow_run
+from flowless.engine._flow_setup import Begun, start_flow_run
 from flowless.engine._generators import (
     _FLOW_RETURN_STATE,
     _Answer,

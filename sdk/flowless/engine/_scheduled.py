@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from flowless.engine._flow_setup import Begun, enter_flow_run, read_run_of, reject
+from flowless.engine._flow_resume import read_run_of
+from flowless.engine._flow_setup import Begun, enter_flow_run, reject
 from flowless.engine._owner import process_owner
 from flowless.engine._parameters import validate_parameters
 from flowless.engine._runtime import current_runtime
