@@ -41,15 +41,17 @@ from flowless.store._sqlite_flow_runs import SQLiteFlowRuns
 from flowless.store._sqlite_logs import SQLiteLogs
 from flowless.store._sqlite_open import open_connection, remember_checked
 from flowless.store._sqlite_rows import (
-    TASK_COLUMNS,
-    UPSERT_TASK_RUN,
     number,
     payload_columns,
-    replace_cache_entries,
-    task_columns,
     task_run_from_row,
     task_run_write,
     to_payload,
+)
+from flowless.store._sqlite_schema import (
+    TASK_COLUMNS,
+    UPSERT_TASK_RUN,
+    replace_cache_entries,
+    task_columns,
     upsert_task_runs,
 )
 

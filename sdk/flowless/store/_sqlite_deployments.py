@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from flowless.exceptions import CorruptRecordError, RecordNotFoundError
 from flowless.states import StateType
 from flowless.store._records import CorruptRecord, FlowRunRecord
-from flowless.store._sqlite_rows import FLOW_COLUMNS, flow_runs_from_rows
+from flowless.store._sqlite_rows import flow_runs_from_rows
+from flowless.store._sqlite_schema import FLOW_COLUMNS
 
 __all__ = ["SQLiteDeployments"]
 

@@ -21,12 +21,8 @@ from flowless.exceptions import (
 from flowless.states import StateType
 from flowless.store._protocol import CANCELLABLE
 from flowless.store._records import CorruptRecord, FlowRunRecord
-from flowless.store._sqlite_rows import (
-    FLOW_COLUMNS,
-    flow_run_from_row,
-    flow_run_params,
-    flow_runs_from_rows,
-)
+from flowless.store._sqlite_rows import flow_run_from_row, flow_run_params, flow_runs_from_rows
+from flowless.store._sqlite_schema import FLOW_COLUMNS
 
 if TYPE_CHECKING:
     from flowless.store._sqlite_commit import GroupCommit

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flowless.store._sqlite_artifacts import ARTIFACT_SCHEMA
 from flowless.store._sqlite_logs import LOG_SCHEMA
-from flowless.store._sqlite_rows import (
+from flowless.store._sqlite_schema import (
     ADDED_FLOW_COLUMNS,
     ADDED_TASK_COLUMNS,
     SCHEMA,
