@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from flowless._callables import CallShape, module_name
+from flowless._definitions import MethodBinding, check_hooks, check_number, check_options, engine
 from flowless.exceptions import ConfigurationError
 from flowless.task_runners import ThreadPoolTaskRunner
-from flowless.tasks import _check_hooks, _check_number, _check_options, _engine, _MethodBinding
 
 if TYPE_CHECKING:
     from flowless.states import State
@@ -27,7 +27,7 @@ R = TypeVar("R")
 FlowStateHook = Callable[["Flow[..., Any]", "FlowRunRecord", "State[Any]"], None]
 
 
-class Flow(_MethodBinding, Generic[P, R]):
+class Flow(MethodBinding, Generic[P, R]):
     """A function whose calls become flow runs; tasks called inside it are recorded in it."""
 
     def __init__(
@@ -51,7 +51,7 @@ class Flow(_MethodBinding, Generic[P, R]):
         on_running: list[FlowStateHook] | None = None,
     ) -> None:
         hooks = {
-            option: _check_hooks("flow", option, value)
+            option: check_hooks("flow", option, value)
             for option, value in (
                 ("on_completion", on_completion),
                 ("on_failure", on_failure),
@@ -86,12 +86,12 @@ class Flow(_MethodBinding, Generic[P, R]):
         self.retry_delay_seconds = (
             0.0
             if retry_delay_seconds is None
-            else _check_number("retry_delay_seconds", retry_delay_seconds)
+            else check_number("retry_delay_seconds", retry_delay_seconds)
         )
         self.timeout_seconds = (
             None
             if timeout_seconds is None
-            else _check_number("timeout_seconds", timeout_seconds, positive=True)
+            else check_number("timeout_seconds", timeout_seconds, positive=True)
         )
         runner: Any = task_runner
         if isinstance(runner, type) and issubclass(runner, ThreadPoolTaskRunner):
@@ -269,7 +269,7 @@ class Flow(_MethodBinding, Generic[P, R]):
     ) -> Any:
         if self.bound_to:
             args = (*self.bound_to, *args)
-        return _engine().call_flow(self, args, kwargs, return_state, wait_for)
+        return engine().call_flow(self, args, kwargs, return_state, wait_for)
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
@@ -285,7 +285,7 @@ def flow(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Flow[P
 
 def flow(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     """Decorate a function as a flow: ``@flow``, ``@flow()`` or ``@flow(name=..., ...)``."""
-    _check_options("flow", Flow, options)
+    check_options("flow", Flow, options)
     if __fn is not None:
         return Flow(__fn, **options)
 

@@ -7,12 +7,18 @@ fails at import, not halfway through a run) and hands every call to the engine.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from flowless._callables import CallShape, module_name
+from flowless._definitions import (
+    MethodBinding,
+    check_hooks,
+    check_number,
+    check_options,
+    engine,
+)
 from flowless._hashing import hash_objects
 from flowless.cache_policies import (
     DEFAULT,
@@ -33,7 +39,6 @@ __all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Self = TypeVar("Self", bound="_MethodBinding")
 
 #: Prefect refuses more than 50 explicit retry delays; so do we.
 MAX_RETRY_DELAYS = 50
@@ -69,15 +74,6 @@ def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str |
     )
 
 
-def _check_number(name: str, value: Any, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigurationError(f"`{name}` must be a number, got {value!r}.")
-    if value < 0 or (positive and value == 0):
-        bound = "greater than 0" if positive else "0 or more"
-        raise ConfigurationError(f"`{name}` must be {bound}, got {value!r}.")
-    return float(value)
-
-
 def _retry_delays(
     retries: int, value: float | Iterable[float] | Callable[[int], Iterable[float]] | None
 ) -> list[float]:
@@ -86,8 +82,8 @@ def _retry_delays(
     if callable(value):
         value = value(retries)
     if isinstance(value, (int, float)):
-        return [_check_number("retry_delay_seconds", value)]
-    delays = [_check_number("retry_delay_seconds", v) for v in value]
+        return [check_number("retry_delay_seconds", value)]
+    delays = [check_number("retry_delay_seconds", v) for v in value]
     if len(delays) > MAX_RETRY_DELAYS:
         raise ConfigurationError(
             f"Can not configure more than {MAX_RETRY_DELAYS} retry delays per task."
@@ -95,96 +91,7 @@ def _retry_delays(
     return delays or [0.0]
 
 
-def _check_hooks(kind: str, option: str, hooks: Any) -> list[Any]:
-    """A hook option as a list, refused as Prefect refuses it (a single function instead
-    of a list, a list holding something not callable), at decoration time."""
-    if hooks is None:
-        return []
-    example = f"\n\n@{kind}({option}=[hook1, hook2])\ndef my_{kind}():\n\tpass"
-    try:
-        listed: list[Any] = list(hooks)
-    except TypeError:
-        raise TypeError(
-            f"Expected iterable for '{option}'; got {type(hooks).__name__} instead. Please "
-            f"provide a list of hooks to '{option}':{example}"
-        ) from None
-    for hook in listed:
-        if not callable(hook):
-            raise TypeError(
-                f"Expected callables in '{option}'; got {type(hook).__name__} instead. "
-                f"Please provide a list of hooks to '{option}':{example}"
-            )
-    return listed
-
-
-_OPTION_NAMES: dict[type[Any], frozenset[str]] = {}
-
-
-def _option_names(definition: type[Any]) -> frozenset[str]:
-    names = _OPTION_NAMES.get(definition)
-    if names is None:
-        parameters = inspect.signature(definition.__init__).parameters
-        names = _OPTION_NAMES[definition] = frozenset(parameters) - {"self", "fn"}
-    return names
-
-
-def _check_options(decorator: str, definition: type[Any], options: dict[str, Any]) -> None:
-    """Refuse an unknown option where Prefect does, naming the decorator as Python names
-    Prefect's: ``@task(on_running=[...])`` is ``task() got an unexpected keyword
-    argument 'on_running'`` before any function is decorated."""
-    known = _option_names(definition)
-    for name in options:
-        if name not in known:
-            raise TypeError(f"{decorator}() got an unexpected keyword argument {name!r}")
-
-
-class _MethodBinding:
-    """``@task``/``@flow`` on methods, as Prefect 3 allows: read through an instance, the
-    definition is a copy bound to it (``self`` becomes the first argument of every call,
-    ``.submit`` and ``.map`` included); on a ``@classmethod`` it is bound to the class.
-
-    The bound object is an ordinary parameter from then on, as in Prefect: it is part of
-    the task's inputs (and so of an ``INPUTS`` cache key) and mapped over by ``.map`` if it
-    is iterable. Unlike Prefect, which stores the bound object on the shared function
-    (so one instance's binding leaks into the next access), each copy carries its own:
-    ``Class.method(instance, x)`` and concurrent use of two instances work.
-    """
-
-    #: ``"classmethod"``, ``"staticmethod"``, or ``""`` for a plain function.
-    method_kind: str = ""
-    #: What is passed before the caller's arguments: ``(instance,)``, ``(cls,)`` or ``()``.
-    bound_to: tuple[Any, ...] = ()
-
-    @staticmethod
-    def unwrap_method(fn: Any) -> tuple[Any, str]:
-        """The function inside a ``classmethod``/``staticmethod`` (``@task`` written above
-        ``@classmethod``), and which it was."""
-        if isinstance(fn, classmethod):
-            return fn.__func__, "classmethod"
-        if isinstance(fn, staticmethod):
-            return fn.__func__, "staticmethod"
-        return fn, ""
-
-    def __get__(self: Self, instance: Any, owner: type[Any] | None = None) -> Self:
-        if self.method_kind == "classmethod":
-            target: Any = owner if owner is not None else type(instance)
-        elif instance is not None and self.method_kind != "staticmethod":
-            target = instance
-        else:
-            return self  # read through the class, or a staticmethod: nothing to bind
-        bound = object.__new__(type(self))
-        bound.__dict__.update(self.__dict__)  # shares the lazily computed values too
-        bound.bound_to = (target,)
-        return bound
-
-    def keep_binding(self: Self, copy: Self) -> Self:
-        """``copy`` (made by ``with_options``) bound and classified as this one is."""
-        copy.method_kind = self.method_kind
-        copy.bound_to = self.bound_to
-        return copy
-
-
-class Task(_MethodBinding, Generic[P, R]):
+class Task(MethodBinding, Generic[P, R]):
     """A function whose calls become task runs: recorded, retried, cached, timed out."""
 
     def __init__(
@@ -213,9 +120,9 @@ class Task(_MethodBinding, Generic[P, R]):
         on_failure: list[StateHook] | None = None,
         on_running: list[StateHook] | None = None,
     ) -> None:
-        on_completion_hooks = _check_hooks("task", "on_completion", on_completion)
-        on_failure_hooks = _check_hooks("task", "on_failure", on_failure)
-        on_running_hooks = _check_hooks("task", "on_running", on_running)
+        on_completion_hooks = check_hooks("task", "on_completion", on_completion)
+        on_failure_hooks = check_hooks("task", "on_failure", on_failure)
+        on_running_hooks = check_hooks("task", "on_running", on_running)
         fn, self.method_kind = self.unwrap_method(fn)
         if not callable(fn):
             raise TypeError("'fn' must be callable")
@@ -241,12 +148,12 @@ class Task(_MethodBinding, Generic[P, R]):
         self.retry_jitter_factor = (
             None
             if retry_jitter_factor is None
-            else _check_number("retry_jitter_factor", retry_jitter_factor)
+            else check_number("retry_jitter_factor", retry_jitter_factor)
         )
         self.timeout_seconds = (
             None
             if timeout_seconds is None
-            else _check_number("timeout_seconds", timeout_seconds, positive=True)
+            else check_number("timeout_seconds", timeout_seconds, positive=True)
         )
         if retry_condition_fn is not None and not callable(retry_condition_fn):
             raise ConfigurationError("`retry_condition_fn` must be callable.")
@@ -378,7 +285,7 @@ class Task(_MethodBinding, Generic[P, R]):
     ) -> Any:
         if self.bound_to:
             args = (*self.bound_to, *args)
-        return _engine().call_task(self, args, kwargs, return_state, wait_for)
+        return engine().call_task(self, args, kwargs, return_state, wait_for)
 
     def submit(
         self,
@@ -391,7 +298,7 @@ class Task(_MethodBinding, Generic[P, R]):
         (or, with ``return_state=True``, waits and returns the final state, as Prefect)."""
         if self.bound_to:
             args = (*self.bound_to, *args)
-        future: PrefectFuture[R] = _engine().submit_task(self, args, kwargs, wait_for)
+        future: PrefectFuture[R] = engine().submit_task(self, args, kwargs, wait_for)
         if return_state:
             future.wait()
             return future.state
@@ -411,7 +318,7 @@ class Task(_MethodBinding, Generic[P, R]):
         """
         if self.bound_to:
             args = (*self.bound_to, *args)
-        futures: PrefectFutureList[R] = _engine().map_task(self, args, kwargs, wait_for)
+        futures: PrefectFutureList[R] = engine().map_task(self, args, kwargs, wait_for)
         if return_state:
             futures.wait()
             return [future.state for future in futures]
@@ -419,19 +326,6 @@ class Task(_MethodBinding, Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r}, fn={getattr(self.fn, '__qualname__', self.fn)!r})"
-
-
-_engine_module: Any = None
-
-
-def _engine() -> Any:
-    """The engine, imported on first use: definitions never import it at module level."""
-    global _engine_module
-    if _engine_module is None:
-        from flowless import engine
-
-        _engine_module = engine
-    return _engine_module
 
 
 @overload
@@ -444,7 +338,7 @@ def task(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Task[P
 
 def task(__fn: Callable[P, R] | None = None, **options: Any) -> Any:
     """Decorate a function as a task: ``@task``, ``@task()`` or ``@task(retries=3, ...)``."""
-    _check_options("task", Task, options)
+    check_options("task", Task, options)
     if __fn is not None:
         return Task(__fn, **options)
 
