@@ -1,7 +1,8 @@
 """Where a sequential task run's overhead goes: the engine with parts of it switched off.
 
 A trivial task called N times in a flow (``bench/overhead.py``'s ``seq``), in a fresh
-process and ``FLOWLESS_HOME`` per configuration, console on (to /dev/null):
+process and ``FLOWLESS_HOME`` per configuration, console on (to /dev/null; under
+valgrind, to a pipe this script reads):
 
 - full:        as users run it
 - -lines:      run log lines not kept (still shown on the console)
@@ -29,6 +30,7 @@ Usage: ``python bench/anatomy.py [-n 2000] [--instructions] [--tree PATH]``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -68,10 +70,12 @@ def _switch_off(parts: tuple[str, ...]) -> None:
             setattr(StoredLogHandler, "handle", lambda self, record: True)  # noqa: B010
             found += 1
     if "inputs" in parts:
-        from flowless.engine import _task_call
-
-        if hasattr(_task_call, "task_inputs"):
-            setattr(_task_call, "task_inputs", lambda parameters: None)  # noqa: B010
+        try:
+            task_call: Any = importlib.import_module("flowless.engine._task_call")
+        except ImportError:
+            task_call = None
+        if task_call is not None and hasattr(task_call, "task_inputs"):
+            setattr(task_call, "task_inputs", lambda parameters: None)  # noqa: B010
             found += 1
     if "records" in parts:
         from flowless.store._sqlite import SQLiteStore
@@ -147,9 +151,11 @@ def _answer(done: subprocess.CompletedProcess[str], tree: Path, config: str) -> 
     elsewhere)."""
     lines = done.stdout.strip().splitlines()
     result = json.loads(lines[-1]) if lines else {}
-    if done.returncode != 0 or "error" in result:
-        failure = result.get("error", f"exit status {done.returncode}")
-        sys.exit(f"the {config!r} run failed on {tree}: {failure}")
+    if done.returncode != 0 or "error" in result or "module" not in result:
+        failure = result.get("error") or f"exit status {done.returncode}, no answer"
+        said = (done.stderr or "").strip().splitlines()[-5:]  # valgrind's, if it failed
+        detail = "".join(f"\n  {line}" for line in said) if "error" not in result else ""
+        sys.exit(f"the {config!r} run failed on {tree}: {failure}{detail}")
     module = Path(result["module"]).resolve()
     if not module.is_relative_to(tree / "sdk"):
         sys.exit(f"measured {module}, not {tree}: is another flowless first on sys.path?")
@@ -226,6 +232,11 @@ def main() -> None:
         sys.exit(f"{tree} is not a flowless checkout (no sdk/flowless/__init__.py)")
     if args.instructions and shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    if args.instructions and args.n < 1000:
+        sys.exit(
+            "--instructions needs -n 1000 or more: with fewer tasks the runs hold only a few "
+            "batches, and where they fall moves the count by 20%"
+        )
     unit = "instructions" if args.instructions else "us"
     results: dict[str, float | None] = {}
     for config in CONFIGS:

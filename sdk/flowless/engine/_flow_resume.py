@@ -1,8 +1,9 @@
 """Taking a stored flow run back to continue it: the run read and checked as this flow's
-(its name, then the identity of the code that made it), refused while it is cancelled,
-not yet started by its runner, or owned by a process still alive; its journal loaded;
-then claimed with a version-checked update, so only one resume gets past it.
-``_flow_setup.enter_flow_run`` then enters it as it enters a new run.
+(its name, then the identity of the code that made it); refused while it is cancelled,
+not yet started by its runner, owned by a process still alive, or without its stored
+parameters; a completed one gives its final state and runs nothing. Otherwise its
+journal is loaded and the run claimed with a version-checked update, so only one
+resume gets past it; ``_flow_setup.enter_flow_run`` then enters it as a new run.
 """
 
 from __future__ import annotations

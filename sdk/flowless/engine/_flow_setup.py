@@ -1,6 +1,7 @@
 """Bringing a flow run into being: a new run (parameters bound, validated, named,
-recorded), a subflow's entry in its parent's journal, or a run rejected for bad
-parameters; and entering it (``enter_flow_run``), which a resumed run
+recorded), a subflow's entry in its parent's journal (a resumed parent meets its
+unfinished subflow's run again and resumes it with its journal), or a run rejected for
+bad parameters; and entering it (``enter_flow_run``), which a run resumed by id
 (``_flow_resume``) goes through too. ``_flow_run`` then runs the body.
 """
 

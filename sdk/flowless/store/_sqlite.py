@@ -1,15 +1,18 @@
 """The embedded store: one SQLite database in WAL mode under ``FLOWLESS_HOME``.
 
-``SQLiteStore`` opens the file (checked for damage, ``_sqlite_open``), maps every
-sqlite3 error to a ``StoreError`` in one place (``_mapped``), and holds the parts that
-span the tables: task runs, cache entries, flush, close and fork. How it writes
-(``_sqlite_commit``): task runs and cache entries are held and written in batches by
-whichever thread is running when they are due (``_sqlite_held``); everything else is
-one statement committed before the call returns (a flow run's, after every held row, in
-the same transaction). SIGKILL can lose the last ``COMMIT_DELAY`` (plus a wait for the GIL) of
-task runs, never a finished flow run's; a write that fails (a full disk) is kept and
-retried, and ``flush()`` raises if it never lands. Flow runs, log lines, deployments
-and artifacts are mixins of their own (``_sqlite_flow_runs``, ``_sqlite_logs``, ...).
+``SQLiteStore`` opens the file (checked for damage, ``_sqlite_open``; a file that cannot
+be opened is ``StoreUnavailableError``), maps the errors of its reads and writes to
+``StoreError`` in one place (``_mapped``), and holds what spans the tables: task runs,
+cache entries, flush, close and fork. How it writes (``_sqlite_commit``): task runs,
+cache entries (``_sqlite_held``) and run log lines (``_sqlite_logs``) are held and
+written in batches by whichever thread is running when they are due; everything else,
+and a task run's end that another executor may have written (one not started in this
+process), is one statement committed before the call returns (a flow run's after every
+held row, in the same transaction). SIGKILL can lose the last ``COMMIT_DELAY`` (plus a
+wait for the GIL) of held rows and lines, never a finished flow run's; a write that
+fails (a full disk) is kept and retried, and ``flush()`` raises if it never lands. Flow
+runs, log lines, deployments and artifacts are mixins of their own
+(``_sqlite_flow_runs``, ``_sqlite_logs``, ...).
 """
 
 from __future__ import annotations

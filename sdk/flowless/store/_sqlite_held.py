@@ -203,11 +203,9 @@ class HeldRows(BatchConnections, WriterLink):
         elif since is None:
             since = self.since = now if started is None else started
             self.on_due()
-        if since is None:
-            due = self.takeover_at
-        else:
-            wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
-            due = min(since + wait, self.takeover_at)
+        # (``starting`` also notices that the row writer has started)
+        wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
+        due = self.takeover_at if since is None else min(since + wait, self.takeover_at)
         return (due if due >= self.retry_at else self.retry_at), made
 
     def _write_due(self) -> None:

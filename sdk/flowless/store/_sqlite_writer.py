@@ -69,7 +69,9 @@ def tune(conn: sqlite3.Connection) -> None:
     """The settings of every connection that writes to a store: commits not fsynced
     (``synchronous=NORMAL`` in WAL mode loses at most the last commits on power loss,
     never consistency), no automatic checkpoints (they would fsync on the writer's
-    thread: the committer runs them, ``_sqlite_commit``), a WAL cut back when restarted."""
+    thread: the committer runs them, ``_sqlite_commit``), a WAL cut back when restarted;
+    and None bound directly (``bind_none_directly``)."""
+    bind_none_directly()
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
@@ -80,21 +82,23 @@ _NULL: Callable[[Any], None] = {}.get
 
 
 def bind_none_directly() -> None:
-    """Bind None without sqlite3's adapter search. Python 3.11's sqlite3 binds int, float,
-    str and bytearray as they are and looks any other value up as an adapter, None
-    included: the registry, then ``__adapt__`` on the protocol and ``__conform__`` on
-    the value, each missing attribute an ``AttributeError`` raised and cleared. A
-    task-run row binds four Nones (message, cache key, result location, child flow run):
-    ~0.6 us of the row's ~3.4 us in SQLite (``bench/overhead.py``'s rows, 128 a
-    statement). An adapter registered for None is found first; this one returns None,
-    which binds as NULL, as before. The registry is the process's: a user's own adapter
-    for None, registered before, is left alone (and one registered after replaces this
-    one, as it would replace sqlite3's default)."""
+    """Bind None without sqlite3's adapter search, on Python 3.11. Its sqlite3 binds
+    int, float, str and bytearray as they are and looks any other value up as an
+    adapter, None included: the registry, then ``__adapt__`` on the protocol, whose
+    absence raises an ``AttributeError`` that is then cleared (~0.17 us a None; 3.12
+    looks it up without raising, and gains nothing from this). A task-run row binds four
+    Nones (message, cache key, result location, child flow run): ~0.6 us of the row's
+    ~3.4 us in SQLite (``bench/overhead.py``'s rows, 128 a statement). An adapter
+    registered for None is found first; this one returns None, which binds as NULL, as
+    before. The registry is the process's, so this is done when a store first opens a
+    connection that writes, not when flowless is imported: a user's sqlite3 then sees
+    ``sqlite3.adapt(None)`` return None instead of raising "can't adapt"; NULL binding
+    and reading are unchanged. A user's own adapter for None, registered before, is
+    left alone, and one registered after takes its place."""
+    if sys.version_info >= (3, 12):
+        return
     if (type(None), sqlite3.PrepareProtocol) not in getattr(sqlite3, "adapters", {}):
         sqlite3.register_adapter(type(None), _NULL)
-
-
-bind_none_directly()
 
 
 class RowWriter:
