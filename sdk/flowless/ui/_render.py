@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from flowless.cli._table import duration, timestamp
+from flowless.logging._console import stamp
 from flowless.store import ArtifactRecord
 from flowless.ui._timeline import KINDS
 
@@ -99,12 +100,9 @@ def level(number: int) -> str:
 
 
 def clock(seconds: float | None) -> str:
-    """A time of day with milliseconds, as the console prints it."""
-    if seconds is None:
-        return "-"
-    from datetime import datetime
-
-    return datetime.fromtimestamp(seconds).strftime("%H:%M:%S.%f")[:-3]
+    """A time of day with milliseconds, as the console printed it (the same function:
+    ``datetime`` rounds microseconds, and could show a line a millisecond off)."""
+    return "-" if seconds is None else stamp(seconds)
 
 
 def utc_offset(seconds: float) -> str:
