@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from flowless import flow, task
+from flowless.exceptions import StoreError
 from flowless.states import StateType
-from flowless.store import SQLiteStore, Store, TaskRunRecord, _sqlite_writer
+from flowless.store import LogLine, SQLiteStore, Store, TaskRunRecord, _sqlite_writer
 from flowless.store._sqlite_commit import GroupCommit
 from tests.records import task_run
 
@@ -262,9 +263,9 @@ def test_the_wal_file_is_cut_back_by_the_batches_that_start_it_over(
 
 
 def _dump_stacks_of(processes: Iterable[int]) -> None:
-    """Have hung processes print their threads' stacks (``faulthandler`` on SIGUSR1): in
-    two full runs of the suite one pool worker here never finished, and no rerun alone
-    has shown it yet."""
+    """Have hung processes print their threads' stacks (``faulthandler`` on SIGUSR1): a
+    pool worker here once hung in its first ``sqlite3.connect`` (a batch writer of the
+    parent was inside SQLite at the fork; see the test below)."""
     for pid in processes:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGUSR1)
@@ -313,3 +314,60 @@ def test_fork_from_a_forked_child(store: Store) -> None:
     worker.start()
     worker.join(30)
     assert result == [14]
+
+
+def test_a_fork_never_copies_a_thread_inside_sqlite(tmp_path: Path) -> None:
+    """Threads write batches, log lines, checkpoints and close spare connections while
+    this one forks: every child opens SQLite at once. A call into SQLite runs without
+    the GIL and may hold one of SQLite's process-wide mutexes; a child forked then keeps
+    it held forever (its first ``sqlite3.connect`` hung, 1 run in ~15 of the pool tests
+    above, before the store waited for its batch writers at a fork)."""
+    store = SQLiteStore(tmp_path / "busy.db")
+    writer = store._writer
+    assert writer is not None
+    stop = threading.Event()
+
+    def churn(i: int) -> None:
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            if n % 2:
+                store.finish_task_run(_record(f"w{i}-{n}", StateType.COMPLETED))
+            else:  # a batch of lines only
+                store.write_log(
+                    LogLine(f"{n:020d}-{i}", "fr", None, "r", float(n), 20, "t", "x" * 50)
+                )
+            with contextlib.suppress(StoreError):
+                writer.rows.write(everything=True)
+            writer.rows.restart_wanted = True  # and a checkpoint after each
+            writer.rows.prune(keep=0)  # and closes its connection
+
+    threads = [threading.Thread(target=churn, args=(i,), daemon=True) for i in range(4)]
+    for t in threads:
+        t.start()
+    hung = 0
+    try:
+        for _ in range(60):
+            if hung:
+                break
+            time.sleep(0.002)
+            pid = os.fork()
+            if pid == 0:  # the child: a new connection, as the engine opens its own store
+                try:
+                    sqlite3.connect(tmp_path / "child.db").execute("SELECT 1").fetchall()
+                finally:
+                    os._exit(0)
+            deadline = time.monotonic() + 10
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    hung += 1
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.001)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        store.close()
+    assert hung == 0

@@ -433,14 +433,12 @@ class HeldRows(BatchConnections, WriterLink):
                     done.update(chunk)
 
     def pause(self) -> None:
-        """Hold ``lock`` with nothing being written (around ``fork()``)."""
-        while True:
-            self.lock.acquire()
-            if not self.writing:
-                return
-            self.lock.release()
-            time.sleep(0.0005)
+        """Around ``fork()``: no thread inside SQLite on a batch connection (``quiesce``),
+        and ``lock`` held. A batch claimed and not yet in SQLite waits for ``resume``."""
+        self.quiesce()
+        self.lock.acquire()
 
     def resume(self) -> None:
+        self.forking = False
         if self.lock.locked():
             self.lock.release()

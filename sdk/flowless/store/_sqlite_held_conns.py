@@ -4,6 +4,13 @@ caches up to 2 MB of prepared statements: one per thread was 16 of them), pruned
 a flow run's pool is done, and closed only once no writer is inside SQLite with one.
 Also the checkpoint a writer runs right after its batch, when asked or when the WAL has
 grown past twice the committer's mark.
+
+Every call into SQLite on these connections (connect, a batch, a checkpoint, close) is
+made with an entry in ``_out``, so ``fork()`` can wait for none to be inside SQLite
+(``quiesce``): such a call runs without the GIL, may hold one of SQLite's process-wide
+mutexes (its memory or file bookkeeping), and the child's copy of that mutex stays held
+forever: the child's first ``sqlite3.connect`` hung (1 run in ~15 with a pool forked
+while other tasks wrote).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class BatchConnections:
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._conns: list[sqlite3.Connection] = []
         self._out: list[None] = []  # one entry per connection a writer has borrowed
+        self.forking = False  # set around fork(): no new call into SQLite starts
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         self.restart_wanted = False  # once per request: the committer asks again
@@ -61,15 +69,32 @@ class BatchConnections:
             return False
         return self.wal_size > 2 * self.checkpoint_bytes
 
+    def _enter(self) -> None:
+        """An entry in ``_out`` for a call into SQLite, once no fork is under way."""
+        # no lock here (a thread waiting for a lock waits for the GIL again): appending
+        # to a list is atomic, and close() and quiesce() set their flag before they count
+        while True:
+            self._out.append(None)
+            if self.closed:
+                self._out.pop()
+                raise StoreError(f"Store {str(self.path)!r} is closed.")
+            if not self.forking:
+                return
+            self._out.pop()
+            while self.forking:
+                time.sleep(0.0005)
+
+    def quiesce(self) -> None:
+        """Wait until no thread is inside SQLite on a batch connection, and let none
+        start one until ``forking`` is cleared (before ``fork()``)."""
+        self.forking = True
+        while self._out:
+            time.sleep(0.0005)
+
     def _borrow(self) -> sqlite3.Connection:
         """An idle batch connection, or a new one (with a short busy timeout: see
         ``BUSY_WAIT``)."""
-        # no lock here (a thread waiting for a lock waits for the GIL again): appending
-        # to a list is atomic, and close() sets ``closed`` before it counts
-        self._out.append(None)
-        if self.closed:
-            self._out.pop()
-            raise StoreError(f"Store {str(self.path)!r} is closed.")
+        self._enter()
         try:
             return self._idle.get_nowait()
         except queue.Empty:
@@ -92,18 +117,27 @@ class BatchConnections:
 
     def prune(self, keep: int = 2) -> None:
         """Close idle batch connections beyond ``keep`` (a finished flow run's pool)."""
-        spare: list[sqlite3.Connection] = []
-        with suppress(queue.Empty):
-            while True:
-                spare.append(self._idle.get_nowait())
-        for conn in spare[:keep]:
-            self._idle.put(conn)
-        for conn in spare[keep:]:
-            with self.lock:
-                if conn not in self._conns:
-                    continue  # close() has it
-                self._conns.remove(conn)
-            conn.close()
+        if self._idle.qsize() <= keep:
+            return
+        try:
+            self._enter()  # closing is a call into SQLite too
+        except StoreError:
+            return  # closed: close() closes them
+        try:
+            spare: list[sqlite3.Connection] = []
+            with suppress(queue.Empty):
+                while True:
+                    spare.append(self._idle.get_nowait())
+            for conn in spare[:keep]:
+                self._idle.put(conn)
+            for conn in spare[keep:]:
+                with self.lock:
+                    if conn not in self._conns:
+                        continue  # close() has it
+                    self._conns.remove(conn)
+                conn.close()
+        finally:
+            self._out.pop()
 
     def close(self, wait: float = 5.0) -> None:
         """Close every batch connection once no writer is using one (closing one in use
