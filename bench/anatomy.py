@@ -17,8 +17,10 @@ diagnostic, not a setting. The differences are what each part costs a task run.
 Two measures: wall time per task (median of ``--repeat`` runs minus an empty flow;
 this machine's speed drifts by ~20% within minutes, so compare trees in one sitting,
 and repeat), or with ``--instructions`` the instructions executed per task, in every
-thread, under valgrind's callgrind (runs of 1 and 1 + N tasks after the warm-up,
-subtracted). Instruction counts do not drift with the machine, but what still depends
+thread, under valgrind's callgrind (runs of 1 and 1 + N tasks after a warm-up of N,
+subtracted: the warm-up prepares every statement size the batches use, a one-off of
+~20M instructions per process that, counted in, added ~7k to each of 3,000 tasks).
+Instruction counts do not drift with the machine, but what still depends
 on time (when batches are written, the cancel check's read) moves them by 1-4% run to
 run: take the median of three. Under valgrind the store's batch delay is 0.5 s, so
 batches are as large as at full speed. ``--tree PATH`` measures another checkout (say, a ``git
@@ -50,7 +52,7 @@ CONFIGS = {
     "-both": ("lines", "inputs"),
     "-records": ("lines", "inputs", "records"),
 }
-WARM = 300  # tasks run before measuring (and N0 under valgrind)
+WARM = 300  # tasks run before the parts are switched off
 
 
 class Missing(Exception):
@@ -93,7 +95,9 @@ def _switch_off(parts: tuple[str, ...]) -> None:
         raise Missing
 
 
-def _child(parts: tuple[str, ...], n: int, repeat: int, slow: bool) -> dict[str, Any]:
+def _child(
+    parts: tuple[str, ...], n: int, repeat: int, slow: bool, warm: int = 0
+) -> dict[str, Any]:
     if slow:  # under valgrind: batches as large as at full speed
         try:
             from flowless.store._sqlite_commit import GroupCommit
@@ -128,6 +132,7 @@ def _child(parts: tuple[str, ...], n: int, repeat: int, slow: bool) -> dict[str,
     except Missing:
         return {**where, "missing": True}
     if slow:
+        seq(warm)  # as many as measured: every statement size is prepared before
         seq(n)
         return where
 
@@ -176,7 +181,7 @@ def _wall(tree: Path, config: str, n: int, repeat: int) -> float | None:
     return None if result.get("missing") else float(result["us"])
 
 
-def _collected(tree: Path, config: str, n: int) -> int | None:
+def _collected(tree: Path, config: str, n: int, warm: int) -> int | None:
     with tempfile.TemporaryDirectory() as home:
         done = subprocess.run(
             [
@@ -189,6 +194,8 @@ def _collected(tree: Path, config: str, n: int) -> int | None:
                 "-n",
                 str(n),
                 "--valgrind",
+                "--warm",
+                str(warm),
             ],
             env=_env(tree, home),
             check=False,
@@ -204,7 +211,7 @@ def _collected(tree: Path, config: str, n: int) -> int | None:
 
 
 def _instructions(tree: Path, config: str, n: int) -> float | None:
-    low, high = _collected(tree, config, 1), _collected(tree, config, n + 1)
+    low, high = _collected(tree, config, 1, n), _collected(tree, config, n + 1, n)
     if low is None or high is None:
         return None
     return (high - low) / n
@@ -218,10 +225,11 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, help="the checkout to measure (default: this)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--valgrind", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         try:
-            answer = _child(CONFIGS[args.child], args.n, args.repeat, args.valgrind)
+            answer = _child(CONFIGS[args.child], args.n, args.repeat, args.valgrind, args.warm)
         except Exception as exc:  # said in the parent's message
             print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
             sys.exit(1)
