@@ -18,7 +18,14 @@ import pytest
 from flowless import flow, task
 from flowless.exceptions import StoreError
 from flowless.states import StateType
-from flowless.store import LogLine, SQLiteStore, Store, TaskRunRecord, _sqlite_writer
+from flowless.store import (
+    FlowRunRecord,
+    LogLine,
+    SQLiteStore,
+    Store,
+    TaskRunRecord,
+    _sqlite_writer,
+)
 from flowless.store._sqlite_commit import GroupCommit
 from tests.records import task_run
 
@@ -316,22 +323,25 @@ def test_fork_from_a_forked_child(store: Store) -> None:
     assert result == [14]
 
 
-def test_a_fork_never_copies_a_thread_inside_sqlite(tmp_path: Path) -> None:
-    """Threads write batches, log lines, checkpoints and close spare connections while
-    this one forks: every child opens SQLite at once. A call into SQLite runs without
-    the GIL and may hold one of SQLite's process-wide mutexes; a child forked then keeps
-    it held forever (its first ``sqlite3.connect`` hung, 1 run in ~15 of the pool tests
-    above, before the store waited for its batch writers at a fork)."""
-    store = SQLiteStore(tmp_path / "busy.db")
+def _fork_while_writing(where: str) -> None:
+    """Threads write batches, log lines, flow runs, checkpoints and close spare
+    connections while this one forks 60 times; each child opens SQLite at once. Exits 0,
+    or 3 if a child hung."""
+    folder = Path(where)
+    store = SQLiteStore(folder / "busy.db")
     writer = store._writer
     assert writer is not None
     stop = threading.Event()
 
     def churn(i: int) -> None:
+        run = FlowRunRecord(f"fr{i}", "r", "f", StateType.RUNNING, "Running", created=1.0)
+        store.create_flow_run(run)
         for n in itertools.count():
             if stop.is_set():
                 return
-            if n % 2:
+            if n % 3 == 0:  # a flow run's write: the store's lock, then its held rows'
+                store.update_flow_run(run)
+            elif n % 3 == 1:
                 store.finish_task_run(_record(f"w{i}-{n}", StateType.COMPLETED))
             else:  # a batch of lines only
                 store.write_log(
@@ -345,29 +355,43 @@ def test_a_fork_never_copies_a_thread_inside_sqlite(tmp_path: Path) -> None:
     threads = [threading.Thread(target=churn, args=(i,), daemon=True) for i in range(4)]
     for t in threads:
         t.start()
-    hung = 0
+    for _ in range(60):
+        time.sleep(0.002)
+        pid = os.fork()
+        if pid == 0:  # the child: a new connection, as the engine opens its own store
+            try:
+                sqlite3.connect(folder / "child.db").execute("SELECT 1").fetchall()
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 10
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os._exit(3)
+            time.sleep(0.001)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    store.close()
+
+
+def test_a_fork_never_copies_a_thread_inside_sqlite(tmp_path: Path) -> None:
+    """A call into SQLite runs without the GIL and may hold one of SQLite's process-wide
+    mutexes; a child forked then keeps it held forever (its first ``sqlite3.connect``
+    hung, 1 run in ~15 of the pool tests above, before a fork waited for the store's
+    batch writers). And the fork itself must not wait forever for a lock (it took the
+    held rows' lock before the store's, which a flow run's write takes the other way
+    round). In a process of its own, so that a hang fails this test only."""
+    import subprocess
+    import sys
+
+    code = f"from {__name__} import _fork_while_writing; _fork_while_writing({str(tmp_path)!r})"
+    root = Path(__file__).resolve().parents[2]
     try:
-        for _ in range(60):
-            if hung:
-                break
-            time.sleep(0.002)
-            pid = os.fork()
-            if pid == 0:  # the child: a new connection, as the engine opens its own store
-                try:
-                    sqlite3.connect(tmp_path / "child.db").execute("SELECT 1").fetchall()
-                finally:
-                    os._exit(0)
-            deadline = time.monotonic() + 10
-            while os.waitpid(pid, os.WNOHANG) == (0, 0):
-                if time.monotonic() > deadline:
-                    hung += 1
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    break
-                time.sleep(0.001)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(10)
-        store.close()
-    assert hung == 0
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=90
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a fork hung in the parent (its hooks waited for a lock forever)")
+    assert done.returncode != 3, "a forked child hung in its first sqlite3.connect"
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -164,16 +164,6 @@ _inherited: list[Store] = []
 _inherited_limits: list[SQLiteLimits] = []
 
 
-def _before_fork() -> None:
-    """A store being opened in another thread (its connection, its committer) is waited
-    for: SQLite must not be copied mid-call into the child (``store._sqlite``)."""
-    _lock.acquire()
-
-
-def _after_fork_in_parent() -> None:
-    _lock.release()
-
-
 def _forget_after_fork() -> None:
     """A forked child must not touch its parent's connection, lock, or committer thread
     (which does not exist in the child): it opens a store of its own on first use."""
@@ -186,9 +176,7 @@ def _forget_after_fork() -> None:
     _lock = threading.Lock()
 
 
-os.register_at_fork(
-    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_forget_after_fork
-)
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 @atexit.register

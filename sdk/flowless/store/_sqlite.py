@@ -22,7 +22,6 @@ import functools
 import os
 import sqlite3
 import threading
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from flowless.exceptions import (
     StoreError,
     StoreUnavailableError,
 )
+from flowless.store import _sqlite_fork
 from flowless.store._records import (
     CacheEntry,
     CorruptRecord,
@@ -60,54 +60,6 @@ from flowless.store._sqlite_schema import (
 
 __all__ = ["SQLiteStore"]
 
-_open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
-
-
-def _before_fork() -> None:
-    """Quiesce every store before ``fork()``: SQLite's in-process lock bookkeeping is
-    copied into the child, so a write lock held at the moment of the fork would look
-    held forever to the child's own connection. With each store's rows paused, its lock
-    taken and its transaction committed, the child starts from a clean state."""
-    for store in list(_open_stores):
-        writer = store._writer
-        if writer is not None:
-            writer.checkpoint_lock.acquire()
-            writer.rows.pause()
-        store._lock.acquire()
-        if not store._closed:
-            with contextlib.suppress(StoreError):
-                store._commit()
-
-
-def _after_fork_in_parent() -> None:
-    for store in list(_open_stores):
-        _release(store)
-
-
-def _after_fork_in_child() -> None:
-    """The child's copies of the parent's stores are never used (the engine opens its own),
-    but their locks were copied held: release them and stop tracking the copies, or the
-    child's own next fork would wait on them forever."""
-    for store in list(_open_stores):
-        _release(store)
-        if store._writer is not None:
-            store._writer.rows.forget_writer()
-    _open_stores.clear()
-
-
-def _release(store: SQLiteStore) -> None:
-    if store._lock.locked():
-        store._lock.release()
-    if store._writer is not None:
-        store._writer.rows.resume()
-        if store._writer.checkpoint_lock.locked():
-            store._writer.checkpoint_lock.release()
-
-
-os.register_at_fork(
-    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
-)
-
 
 def _is_damage(exc: sqlite3.Error) -> bool:
     text = str(exc)
@@ -127,20 +79,21 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteLogs, SQLiteDeployments, SQLiteArtifacts
         self.location = str(self.path)
         self._lock = threading.Lock()
         self._damaged: StoreError | None = None
-        self._conn = self._open()
-        self._closed = False
-        self._writer = GroupCommit(
-            self._conn,
-            self.path,
-            self._lock,
-            self._mapped,
-            {
-                "task_run": functools.cache(upsert_task_runs),
-                "cache_entry": functools.cache(replace_cache_entries),
-            },
-        )
-        self._writer.start()
-        _open_stores.add(self)
+        with _sqlite_fork.opening:  # a fork waits (``_sqlite_fork``)
+            self._conn = self._open()
+            self._closed = False
+            self._writer = GroupCommit(
+                self._conn,
+                self.path,
+                self._lock,
+                self._mapped,
+                {
+                    "task_run": functools.cache(upsert_task_runs),
+                    "cache_entry": functools.cache(replace_cache_entries),
+                },
+            )
+            self._writer.start()
+            _sqlite_fork.track(self)
 
     @classmethod
     def open_read_only(cls, path: str | os.PathLike[str]) -> SQLiteStore:
@@ -157,15 +110,17 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteLogs, SQLiteDeployments, SQLiteArtifacts
         if not store.path.is_file():
             raise StoreUnavailableError(f"There is no flowless store at {store.location!r} yet.")
         try:
-            store._conn = sqlite3.connect(
-                f"file:{store.path}?mode=ro",
-                uri=True,
-                timeout=30.0,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            store._conn.execute("SELECT 1 FROM flow_runs LIMIT 1")
-            present = {row[1] for row in store._conn.execute("PRAGMA table_info(task_runs)")}
+            with _sqlite_fork.opening:  # a fork waits (``_sqlite_fork``)
+                store._conn = sqlite3.connect(
+                    f"file:{store.path}?mode=ro",
+                    uri=True,
+                    timeout=30.0,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                store._conn.execute("SELECT 1 FROM flow_runs LIMIT 1")
+                present = {row[1] for row in store._conn.execute("PRAGMA table_info(task_runs)")}
+                _sqlite_fork.track(store)
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailableError(
                 f"Cannot read the flowless store {store.location!r}: {exc}."

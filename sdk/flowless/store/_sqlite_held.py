@@ -431,14 +431,3 @@ class HeldRows(BatchConnections, WriterLink):
                 write_chunk(execute, statement, [batch[k] for k in chunk], BATCHES)
                 if done is not None:
                     done.update(chunk)
-
-    def pause(self) -> None:
-        """Around ``fork()``: no thread inside SQLite on a batch connection (``quiesce``),
-        and ``lock`` held. A batch claimed and not yet in SQLite waits for ``resume``."""
-        self.quiesce()
-        self.lock.acquire()
-
-    def resume(self) -> None:
-        self.forking = False
-        if self.lock.locked():
-            self.lock.release()

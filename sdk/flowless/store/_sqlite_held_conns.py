@@ -7,10 +7,8 @@ grown past twice the committer's mark.
 
 Every call into SQLite on these connections (connect, a batch, a checkpoint, close) is
 made with an entry in ``_out``, so ``fork()`` can wait for none to be inside SQLite
-(``quiesce``): such a call runs without the GIL, may hold one of SQLite's process-wide
-mutexes (its memory or file bookkeeping), and the child's copy of that mutex stays held
-forever: the child's first ``sqlite3.connect`` hung (1 run in ~15 with a pool forked
-while other tasks wrote).
+(``quiesce``, from ``_sqlite_fork``): such a call runs without the GIL and may hold one
+of SQLite's process-wide mutexes, which would stay held forever in the child.
 """
 
 from __future__ import annotations
@@ -99,12 +97,15 @@ class BatchConnections:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
+        conn = None
         try:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False
             )
             tune(conn)
         except BaseException:
+            if conn is not None:
+                conn.close()  # now, while counted: not by the garbage collector later
             self._out.pop()
             raise
         with self.lock:
