@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -395,3 +396,39 @@ def test_a_fork_never_copies_a_thread_inside_sqlite(tmp_path: Path) -> None:
         pytest.fail("a fork hung in the parent (its hooks waited for a lock forever)")
     assert done.returncode != 3, "a forked child hung in its first sqlite3.connect"
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_write_after_close_is_a_store_error(tmp_path: Path) -> None:
+    """Even when the write would first finish a checkpoint the committer asked for: that
+    step raised sqlite3's own ``ProgrammingError``, past the store's error mapping."""
+    store = SQLiteStore(tmp_path / "s.db")
+    run = FlowRunRecord("fr", "r", "f", StateType.RUNNING, "Running", created=1.0)
+    store.create_flow_run(run)
+    store.close()
+    assert store._writer is not None
+    store._writer.rows.restart_wanted = True
+    with pytest.raises(StoreError, match="failed to update a flow run: Cannot operate on a closed"):
+        store.update_flow_run(run)
+
+
+def test_a_store_that_cannot_be_read_closes_its_connection_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not left to the garbage collector, which closes it in whatever thread collects,
+    perhaps while another thread forks (a child then hung in its first connect)."""
+    from flowless.exceptions import StoreUnavailableError
+
+    made: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recorded(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        made.append(connect(*args, **kwargs))
+        return made[-1]
+
+    sqlite3.connect(tmp_path / "flowless.db").close()  # a database with no tables yet
+    monkeypatch.setattr(sqlite3, "connect", recorded)
+    with pytest.raises(StoreUnavailableError, match="no such table: flow_runs"):
+        SQLiteStore.open_read_only(tmp_path / "flowless.db")
+    assert len(made) == 1
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        made[0].execute("SELECT 1")

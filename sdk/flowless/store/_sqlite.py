@@ -82,17 +82,21 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteLogs, SQLiteDeployments, SQLiteArtifacts
         with _sqlite_fork.opening:  # a fork waits (``_sqlite_fork``)
             self._conn = self._open()
             self._closed = False
-            self._writer = GroupCommit(
-                self._conn,
-                self.path,
-                self._lock,
-                self._mapped,
-                {
-                    "task_run": functools.cache(upsert_task_runs),
-                    "cache_entry": functools.cache(replace_cache_entries),
-                },
-            )
-            self._writer.start()
+            try:
+                self._writer = GroupCommit(
+                    self._conn,
+                    self.path,
+                    self._lock,
+                    self._mapped,
+                    {
+                        "task_run": functools.cache(upsert_task_runs),
+                        "cache_entry": functools.cache(replace_cache_entries),
+                    },
+                )
+                self._writer.start()
+            except BaseException:
+                self._conn.close()  # now, while a fork waits (see ``open_read_only``)
+                raise
             _sqlite_fork.track(self)
 
     @classmethod
@@ -118,8 +122,16 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteLogs, SQLiteDeployments, SQLiteArtifacts
                     isolation_level=None,
                     check_same_thread=False,
                 )
-                store._conn.execute("SELECT 1 FROM flow_runs LIMIT 1")
-                present = {row[1] for row in store._conn.execute("PRAGMA table_info(task_runs)")}
+                try:
+                    store._conn.execute("SELECT 1 FROM flow_runs LIMIT 1")
+                    present = {
+                        row[1] for row in store._conn.execute("PRAGMA table_info(task_runs)")
+                    }
+                except BaseException:
+                    # now, while a fork waits: left to the garbage collector, it would be
+                    # closed in whatever thread collects, perhaps while another forks
+                    store._conn.close()
+                    raise
                 _sqlite_fork.track(store)
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailableError(

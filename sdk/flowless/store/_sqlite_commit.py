@@ -103,8 +103,8 @@ class GroupCommit:
 
     def execute(self, action: str, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         """One statement, committed when it returns (the caller holds ``lock``)."""
-        self._finish_checkpoint()
         try:
+            self._finish_checkpoint()
             cursor = self.conn.execute(sql, params)
         except sqlite3.Error as exc:
             raise self.mapped(action, exc) from exc
@@ -134,8 +134,8 @@ class GroupCommit:
             number, taken = self.rows.take_all()
             lines = self.rows.lines.take()  # a run's lines land before its new state
             with self.lock:
-                self._finish_checkpoint()
                 try:
+                    self._finish_checkpoint()
                     self.conn.execute("BEGIN IMMEDIATE")
                     try:
                         self.rows.write_batch(taken, self.conn.execute)

@@ -12,6 +12,10 @@ locks), its locks are taken in the order every other thread takes them (the stor
 then its held rows'), and its open transaction is committed. After the fork, the locks
 this hook took are let go, in both processes; the child never uses its copies of the
 stores (the engine opens its own) and stops tracking them.
+
+A connection must be closed with ``close()``, not left to the garbage collector: that
+closes it in whichever thread collects, outside every lock here, perhaps while another
+thread forks (the store's own failure paths close theirs while ``opening`` is held).
 """
 
 from __future__ import annotations
@@ -65,11 +69,15 @@ def _before_fork() -> None:
 
 
 def _let_go() -> None:
-    for rows in _quiesced:
-        rows.forking = False
+    # taken off the shared lists first: once ``opening`` is let go (last), another
+    # thread's fork may start filling them
+    quiesced, taken = _quiesced[:], _taken[:]
     _quiesced.clear()
-    while _taken:
-        _taken.pop().release()
+    _taken.clear()
+    for rows in quiesced:
+        rows.forking = False
+    for lock in reversed(taken):
+        lock.release()
 
 
 def _after_fork_in_child() -> None:

@@ -93,24 +93,27 @@ class BatchConnections:
         """An idle batch connection, or a new one (with a short busy timeout: see
         ``BUSY_WAIT``)."""
         self._enter()
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
         conn = None
         try:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                pass
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False
             )
             tune(conn)
-        except BaseException:
+            with self.lock:
+                self._conns.append(conn)
+            return conn
+        except BaseException:  # (even Ctrl-C: a count never taken back stops every fork)
             if conn is not None:
+                with self.lock:
+                    if conn in self._conns:
+                        self._conns.remove(conn)
                 conn.close()  # now, while counted: not by the garbage collector later
             self._out.pop()
             raise
-        with self.lock:
-            self._conns.append(conn)
-        return conn
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
         self._idle.put(conn)
@@ -124,7 +127,7 @@ class BatchConnections:
             self._enter()  # closing is a call into SQLite too
         except StoreError:
             return  # closed: close() closes them
-        try:
+        try:  # (from here on: a count never taken back stops every fork)
             spare: list[sqlite3.Connection] = []
             with suppress(queue.Empty):
                 while True:
