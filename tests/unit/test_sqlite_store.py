@@ -236,8 +236,10 @@ def test_wal_is_checkpointed_by_the_committer(tmp_path: Path) -> None:
             largest = max(largest, wal.stat().st_size if wal.exists() else 0)
     store.close()
     # unbounded, 20,000 single-row commits make a WAL of ~260 MB; the file is cut back
-    # to journal_size_limit (4 MB) whenever the WAL starts over
-    assert largest < 8 * 1024 * 1024
+    # to journal_size_limit (4 MB) whenever the WAL starts over. Bounded by issue 9's
+    # 32 MB: a committer kept from the GIL by a loaded machine (a fresh clone's make
+    # test) was once seen at 13.7 MB here, where it is 2-6 MB usually
+    assert largest < 32 * 1024 * 1024
     with sqlite3.connect(tmp_path / "busy.db") as conn:
         assert conn.execute("SELECT count(*) FROM task_runs").fetchone() == (20_000,)
 
