@@ -21,9 +21,14 @@ thread, under valgrind's callgrind (runs of 1 and 1 + N tasks after a warm-up of
 subtracted: the warm-up prepares every statement size the batches use, a one-off of
 ~20M instructions per process that, counted in, added ~7k to each of 3,000 tasks).
 Instruction counts do not drift with the machine, but what still depends
-on time (when batches are written, the cancel check's read) moves them by 1-4% run to
-run: take the median of three. Under valgrind the store's batch delay is 0.5 s, so
-batches are as large as at full speed. ``--tree PATH`` measures another checkout (say, a ``git
+on time (the cancel check's read, when the committer looks, when the WAL is copied
+back) moves them by a few % run to run, more on a busy machine: run it on an idle one,
+and take the median of three. Under valgrind (~50x slower) the store's batch delay is
+``SLOW_DELAY``, so batches are as large as at full speed: a statement's worth, 128 rows,
+which a sequential flow holds in ~9 ms of its 10 ms delay (with 0.5 s, ~120 tasks under
+valgrind, the delay and the statement raced, and counts swung by 10%). A tree that
+commits on a timer only (9d7f920) then commits ~500 rows at a time, fewer than at
+full speed: its count is, if anything, low. ``--tree PATH`` measures another checkout (say, a ``git
 worktree`` of an older commit) with the same script; a part it does not have is "-".
 
 Usage: ``python bench/anatomy.py [-n 2000] [--instructions] [--tree PATH]``.
@@ -53,6 +58,7 @@ CONFIGS = {
     "-records": ("lines", "inputs", "records"),
 }
 WARM = 300  # tasks run before the parts are switched off
+SLOW_DELAY = 2.0  # the store's batch delay under valgrind (see the module docstring)
 
 
 class Missing(Exception):
@@ -102,11 +108,11 @@ def _child(
         try:
             from flowless.store._sqlite_commit import GroupCommit
 
-            GroupCommit.COMMIT_DELAY = 0.5
+            GroupCommit.COMMIT_DELAY = SLOW_DELAY
         except ImportError:  # older trees
             from flowless.store._sqlite import SQLiteStore
 
-            SQLiteStore.COMMIT_DELAY = 0.5  # type: ignore[attr-defined]
+            SQLiteStore.COMMIT_DELAY = SLOW_DELAY  # type: ignore[attr-defined]
     from flowless import flow, task
 
     @task

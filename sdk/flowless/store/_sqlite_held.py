@@ -9,30 +9,32 @@ particular thread's turn, so:
 
 * a row is put in one shared dict (a few bytecodes under a small lock that is never
   held across a call into SQLite);
-* the first thread to touch the dict once the oldest row is due *claims* up to
-  ``BATCHES[-1]`` rows and writes them with one statement per kind (one call into
-  SQLite, a transaction of its own); the rows stay in the dict until that call has
-  returned, and only then are they dropped;
-* a claim older than ``STALL`` means its writer lost the GIL before it reached SQLite:
-  the next thread claims and writes the same rows again. Writing a row twice is
+* the first thread to touch the dict once the oldest row is due, or once it holds a
+  full statement's worth (``BATCHES[-1]`` rows), *claims* the dict as a batch (it takes
+  the dict and leaves an empty one: nothing is done per row) and writes it with one
+  statement per kind (one call into SQLite, a transaction of its own). The batch stays
+  known (``writing``, with in-process reads seeing its rows) until that call has
+  returned, and is then dropped whole;
+* a batch claimed longer than ``STALL`` ago means its writer lost the GIL before it
+  reached SQLite: the next thread writes the same batch again. Writing a row twice is
   harmless (below), so no row waits for a stalled writer;
 * several threads may write at once, each on its own connection: SQLite serialises
   them, and a writer that finds another writing (SQLITE_BUSY, no busy wait: SQLite's
-  busy handler sleeps 1, 2, 5 ... 100 ms) gives its claim up for the next writer;
+  busy handler sleeps 1, 2, 5 ... 100 ms) puts its batch back for the next writer;
 * batches may land in any order and twice, so each task-run row carries when it was
   made (``write_seq``) and never replaces a later one: a run's start cannot overwrite
-  its end, and a late copy of a row changes nothing.
+  its end, and a late copy of a row changes nothing. A batch put back returns only the
+  rows for which nothing newer is known here (held, or in a batch claimed later).
 
 Where it can, a row also goes to the row writer process (``_sqlite_writer``) the moment
 it is held: that process writes it within milliseconds whatever this one is doing. The
-row stays held here, claimed by the writer, until the writer says it is on disk; the
-writers here take it over if the writer has not answered within ``WRITER_STALL``, or
-is gone.
+row is kept here (``sent``) until the writer says it is on disk; it is held again here
+if the writer has not answered within ``WRITER_STALL``, or is gone.
 
-A task run's start and end are held under its id, so a fast run's end replaces its
-start before either is written. The ids of runs started here and not yet ended are
-kept: their end is held too, without asking the database whether someone else
-completed the run first (the flow run is ours).
+A task run's start is kept apart (``starts``) until its run has been running ``delay``:
+a fast run's end replaces it before either is written. The ids of runs started here and
+not yet ended are kept: their end is held too, without asking the database whether
+someone else completed the run first (the flow run is ours).
 """
 
 from __future__ import annotations
@@ -48,30 +50,25 @@ from pathlib import Path
 from typing import Any
 
 from flowless.exceptions import StoreError
+from flowless.store._sqlite_held_batches import (
+    _FULL,
+    BATCHES,
+    BatchClaims,
+    _Batch,
+)
 from flowless.store._sqlite_held_conns import BatchConnections
-from flowless.store._sqlite_held_writer import _WRITER, WRITER_STALL, WriterLink
+from flowless.store._sqlite_held_writer import WRITER_STALL, WriterLink
 from flowless.store._sqlite_logs import HeldLines
 from flowless.store._sqlite_rows import write_chunk
 from flowless.store._sqlite_writer import RowWriter
 
 __all__ = ["HeldRows", "BatchBusy"]
 
-#: Rows per statement (the last row repeated to fill one, which writes nothing new), so a
-#: handful of statements are prepared once per connection. A batch claims at most the
-#: largest: one statement per kind, so its rows never wait between two calls into SQLite
-#: (a prepared statement of 1,024 rows costs ~2.3 MB per connection).
-BATCHES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 #: How long a write that must land (flush, close, the committer) waits for other writers.
 BUSY_FOR = 30.0
-#: A claim older than this is taken over: its writer lost the GIL before reaching SQLite
-#: (a batch of 128 rows is in SQLite ~0.3 ms after it is claimed when nothing interrupts).
-STALL = 0.003
-#: The same for a batch already in SQLite: it lands without the GIL, and is only late if
-#: SQLite refused it (another connection was writing) and its writer waits for its turn.
-STALL_IN_SQLITE = 0.025
-
 _NEVER = float("inf")
 _log = logging.getLogger("flowless.store")
+_get_ident = threading.get_ident
 
 _Key = tuple[str, str]
 _Rows = dict[_Key, tuple[Any, ...]]
@@ -81,7 +78,7 @@ class BatchBusy(StoreError):
     """Another connection was writing; the rows are held again (not a failure)."""
 
 
-class HeldRows(BatchConnections, WriterLink):
+class HeldRows(BatchClaims, BatchConnections, WriterLink):
     """See the module docstring."""
 
     def __init__(
@@ -102,26 +99,20 @@ class HeldRows(BatchConnections, WriterLink):
         #: Run log lines: written with the next batch (``_sqlite_logs``).
         self.lines = HeldLines(on_due)
         self.lock = threading.Lock()  # never held across a call into SQLite
-        #: Every row not known to be on disk, including rows a batch is writing.
+        #: The newest row of each key not yet claimed by a batch.
         self.held: _Rows = {}
-        #: When each held row was made (a counter): a batch drops a row after writing it
-        #: only if no newer row was held for its key meanwhile.
-        self.made: dict[_Key, int] = {}
-        self._counter = itertools.count()
-        #: Rows a batch is writing: the batch's number and when it claimed them.
-        self.claims: dict[_Key, int] = {}
-        #: When each batch claimed its rows, and when it went into SQLite (0: not yet).
-        self.times: dict[int, list[float]] = {}
-        #: Batches being written: the rows each claimed, and their ``made`` then.
-        self.writing: dict[int, dict[_Key, int]] = {}
-        self._batches = itertools.count()
+        #: Starts not yet ``delay`` old, and when each was held (not yet due).
+        self.starts: dict[_Key, tuple[tuple[Any, ...], float]] = {}
+        #: Batches being written, by number (the order they were first claimed in).
+        self.writing: dict[int, _Batch] = {}
+        #: Batches that landed while an older one was still being written: an older one
+        #: put back must not bring back the rows they wrote (their keys).
+        self.landed_early: dict[int, Collection[_Key]] = {}
+        self._numbers = itertools.count()
         #: When the oldest unclaimed row was held (None: none), and when a claim stalls.
         self.since: float | None = None
         self.takeover_at = _NEVER
         self.open: set[str] = set()  # task runs started here and not yet ended
-        #: When each held start was held. A start is written only once its run has been
-        #: running ``delay``: a fast run's end replaces it first.
-        self.started: dict[_Key, float] = {}
         self.retry_at = 0.0  # after a failed write, not before
         #: A batch landed since the committer last looked, and the WAL's size after it
         #: (the committer need not look at the file itself).
@@ -133,8 +124,6 @@ class HeldRows(BatchConnections, WriterLink):
         #: Set when the database file is found damaged: nothing more is written to it.
         self.damaged: StoreError | None = None
         self.failures: Callable[[StoreError | None, int], float] = lambda exc, n: 0.0
-        self._thread = 0  # the thread that held the last row
-        self._threads = 0  # how often that changed since the last batch was claimed
         self._init_connections()
         self._init_writer_link()
 
@@ -142,98 +131,165 @@ class HeldRows(BatchConnections, WriterLink):
 
     def hold(self, kind: str, key: str, params: tuple[Any, ...], *, start: bool = False) -> None:
         now = time.monotonic()
-        writer = None if start else self._writer(now)
+        k = (kind, key)
+        if not start:
+            writer = self._writer(now)
+            if writer is not None:
+                self._send_row(writer, k, params, now)
+                return
+            with self.lock:
+                due = self._hold(k, params, now)
+            if now >= due:
+                self._write_due()
+            return
         with self.lock:
-            if start:
-                self.open.add(key)
-            due, made = self._hold(kind, key, params, now if start else None, now, writer)
-        if writer is not None and not writer.send(made, kind, params):
-            self._hand_back([made])
-        if now >= due:
+            self.open.add(key)
+            self.starts[k] = (params, now)
+            if self.held:
+                self.held.pop(k, None)  # an older row (a retried run's last end)
+            if self.sent_keys:
+                self._unsend(k)
+            since = self.since
+            if since is None:
+                self.since = now  # looked at once the start is ``delay`` old
+                self.on_due()
+                return
+        # (a start makes no row due, but rows held before it may be by now)
+        if self._due_by(now, since):
             self._write_due()
 
     def end(self, kind: str, key: str, params: tuple[Any, ...], *, new: bool = False) -> bool:
         """Hold a task run's end if it was started here (or is ``new``); else False
         (the caller writes it directly)."""
         now = time.monotonic()
-        writer = self._writer(now)
+        if self._sender == _get_ident() and now >= self._pooled_until:
+            writer = None  # (``_writer``'s answer, without the call)
+        else:
+            writer = self._writer(now)
+        k = (kind, key)
+        since = now
         with self.lock:
-            if key not in self.open and not new:
+            if key in self.open:
+                self.open.remove(key)
+            elif not new:
                 return False
-            self.open.discard(key)
-            due, made = self._hold(kind, key, params, None, now, writer)
-        if writer is not None and not writer.send(made, kind, params):
-            self._hand_back([made])
-        if now >= due:
+            if writer is None:  # ``_hold``, inline: this is once per task run
+                held = self.held
+                held[k] = params
+                if self.starts:
+                    self.starts.pop(k, None)
+                if self.sent_keys:
+                    self._unsend(k)
+                if self.since is None:
+                    self.since = now
+                    self.on_due()
+                else:
+                    since = self.since
+        if writer is not None:
+            self._send_row(writer, k, params, now)
+        elif self._due_by(now, since):
             self._write_due()
         return True
 
-    def _hold(
-        self,
-        kind: str,
-        key: str,
-        params: tuple[Any, ...],
-        started: float | None,
-        now: float,
-        writer: RowWriter | None,
-    ) -> tuple[float, int]:
-        """Hold one row (the caller holds ``lock``); when the held rows are due, and the
-        row's ``made`` (the caller sends it to ``writer``, which has claimed it)."""
-        k = (kind, key)
-        thread = threading.get_ident()
-        if thread != self._thread:
-            self._thread = thread
-            self._threads += 1
-        self.held[k] = params
-        if self.sent:  # (none without the row writer)
-            older = self.made.get(k)
-            if older is not None:
-                self.sent.pop(older, None)  # its answer no longer matters
-        self.made[k] = made = next(self._counter)
-        if self.claims:  # (none while no batch is writing)
-            self.claims.pop(k, None)  # a batch writing the older row leaves this one held
-        if started is not None:
-            self.started[k] = started
-        elif self.started:
-            self.started.pop(k, None)
-        since = self.since
-        if writer is not None:
-            self.claims[k] = _WRITER
-            self.sent[made] = (k, now)
-        elif since is None:
-            since = self.since = now if started is None else started
-            self.on_due()
+    def _due_by(self, now: float, since: float) -> bool:
+        """Whether rows held since ``since`` are due (``_due``, read outside the lock)."""
+        if now < self.retry_at:
+            return False
+        if len(self.held) >= _FULL or now >= self.takeover_at:
+            return True
         # (``starting`` also notices that the row writer has started)
         wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
-        due = self.takeover_at if since is None else min(since + wait, self.takeover_at)
-        return (due if due >= self.retry_at else self.retry_at), made
+        return now >= since + wait
+
+    def _hold(self, k: _Key, params: tuple[Any, ...], now: float) -> float:
+        """Hold one row (the caller holds ``lock``); when the held rows are due."""
+        held = self.held
+        held[k] = params
+        if self.starts:
+            self.starts.pop(k, None)
+        if self.sent_keys:
+            self._unsend(k)
+        since = self.since
+        if since is None:
+            since = self.since = now
+            self.on_due()
+        if len(held) >= _FULL:
+            due = now  # a full statement: waiting would only make a second one
+        elif now < self.starting_until and self.starting(now):
+            due = min(since, self.takeover_at)  # (``starting`` also notices the writer)
+        else:
+            due = min(since + self.delay, self.takeover_at)
+        return due if due >= self.retry_at else self.retry_at
+
+    def _send_row(self, writer: RowWriter, k: _Key, params: tuple[Any, ...], now: float) -> None:
+        """Send a row to the row writer, keeping it here until it answers."""
+        with self.lock:
+            if self.starts:
+                self.starts.pop(k, None)
+            if self.held:
+                self.held.pop(k, None)
+            made = self._send(k, params, now)
+            due = self._due(now)
+        if not writer.send(made, k[0], params):
+            self._hand_back([made])
+        if now >= due:
+            self._write_due()
+
+    def _due(self, now: float) -> float:
+        """When the held rows are due (the caller holds ``lock``)."""
+        since = self.since
+        if len(self.held) >= _FULL:
+            due = now  # a full statement: waiting would only make a second one
+        elif since is None:
+            due = self.takeover_at
+        else:
+            # (``starting`` also notices that the row writer has started)
+            wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
+            due = min(since + wait, self.takeover_at)
+        return due if due >= self.retry_at else self.retry_at
 
     def _write_due(self) -> None:
         with suppress(StoreError):  # kept, and retried by the next write or flush()
             self.write()
 
     def settle(self, kind: str, key: str) -> tuple[Any, ...] | None:
-        """Take the held row for ``key`` out (the caller writes it before the row it
+        """Take the newest row for ``key`` out (the caller writes it before the row it
         writes directly; a batch still writing it cannot overwrite that: it was made
         earlier)."""
         k = (kind, key)
         with self.lock:
-            self.started.pop(k, None)
-            made = self.made.pop(k, None)
-            if made is not None:
-                self.sent.pop(made, None)
-            self.claims.pop(k, None)
             self.open.discard(key)
-            return self.held.pop(k, None)
+            row = self.held.pop(k, None)
+            start = self.starts.pop(k, None)
+            if row is None and start is not None:
+                row = start[0]
+            sent = self._unsend(k)
+            if row is None:
+                row = sent if sent is not None else self._writing_row(k)
+            return row
 
     def held_row(self, kind: str, key: str) -> tuple[Any, ...] | None:
-        """A row not yet known to be on disk (in-process reads see it)."""
+        """The newest row not yet known to be on disk (in-process reads see it)."""
+        k = (kind, key)
         with self.lock:
-            return self.held.get((kind, key))
+            row = self.held.get(k)
+            if row is not None:
+                return row
+            start = self.starts.get(k)
+            if start is not None:
+                return start[0]
+            made = self.sent_keys.get(k)
+            if made is not None:
+                return self.sent[made][1]
+            return self._writing_row(k)
 
     def count(self) -> int:
+        """Rows not yet known to be on disk."""
         with self.lock:
-            return len(self.held)
+            keys = set(self.held).union(self.starts, self.sent_keys)
+            for batch in self.writing.values():
+                keys.update(batch.rows)
+            return len(keys)
 
     def due(self) -> float | None:
         """When a writer should next look: the oldest unclaimed row ``delay`` old, or a
@@ -244,99 +300,12 @@ class HeldRows(BatchConnections, WriterLink):
             since = lines if since is None else min(since, lines)
         if self.sent:  # the row writer's oldest unanswered row, should it stall
             with suppress(StopIteration, RuntimeError):  # (answered meanwhile)
-                takeover = min(takeover, next(iter(self.sent.values()))[1] + WRITER_STALL)
+                takeover = min(takeover, next(iter(self.sent.values()))[2] + WRITER_STALL)
         if since is None and takeover == _NEVER:
             return None
         return max(min(_NEVER if since is None else since + self.delay, takeover), self.retry_at)
 
     # -- writing ------------------------------------------------------------------------
-
-    def _take(self, everything: bool = False, after: float | None = None) -> tuple[int, _Rows]:
-        """Claim the rows due: once the oldest unclaimed row is ``after`` (default: the
-        delay) old, every unclaimed row but young starts; and rows whose claim stalled.
-        At most ``BATCHES[-1]`` rows (``everything``: every held row, claimed or not)."""
-        now = time.monotonic()
-        young = now if everything else now - self.delay
-        limit = len(self.held) if everything else BATCHES[-1]
-        batch: _Rows = {}
-        with self.lock:
-            if self.closed:
-                return -1, {}
-            since = self.since
-            wait = self.delay if after is None else after
-            unclaimed = everything or (since is not None and since + wait <= now)
-            started, claims, made, times = self.started, self.claims, self.made, self.times
-            next_since, takeover = _NEVER, _NEVER
-            for k, row in self.held.items():
-                claim = claims.get(k)
-                if claim == _WRITER and not everything:
-                    sent = self.sent.get(made[k])
-                    if sent is not None and sent[1] + WRITER_STALL > now:
-                        takeover = min(takeover, sent[1] + WRITER_STALL)
-                        continue  # the row writer has it
-                elif claim is not None:
-                    if not everything:
-                        claimed, entered = times[claim]
-                        until = entered + STALL_IN_SQLITE if entered else claimed + STALL
-                        if until > now:
-                            takeover = min(takeover, until)
-                            continue
-                else:
-                    start = started.get(k)
-                    if start is not None and start > young:
-                        next_since = min(next_since, start)  # due once it ran ``delay``
-                        continue
-                    if not unclaimed:
-                        next_since = min(next_since, since or now)
-                        continue
-                if len(batch) >= limit:
-                    next_since = now - self.delay  # more is due than one statement holds
-                    break
-                batch[k] = row
-            if batch:
-                takeover = min(takeover, now + STALL)  # if this batch stalls
-                if self._threads > 1:
-                    # rows come from several threads (a pool): the rows held next are
-                    # written soon too, in small batches, as one more writer is likely
-                    # to lose its turn at the GIL
-                    next_since = min(next_since, now + STALL - self.delay)
-            self._threads = 0
-            self.since = None if next_since == _NEVER else next_since
-            self.takeover_at = takeover
-            if not batch:
-                return -1, {}
-            number = next(self._batches)
-            for k in batch:
-                if claims.get(k) == _WRITER:
-                    self.sent.pop(made[k], None)  # taken over: its answer no longer matters
-                claims[k] = number
-            times[number] = [now, 0.0]
-            self.writing[number] = {k: made[k] for k in batch}
-        return number, batch
-
-    def _landed(self, number: int, written: Collection[_Key]) -> None:
-        """Batch ``number`` is done: the ``written`` rows are dropped unless a newer row
-        was held for the key meanwhile; the rest stay held, unclaimed."""
-        with self.lock:
-            made = self.writing.pop(number, {})
-            self.times.pop(number, None)
-            for k in made:
-                if self.claims.get(k) == number:
-                    del self.claims[k]
-            for k in written:
-                if k in made and self.made.get(k) == made[k]:
-                    del self.held[k]
-                    del self.made[k]
-                    self.started.pop(k, None)
-            if not self.held:
-                self.since, self.takeover_at = None, _NEVER
-                return
-            if all(k in written for k in made):
-                return
-            # rows not written are due again soon (a busy writer is done in ~1 ms)
-            soon = time.monotonic() - self.delay + STALL / 3
-            self.since = min(self.since or soon, soon)
-        self.on_due()  # the committer may be asleep with nothing due when it looked
 
     def write(self, everything: bool = False) -> None:
         """Write what is due, on a connection of its own; ``BatchBusy`` if another
@@ -352,19 +321,23 @@ class HeldRows(BatchConnections, WriterLink):
         due = everything or batch or (since is not None and since + self.delay <= time.monotonic())
         lines = self.lines.take() if due else []
         if not batch and not lines:
+            if number >= 0:
+                self._landed(number)  # (nothing to write)
             return
-        done: set[_Key] = set()
+        done: list[Collection[_Key]] = []
         conn: sqlite3.Connection | None = None
         try:
             conn = self._borrow()
-            if number >= 0:
-                self.times[number][1] = time.monotonic()  # from here on no GIL is needed
+            claimed = self.writing.get(number)
+            if claimed is not None:
+                claimed.entered = time.monotonic()  # from here on no GIL is needed
             self.on_writing()
             self.write_batch(batch, conn.execute, done)
             self.lines.write(lines, conn.execute)
         except BaseException as exc:  # held again, whatever it was (even Ctrl-C)
             self.lines.put_back(lines)
-            self._landed(number, done)
+            if number >= 0:
+                self._landed(number, set().union(*done))
             if conn is not None:
                 self._give_back(conn)
             if not isinstance(exc, sqlite3.Error):
@@ -374,7 +347,8 @@ class HeldRows(BatchConnections, WriterLink):
             error = self.mapped("record task runs", exc)
             self.retry_at = time.monotonic() + self.failures(error, self.count())
             raise error from exc
-        self._landed(number, done)
+        if number >= 0:
+            self._landed(number)
         too_large = self._wal_too_large()  # (and the WAL's size, for the committer)
         self.wrote = True
         if self.restart_wanted or too_large:
@@ -386,11 +360,15 @@ class HeldRows(BatchConnections, WriterLink):
             self.retry_at = 0.0
             self.failures(None, 0)
 
+    def pending(self) -> bool:
+        """Whether any row or log line is not yet known to be on disk."""
+        return bool(self.held or self.starts or self.sent or self.writing or self.lines)
+
     def write_all(self) -> None:
         """Everything held on disk before this returns (``flush()``, in-process reads,
         close); ``StoreError`` if not."""
         deadline = time.monotonic() + BUSY_FOR
-        while (self.held or self.lines) and not self.closed:
+        while self.pending() and not self.closed:
             try:
                 self.write(everything=True)
             except BatchBusy as exc:
@@ -399,20 +377,18 @@ class HeldRows(BatchConnections, WriterLink):
                 time.sleep(0.0005)  # another writer's batch is landing
 
     def take_all(self) -> tuple[int, _Rows]:
-        """Every held row (claimed or not), as a batch the caller writes in its own
+        """Every row not known to be on disk, as a batch the caller writes in its own
         transaction (a flow run's state after its task runs), then ``landed`` or
         ``put_back``."""
         number, batch = self._take(everything=True)
-        if number < 0:
+        if number < 0:  # (closed)
             with self.lock:
-                number = next(self._batches)
-                self.writing[number] = {}
+                number = next(self._numbers)
+                self.writing[number] = _Batch({}, time.monotonic(), ())
         return number, batch
 
     def landed(self, number: int) -> None:
-        with self.lock:
-            written = list(self.writing.get(number, ()))
-        self._landed(number, written)
+        self._landed(number)
 
     def put_back(self, number: int, batch: _Rows | None = None) -> None:
         self._landed(number, ())
@@ -421,13 +397,23 @@ class HeldRows(BatchConnections, WriterLink):
         self,
         batch: _Rows,
         execute: Callable[[str, tuple[Any, ...]], Any],
-        done: set[_Key] | None = None,
+        done: list[Collection[_Key]] | None = None,
     ) -> None:
-        """Rows of every kind, many per statement; raises ``sqlite3.Error``."""
-        for kind, statement in self.statements.items():
+        """Rows of every kind, many per statement; raises ``sqlite3.Error``. The keys
+        of each statement that landed are added to ``done``."""
+        kinds = {k[0] for k in batch}
+        if len(kinds) == 1 and len(batch) <= _FULL:  # (a batch claimed by ``_take``, mostly)
+            for kind in kinds:
+                write_chunk(execute, self.statements[kind], list(batch.values()), BATCHES)
+            if done is not None:
+                done.append(batch)
+            return
+        for kind, statement in self.statements.items():  # (in a fixed order)
+            if kind not in kinds:
+                continue
             keys = [k for k in batch if k[0] == kind]
-            for first in range(0, len(keys), BATCHES[-1]):
-                chunk = keys[first : first + BATCHES[-1]]
+            for first in range(0, len(keys), _FULL):
+                chunk = keys[first : first + _FULL]
                 write_chunk(execute, statement, [batch[k] for k in chunk], BATCHES)
                 if done is not None:
-                    done.update(chunk)
+                    done.append(chunk)

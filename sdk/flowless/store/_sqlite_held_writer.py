@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flowless.exceptions import StoreError
@@ -42,9 +42,6 @@ WRITER_RESTART = 5.0
 WRITER_STARTS = 3
 #: Longest time rows are due at once while a writer starts (it answers in 10-40 ms).
 STARTING_FOR = 1.0
-#: The claim of a row sent to the row writer.
-_WRITER = -2
-
 _NEVER = float("inf")
 _log = logging.getLogger("flowless.store")
 
@@ -62,23 +59,24 @@ class WriterLink:
         on_due: Callable[[], None]
         lock: threading.Lock
         held: dict[_Key, tuple[Any, ...]]
-        made: dict[_Key, int]
-        claims: dict[_Key, int]
-        started: dict[_Key, float]
         since: float | None
-        takeover_at: float
         retry_at: float
         closed: bool
         failures: Callable[[StoreError | None, int], float]
+        _numbers: Iterator[int]
+        writing: dict[int, Any]
+        landed_early: dict[int, Collection[_Key]]
 
         def count(self) -> int: ...
 
     def _init_writer_link(self) -> None:
         self._restart_wanted = False
         #: The row writer process, once started (``use_writer``), and the rows sent to
-        #: it and not yet answered: their ``made``, key, and when they were sent.
+        #: it and not yet answered, by number: key, row, and when each was sent; and the
+        #: number of each key's newest (an older one's answer no longer matters).
         self.writer: RowWriter | None = None
-        self.sent: dict[int, tuple[_Key, float]] = {}
+        self.sent: dict[int, tuple[_Key, tuple[Any, ...], float]] = {}
+        self.sent_keys: dict[_Key, int] = {}
         self._writer_wanted = False
         #: Until when rows are due at once: a writer was asked for and has not answered
         #: yet (see ``_writer``; at most ``STARTING_FOR``).
@@ -88,6 +86,7 @@ class WriterLink:
         self._stopping_writer = False
         self._sender = 0  # the thread that held the last row, and until when rows count
         self._pooled_until = 0.0  # as coming from several threads
+        self._threads = 0  # how often the sender changed since the last batch was claimed
         self.on_wrote: Callable[[], None] = lambda: None  # the WAL grew (the writer wrote)
 
     def starting(self, now: float) -> bool:
@@ -130,6 +129,7 @@ class WriterLink:
             if self._sender:
                 self._pooled_until = now + POOLED_FOR
             self._sender = thread
+            self._threads += 1  # (not under the lock: a count lost now and then is harmless)
         if now >= self._pooled_until:
             return None
         writer = self.writer
@@ -169,36 +169,69 @@ class WriterLink:
                 return
         writer.close()
 
+    def _send(self, k: _Key, row: tuple[Any, ...], now: float) -> int:
+        """Keep a row sent to the writer (the caller holds ``lock``, and sends it)."""
+        made = next(self._numbers)
+        older = self.sent_keys.get(k)
+        if older is not None:
+            del self.sent[older]  # its answer no longer matters
+        self.sent[made] = (k, row, now)
+        self.sent_keys[k] = made
+        return made
+
+    def _unsend(self, k: _Key) -> tuple[Any, ...] | None:
+        """A newer row for ``k`` is held here: the one sent is no longer the newest
+        (the caller holds ``lock``); it is returned."""
+        made = self.sent_keys.pop(k, None)
+        return None if made is None else self.sent.pop(made)[1]
+
+    def _sent_stalled(self, now: float) -> float:
+        """Rows the writer has not answered for ``WRITER_STALL`` are held here again (the
+        caller holds ``lock``); when the next one stalls."""
+        stalled = []
+        for made, (_k, _row, sent_at) in self.sent.items():  # the oldest first
+            if sent_at + WRITER_STALL > now:
+                break
+            stalled.append(made)
+        else:
+            sent_at = _NEVER
+        if stalled and self._held_again(stalled):
+            due = now - self.delay  # due at once
+            self.since = due if self.since is None else min(self.since, due)
+        return sent_at + WRITER_STALL
+
+    def _held_again(self, made: Iterable[int]) -> bool:
+        """(The caller holds ``lock``.) Whether any row was held again."""
+        back = False
+        for m in made:
+            sent = self.sent.pop(m, None)
+            if sent is None:
+                continue
+            k, row, _sent_at = sent
+            if self.sent_keys.get(k) == m:
+                del self.sent_keys[k]
+                self.held[k] = row  # (a newer row held here would have unsent this one)
+                back = True
+        return back
+
     def _written(self, made: list[int]) -> None:
-        """The row writer committed these rows: drop those not held again since."""
+        """The row writer committed these rows: forget those not sent again since."""
         with self.lock:
             for m in made:
                 sent = self.sent.pop(m, None)
-                if sent is None:
-                    continue
-                k = sent[0]
-                if self.made.get(k) == m:
-                    del self.held[k]
-                    del self.made[k]
-                    self.started.pop(k, None)
-                    if self.claims.get(k) == _WRITER:
-                        del self.claims[k]
-            if not self.held:
-                self.since, self.takeover_at = None, _NEVER
+                if sent is None or self.sent_keys.get(sent[0]) != m:
+                    continue  # a newer row was held or sent since: it is what counts
+                del self.sent_keys[sent[0]]
+                if self.writing and next(iter(self.writing)) < m:
+                    # an older batch with this key may still be writing: if it fails,
+                    # its row must not come back, nor be what in-process reads see
+                    self.landed_early[m] = (sent[0],)
         self.on_wrote()
 
     def _hand_back(self, made: list[int] | None = None) -> None:
         """Rows the row writer will not write (``None``: all it has): due here now."""
-        back = False
         with self.lock:
-            for m in list(self.sent) if made is None else made:
-                sent = self.sent.pop(m, None)
-                if sent is None:
-                    continue
-                k = sent[0]
-                if self.made.get(k) == m and self.claims.get(k) == _WRITER:
-                    del self.claims[k]
-                    back = True
+            back = self._held_again(list(self.sent) if made is None else made)
             if back:
                 now = time.monotonic() - self.delay
                 self.since = now if self.since is None else min(self.since, now)

@@ -204,7 +204,10 @@ def task_run_write(run: TaskRunRecord) -> tuple[Any, ...]:
     one expression: ``_value_`` is the member's own attribute (``.value`` is a Python
     descriptor call, ~0.4 us)."""
     global _last_seq
-    seq = _last_seq = max(time.time_ns(), _last_seq + 1)
+    seq = time.time_ns()
+    if seq <= _last_seq:
+        seq = _last_seq + 1
+    _last_seq = seq
     result = run.result
     return (
         run.id,

@@ -70,8 +70,8 @@ def tune(conn: sqlite3.Connection) -> None:
     (``synchronous=NORMAL`` in WAL mode loses at most the last commits on power loss,
     never consistency), no automatic checkpoints (they would fsync on the writer's
     thread: the committer runs them, ``_sqlite_commit``), a WAL cut back when restarted;
-    and None bound directly (``bind_none_directly``)."""
-    bind_none_directly()
+    and None bound directly (``bind_directly``)."""
+    bind_directly()
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
@@ -81,24 +81,29 @@ def tune(conn: sqlite3.Connection) -> None:
 _NULL: Callable[[Any], None] = {}.get
 
 
-def bind_none_directly() -> None:
-    """Bind None without sqlite3's adapter search, on Python 3.11. Its sqlite3 binds
-    int, float, str and bytearray as they are and looks any other value up as an
-    adapter, None included: the registry, then ``__adapt__`` on the protocol, whose
-    absence raises an ``AttributeError`` that is then cleared (~0.17 us a None; 3.12
-    looks it up without raising, and gains nothing from this). A task-run row binds four
-    Nones (message, cache key, result location, child flow run): ~0.6 us of the row's
-    ~3.4 us in SQLite (``bench/overhead.py``'s rows, 128 a statement). An adapter
-    registered for None is found first; this one returns None, which binds as NULL, as
-    before. The registry is the process's, so this is done when a store first opens a
-    connection that writes, not when flowless is imported: a user's sqlite3 then sees
-    ``sqlite3.adapt(None)`` return None instead of raising "can't adapt"; NULL binding
-    and reading are unchanged. A user's own adapter for None, registered before, is
-    left alone, and one registered after takes its place."""
+def bind_directly() -> None:
+    """Bind None and bytes without sqlite3's adapter search, on Python 3.11. Its sqlite3
+    binds int, float, str and bytearray as they are and looks any other value up as an
+    adapter, None and bytes included: the registry, then ``__adapt__`` on the protocol,
+    whose absence raises an ``AttributeError`` that is then cleared (~0.17 us a value;
+    3.12 looks it up without raising, and gains nothing from this). A task-run row binds
+    four Nones (message, cache key, result location, child flow run) and its result's
+    bytes: ~0.8 us of the row's ~3.4 us in SQLite (``bench/overhead.py``'s rows, 128 a
+    statement). An adapter registered for the type is found first: for None one that
+    returns None, which binds as NULL; for bytes ``bytes`` itself, which returns the
+    very object (a subclass of bytes is looked up as before). The registry is the
+    process's, so this is done when a store first opens a connection that writes, not
+    when flowless is imported: a user's sqlite3 then sees ``sqlite3.adapt(None)`` return
+    None (and ``adapt(b"")`` its bytes) instead of raising "can't adapt"; binding and
+    reading are unchanged. A user's own adapter, registered before, is left alone, and
+    one registered after takes its place."""
     if sys.version_info >= (3, 12):
         return
-    if (type(None), sqlite3.PrepareProtocol) not in getattr(sqlite3, "adapters", {}):
+    adapters = getattr(sqlite3, "adapters", {})
+    if (type(None), sqlite3.PrepareProtocol) not in adapters:
         sqlite3.register_adapter(type(None), _NULL)
+    if (bytes, sqlite3.PrepareProtocol) not in adapters:
+        sqlite3.register_adapter(bytes, bytes)
 
 
 class RowWriter:
