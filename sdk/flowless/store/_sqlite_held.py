@@ -52,14 +52,12 @@ from typing import Any
 from flowless.exceptions import StoreError
 from flowless.store._sqlite_held_batches import (
     _FULL,
-    BATCHES,
     BatchClaims,
     _Batch,
 )
 from flowless.store._sqlite_held_conns import BatchConnections
 from flowless.store._sqlite_held_writer import WRITER_STALL, WriterLink
 from flowless.store._sqlite_logs import HeldLines
-from flowless.store._sqlite_rows import write_chunk
 from flowless.store._sqlite_writer import RowWriter
 
 __all__ = ["HeldRows", "BatchBusy"]
@@ -271,17 +269,19 @@ class HeldRows(BatchClaims, BatchConnections, WriterLink):
     def held_row(self, kind: str, key: str) -> tuple[Any, ...] | None:
         """The newest row not yet known to be on disk (in-process reads see it)."""
         k = (kind, key)
-        with self.lock:
+        with self.lock:  # (a cache read: once per cached task call)
             row = self.held.get(k)
             if row is not None:
                 return row
-            start = self.starts.get(k)
-            if start is not None:
-                return start[0]
-            made = self.sent_keys.get(k)
-            if made is not None:
-                return self.sent[made][1]
-            return self._writing_row(k)
+            if self.starts:
+                start = self.starts.get(k)
+                if start is not None:
+                    return start[0]
+            if self.sent_keys:
+                made = self.sent_keys.get(k)
+                if made is not None:
+                    return self.sent[made][1]
+            return self._writing_row(k) if self.writing else None
 
     def count(self) -> int:
         """Rows not yet known to be on disk."""
@@ -392,28 +392,3 @@ class HeldRows(BatchClaims, BatchConnections, WriterLink):
 
     def put_back(self, number: int, batch: _Rows | None = None) -> None:
         self._landed(number, ())
-
-    def write_batch(
-        self,
-        batch: _Rows,
-        execute: Callable[[str, tuple[Any, ...]], Any],
-        done: list[Collection[_Key]] | None = None,
-    ) -> None:
-        """Rows of every kind, many per statement; raises ``sqlite3.Error``. The keys
-        of each statement that landed are added to ``done``."""
-        kinds = {k[0] for k in batch}
-        if len(kinds) == 1 and len(batch) <= _FULL:  # (a batch claimed by ``_take``, mostly)
-            for kind in kinds:
-                write_chunk(execute, self.statements[kind], list(batch.values()), BATCHES)
-            if done is not None:
-                done.append(batch)
-            return
-        for kind, statement in self.statements.items():  # (in a fixed order)
-            if kind not in kinds:
-                continue
-            keys = [k for k in batch if k[0] == kind]
-            for first in range(0, len(keys), _FULL):
-                chunk = keys[first : first + _FULL]
-                write_chunk(execute, statement, [batch[k] for k in chunk], BATCHES)
-                if done is not None:
-                    done.append(chunk)

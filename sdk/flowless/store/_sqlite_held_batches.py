@@ -4,8 +4,8 @@ whose docstring says why rows are written this way).
 A batch is claimed whole: the dict of held rows is taken and an empty one left, so a
 row costs nothing here however it ends. Batches are numbered in the order they were
 first claimed, which is the order of their rows' age; a stalled batch is written again
-under its own number. Everything here runs under ``HeldRows.lock`` and never calls into
-SQLite.
+under its own number. Everything here but ``write_batch`` (the statements, called
+outside the lock) runs under ``HeldRows.lock`` and never calls into SQLite.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
+
+from flowless.store._sqlite_rows import write_chunk
 
 __all__ = ["BATCHES", "STALL", "STALL_IN_SQLITE", "BatchClaims"]
 
@@ -57,6 +59,7 @@ class BatchClaims:
     """Batches in ``HeldRows`` (see the module docstring)."""
 
     if TYPE_CHECKING:  # HeldRows' own
+        statements: dict[str, Callable[[int], str]]
         delay: float
         on_due: Callable[[], None]
         lock: threading.Lock
@@ -229,3 +232,28 @@ class BatchClaims:
             if number > found and k in keys:
                 return None  # on disk
         return row
+
+    def write_batch(
+        self,
+        batch: _Rows,
+        execute: Callable[[str, tuple[Any, ...]], Any],
+        done: list[Collection[_Key]] | None = None,
+    ) -> None:
+        """Rows of every kind, many per statement; raises ``sqlite3.Error``. The keys
+        of each statement that landed are added to ``done``."""
+        kinds = {k[0] for k in batch}
+        if len(kinds) == 1 and len(batch) <= _FULL:  # (a batch claimed by ``_take``, mostly)
+            for kind in kinds:
+                write_chunk(execute, self.statements[kind], list(batch.values()), BATCHES)
+            if done is not None:
+                done.append(batch)
+            return
+        for kind, statement in self.statements.items():  # (in a fixed order)
+            if kind not in kinds:
+                continue
+            keys = [k for k in batch if k[0] == kind]
+            for first in range(0, len(keys), _FULL):
+                chunk = keys[first : first + _FULL]
+                write_chunk(execute, statement, [batch[k] for k in chunk], BATCHES)
+                if done is not None:
+                    done.append(chunk)
