@@ -77,9 +77,7 @@ def test_a_row_stays_held_until_written_and_only_the_newest_is_written_again(
 def test_a_stalled_batch_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that lost the GIL between claiming rows and writing them does not hold them
     up: after STALL the next writer claims them too (writing a row twice is harmless)."""
-    clock = [100.0]
-    monkeypatch.setattr(_sqlite_held.time, "monotonic", lambda: clock[0])
-    rows = HeldRows(tmp_path / "x.db", {}, lambda a, e: StoreError(a), 0.01, lambda: None)
+    rows, clock = _clocked(tmp_path, monkeypatch)
     rows.hold("task_run", "x", ("end",))
     clock[0] += 0.01
     first = rows._take()
@@ -99,9 +97,7 @@ def test_a_batch_put_back_after_a_newer_one_landed_brings_nothing_back(
 ) -> None:
     """Batches land in any order: an older batch that fails after a newer one with the
     same key landed neither holds its older row again nor shows it to in-process reads."""
-    clock = [100.0]
-    monkeypatch.setattr(_sqlite_held.time, "monotonic", lambda: clock[0])
-    rows = HeldRows(tmp_path / "x.db", {}, lambda a, e: StoreError(a), 0.01, lambda: None)
+    rows, clock = _clocked(tmp_path, monkeypatch)
     rows.hold("cache_entry", "k", ("older",))
     clock[0] += 0.01
     older = rows._take()
@@ -234,7 +230,7 @@ def test_a_row_the_row_writer_wrote_outranks_an_older_batch_still_writing(
     clock[0] += 0.01
     number, batch = rows._take()
     assert batch == {key: ("older",)}
-    rows._send_row(_AcceptingWriter(), key, ("newer",), clock[0])  # type: ignore[arg-type]
+    rows._put(key, ("newer",), clock[0], _AcceptingWriter())  # type: ignore[arg-type]
     assert rows.held_row(*key) == ("newer",)
     rows._written(list(rows.sent))  # the writer committed it
     assert rows.held_row(*key) is None  # on disk: read from there

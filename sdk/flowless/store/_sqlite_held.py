@@ -66,7 +66,6 @@ __all__ = ["HeldRows", "BatchBusy"]
 BUSY_FOR = 30.0
 _NEVER = float("inf")
 _log = logging.getLogger("flowless.store")
-_get_ident = threading.get_ident
 
 _Key = tuple[str, str]
 _Rows = dict[_Key, tuple[Any, ...]]
@@ -131,14 +130,7 @@ class HeldRows(BatchClaims, BatchConnections, WriterLink):
         now = time.monotonic()
         k = (kind, key)
         if not start:
-            writer = self._writer(now)
-            if writer is not None:
-                self._send_row(writer, k, params, now)
-                return
-            with self.lock:
-                due = self._hold(k, params, now)
-            if now >= due:
-                self._write_due()
+            self._put(k, params, now, self._writer(now))
             return
         with self.lock:
             self.open.add(key)
@@ -160,91 +152,62 @@ class HeldRows(BatchClaims, BatchConnections, WriterLink):
         """Hold a task run's end if it was started here (or is ``new``); else False
         (the caller writes it directly)."""
         now = time.monotonic()
-        if self._sender == _get_ident() and now >= self._pooled_until:
-            writer = None  # (``_writer``'s answer, without the call)
-        else:
-            writer = self._writer(now)
-        k = (kind, key)
-        since = now
+        return self._put((kind, key), params, now, self._writer(now), end=True, new=new)
+
+    def _put(
+        self,
+        k: _Key,
+        params: tuple[Any, ...],
+        now: float,
+        writer: RowWriter | None,
+        *,
+        end: bool = False,
+        new: bool = False,
+    ) -> bool:
+        """Hold a row, or send it to ``writer`` keeping it here until it answers; then
+        write what is due. A run's ``end`` only if the run was started here or is
+        ``new`` (else False: nothing is held)."""
+        made = -1
         with self.lock:
-            if key in self.open:
-                self.open.remove(key)
-            elif not new:
-                return False
-            if writer is None:  # ``_hold``, inline: this is once per task run
-                held = self.held
-                held[k] = params
-                if self.starts:
-                    self.starts.pop(k, None)
+            if end:
+                if k[1] in self.open:
+                    self.open.remove(k[1])
+                elif not new:
+                    return False
+            if self.starts:
+                self.starts.pop(k, None)
+            if writer is not None:
+                if self.held:
+                    self.held.pop(k, None)
+                made = self._send(k, params, now)
+            else:
+                self.held[k] = params
                 if self.sent_keys:
                     self._unsend(k)
                 if self.since is None:
                     self.since = now
                     self.on_due()
-                else:
-                    since = self.since
-        if writer is not None:
-            self._send_row(writer, k, params, now)
-        elif self._due_by(now, since):
+            since = self.since
+        if writer is not None and not writer.send(made, k[0], params):
+            self._hand_back([made])
+        if self._due_by(now, since):
             self._write_due()
         return True
 
-    def _due_by(self, now: float, since: float) -> bool:
-        """Whether rows held since ``since`` are due (``_due``, read outside the lock)."""
+    def _due_by(self, now: float, since: float | None) -> bool:
+        """Whether the rows held since ``since`` (read under the lock) are due: a
+        statement's worth is held, or the oldest is ``delay`` old (none while rows are
+        due at once as the row writer starts), or a claim stalled; never before
+        ``retry_at``."""
         if now < self.retry_at:
             return False
         if len(self.held) >= _FULL or now >= self.takeover_at:
             return True
+        if since is None:
+            return False
         # (``starting`` also notices that the row writer has started)
         wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
         return now >= since + wait
-
-    def _hold(self, k: _Key, params: tuple[Any, ...], now: float) -> float:
-        """Hold one row (the caller holds ``lock``); when the held rows are due."""
-        held = self.held
-        held[k] = params
-        if self.starts:
-            self.starts.pop(k, None)
-        if self.sent_keys:
-            self._unsend(k)
-        since = self.since
-        if since is None:
-            since = self.since = now
-            self.on_due()
-        if len(held) >= _FULL:
-            due = now  # a full statement: waiting would only make a second one
-        elif now < self.starting_until and self.starting(now):
-            due = min(since, self.takeover_at)  # (``starting`` also notices the writer)
-        else:
-            due = min(since + self.delay, self.takeover_at)
-        return due if due >= self.retry_at else self.retry_at
-
-    def _send_row(self, writer: RowWriter, k: _Key, params: tuple[Any, ...], now: float) -> None:
-        """Send a row to the row writer, keeping it here until it answers."""
-        with self.lock:
-            if self.starts:
-                self.starts.pop(k, None)
-            if self.held:
-                self.held.pop(k, None)
-            made = self._send(k, params, now)
-            due = self._due(now)
-        if not writer.send(made, k[0], params):
-            self._hand_back([made])
-        if now >= due:
-            self._write_due()
-
-    def _due(self, now: float) -> float:
-        """When the held rows are due (the caller holds ``lock``)."""
-        since = self.since
-        if len(self.held) >= _FULL:
-            due = now  # a full statement: waiting would only make a second one
-        elif since is None:
-            due = self.takeover_at
-        else:
-            # (``starting`` also notices that the row writer has started)
-            wait = 0.0 if now < self.starting_until and self.starting(now) else self.delay
-            due = min(since + wait, self.takeover_at)
-        return due if due >= self.retry_at else self.retry_at
 
     def _write_due(self) -> None:
         with suppress(StoreError):  # kept, and retried by the next write or flush()
