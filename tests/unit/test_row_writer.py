@@ -206,7 +206,7 @@ def _started(store: _sqlite.SQLiteStore) -> HeldRows:
 
 def _answered(rows: HeldRows, within: float) -> bool:
     deadline = time.monotonic() + within
-    while rows.sent or rows.held:
+    while rows.pending():  # (held, sent, or in a batch being written)
         if time.monotonic() > deadline:
             return False
         time.sleep(0.002)

@@ -60,10 +60,12 @@ class WriterLink:
         lock: threading.Lock
         held: dict[_Key, tuple[Any, ...]]
         since: float | None
+        takeover_at: float
         retry_at: float
         closed: bool
         failures: Callable[[StoreError | None, int], float]
         _numbers: Iterator[int]
+        starts: dict[_Key, Any]
         writing: dict[int, Any]
         landed_early: dict[int, Collection[_Key]]
 
@@ -226,6 +228,10 @@ class WriterLink:
                     # an older batch with this key may still be writing: if it fails,
                     # its row must not come back, nor be what in-process reads see
                     self.landed_early[m] = (sent[0],)
+            if not (self.held or self.starts):
+                self.since = None
+            if not (self.writing or self.sent):
+                self.takeover_at = _NEVER  # (it may have been a sent row's stall)
         self.on_wrote()
 
     def _hand_back(self, made: list[int] | None = None) -> None:
